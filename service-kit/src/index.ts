@@ -6,3 +6,8 @@ export { handleOpsRequest, type ReadinessCheck } from './ops-routes.js';
 export { connectRedis } from './redis.js';
 export { DEFAULT_PORTS, DEV_SECRETS, isProduction } from './defaults.js';
 export { correlationIdFrom } from './correlation.js';
+export { requestIdentityFrom, requireIdentity, requireAdmin, requireOwnerOrAdmin, isAdmin, type RequestIdentity } from './auth.js';
+export { pageSize, encodeCursor, decodeCursor } from './pagination.js';
+export { createServiceMetrics, type ServiceMetrics } from './metrics.js';
+export { retryUntilReady } from './retry.js';
+export { startSubgraphServer, createErrorFormatter, type SubgraphServerOptions, type RunningServer } from './subgraph-server.js';

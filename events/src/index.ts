@@ -1,0 +1,2 @@
+export { EventError, EventContractError, isRetriable, type EventContractLocation } from './errors.js';
+export * from './contracts/index.js';

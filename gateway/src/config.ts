@@ -1,0 +1,113 @@
+import { z } from 'zod';
+import { DEFAULT_PORTS, DEV_SECRETS, envBoolean, envDurationMs, envInt, parseEnv, type EnvSource } from '@shop/service-kit';
+import { DEFAULT_SUPERGRAPH_PATH } from './supergraph/compose.js';
+
+const url = (fallback: string) => z.string().optional().transform((v) => (v === undefined || v === '' ? fallback : v)).pipe(z.url());
+const optionalString = z.string().optional().transform((v) => (v === '' ? undefined : v));
+
+const schema = z
+  .object({
+    PORT: envInt(DEFAULT_PORTS.gateway, 0, 65_535),
+    HOST: z.string().default('127.0.0.1'),
+    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+    LOG_LEVEL: z.string().default('info'),
+    JWT_SECRET: z.string().min(32, 'use at least 32 characters').default(DEV_SECRETS.jwt),
+    JWKS_URL: optionalString.pipe(z.url().optional()),
+    JWT_ISSUER: optionalString,
+    JWT_AUDIENCE: optionalString,
+    IDENTITY_SECRET: z.string().min(32, 'use at least 32 characters').default(DEV_SECRETS.identity),
+    REDIS_URL: url(`redis://127.0.0.1:${DEFAULT_PORTS.redis}`),
+    ORDERS_URL: url(`http://127.0.0.1:${DEFAULT_PORTS.orders}/graphql`),
+    INVENTORY_URL: url(`http://127.0.0.1:${DEFAULT_PORTS.inventory}/graphql`),
+    NOTIFICATIONS_URL: url(`http://127.0.0.1:${DEFAULT_PORTS.notifications}/graphql`),
+    SUPERGRAPH_PATH: z.string().default(DEFAULT_SUPERGRAPH_PATH),
+    SUPERGRAPH_WATCH: envBoolean(true),
+    MAX_DEPTH: envInt(12, 1, 1_000),
+    MAX_ALIASES: envInt(30, 0, 10_000),
+    MAX_COST: envInt(5_000, 1, 10_000_000),
+    MAX_BODY_BYTES: envInt(1_048_576, 1_024, 100 * 1_048_576),
+    RATE_LIMIT: envInt(600, 0, 10_000_000),
+    RATE_LIMIT_WINDOW: envDurationMs(60_000),
+    WS_MAX_MESSAGE_BYTES: envInt(65_536, 1_024, 16 * 1_048_576),
+    WS_MAX_CONNECTIONS_PER_CLIENT: envInt(20, 1, 100_000),
+    UPSTREAM_RETRY_ATTEMPTS: envInt(8, 0, 1_000),
+    MULTIPART_HEARTBEAT: envDurationMs(5_000),
+    SHUTDOWN_GRACE: envDurationMs(10_000),
+  })
+  .superRefine((env, ctx) => {
+    if (env.NODE_ENV !== 'production') return;
+    if (env.JWT_SECRET === DEV_SECRETS.jwt && !env.JWKS_URL) {
+      ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'the development secret is refused in production: set JWKS_URL or JWT_SECRET' });
+    }
+    if (env.IDENTITY_SECRET === DEV_SECRETS.identity) {
+      ctx.addIssue({ code: 'custom', path: ['IDENTITY_SECRET'], message: 'the development secret is refused in production' });
+    }
+  });
+
+/** Everything the gateway reads from its environment, validated once (see the README table). */
+export interface GatewayConfig {
+  readonly port: number;
+  readonly host: string;
+  readonly production: boolean;
+  readonly logLevel: string;
+  readonly auth: {
+    /** HS256 secret; used when `jwksUrl` is not set. */
+    readonly jwtSecret: string;
+    /** Verify RS/ES tokens against this key set instead of the HS256 secret. */
+    readonly jwksUrl?: string | undefined;
+    readonly issuer?: string | undefined;
+    readonly audience?: string | undefined;
+  };
+  /** HMAC secret of the `x-shop-identity` header, shared with the subgraphs. */
+  readonly identitySecret: string;
+  readonly redisUrl: string;
+  /** HTTP URL of each subgraph's `/graphql`, by subgraph name; the WS URL is derived from it. */
+  readonly subgraphUrls: Readonly<Record<string, string>>;
+  readonly supergraphPath: string;
+  /** Reload the supergraph file when it changes (development only). */
+  readonly watchSupergraph: boolean;
+  readonly limits: {
+    readonly maxDepth: number;
+    readonly maxAliases: number;
+    readonly maxCost: number;
+    readonly maxBodyBytes: number;
+    /** Requests (HTTP operations and WS subscribe messages) per window per customer or IP; 0 = off. */
+    readonly rateLimit: number;
+    readonly rateLimitWindowMs: number;
+    readonly wsMaxMessageBytes: number;
+    readonly wsMaxConnectionsPerClient: number;
+  };
+  readonly upstreamRetryAttempts: number;
+  readonly multipartHeartbeatMs: number;
+  readonly shutdownGraceMs: number;
+}
+
+export function loadConfig(env: EnvSource = process.env): GatewayConfig {
+  const e = parseEnv('gateway', schema, env);
+  const production = e.NODE_ENV === 'production';
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    production,
+    logLevel: e.LOG_LEVEL,
+    auth: { jwtSecret: e.JWT_SECRET, jwksUrl: e.JWKS_URL, issuer: e.JWT_ISSUER, audience: e.JWT_AUDIENCE },
+    identitySecret: e.IDENTITY_SECRET,
+    redisUrl: e.REDIS_URL,
+    subgraphUrls: { orders: e.ORDERS_URL, inventory: e.INVENTORY_URL, notifications: e.NOTIFICATIONS_URL },
+    supergraphPath: e.SUPERGRAPH_PATH,
+    watchSupergraph: !production && e.SUPERGRAPH_WATCH,
+    limits: {
+      maxDepth: e.MAX_DEPTH,
+      maxAliases: e.MAX_ALIASES,
+      maxCost: e.MAX_COST,
+      maxBodyBytes: e.MAX_BODY_BYTES,
+      rateLimit: e.RATE_LIMIT,
+      rateLimitWindowMs: e.RATE_LIMIT_WINDOW,
+      wsMaxMessageBytes: e.WS_MAX_MESSAGE_BYTES,
+      wsMaxConnectionsPerClient: e.WS_MAX_CONNECTIONS_PER_CLIENT,
+    },
+    upstreamRetryAttempts: e.UPSTREAM_RETRY_ATTEMPTS,
+    multipartHeartbeatMs: e.MULTIPART_HEARTBEAT,
+    shutdownGraceMs: e.SHUTDOWN_GRACE,
+  };
+}

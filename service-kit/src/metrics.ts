@@ -1,0 +1,43 @@
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface ServiceMetrics {
+  readonly registry: Registry;
+  /** Events handled by the service's consumers, by event type and outcome (`ok`, `ignored`, `error`). */
+  readonly eventsHandled: Counter<'group' | 'type' | 'outcome'>;
+  /** Order state machine transitions applied (orders only; other services leave it at zero). */
+  readonly sagaTransitions: Counter<'from' | 'to'>;
+  /** Time spent in one event handler. */
+  readonly handlerSeconds: Histogram<'group' | 'type'>;
+}
+
+/**
+ * One registry per service instance (not prom-client's global one), so several services can run
+ * in one process (tests, the launcher) without "metric already registered" errors.
+ */
+export function createServiceMetrics(service: string): ServiceMetrics {
+  const registry = new Registry();
+  registry.setDefaultLabels({ service });
+  collectDefaultMetrics({ register: registry });
+  return {
+    registry,
+    eventsHandled: new Counter({
+      name: 'shop_events_handled_total',
+      help: 'Events handled by this service, by consumer group, event type and outcome',
+      labelNames: ['group', 'type', 'outcome'],
+      registers: [registry],
+    }),
+    sagaTransitions: new Counter({
+      name: 'shop_saga_transitions_total',
+      help: 'Order status transitions applied, by from and to status',
+      labelNames: ['from', 'to'],
+      registers: [registry],
+    }),
+    handlerSeconds: new Histogram({
+      name: 'shop_event_handler_seconds',
+      help: 'Duration of one event handler call',
+      labelNames: ['group', 'type'],
+      buckets: [0.001, 0.005, 0.02, 0.1, 0.5, 2, 10],
+      registers: [registry],
+    }),
+  };
+}

@@ -1,0 +1,182 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ApolloServer, HeaderMap } from '@apollo/server';
+import type { GraphQLFormattedError, GraphQLSchema, ExecutionResult } from 'graphql';
+import { WebSocketServer } from 'ws';
+import { useServer } from 'graphql-ws/use/ws';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { handleOpsRequest, type ReadinessCheck } from './ops-routes.js';
+import { requestIdentityFrom, type RequestIdentity } from './auth.js';
+import { ErrorCode } from './errors.js';
+
+export interface SubgraphServerOptions<TContext extends object> {
+  /** Service name, for logs. */
+  readonly name: string;
+  /** The subgraph schema (`buildSubgraphSchema(...)`), served over HTTP and graphql-ws. */
+  readonly schema: GraphQLSchema;
+  readonly host: string;
+  /** 0 picks a free port (tests). */
+  readonly port: number;
+  readonly logger: Logger;
+  /** Secret of the signed `x-shop-identity` header / connection_init key. */
+  readonly identitySecret: string;
+  /** Builds the per-operation context (loaders etc.) from the verified caller. */
+  readonly context: (base: RequestIdentity) => TContext | Promise<TContext>;
+  /** Dependency checks for `/readyz`. */
+  readonly checks: ReadinessCheck;
+  readonly registry: Registry;
+  /** Masks internal error messages and disables introspection/stack traces. */
+  readonly production: boolean;
+  /** Largest accepted request body, default 1 MiB. */
+  readonly maxBodyBytes?: number;
+}
+
+export interface RunningServer {
+  /** `http://host:port/graphql` (the same path serves WebSocket). */
+  readonly url: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+const INTERNAL_MESSAGE = 'Internal server error';
+
+/**
+ * Error formatting shared by HTTP and WebSocket: in production everything without a public code
+ * (or with INTERNAL_SERVER_ERROR) is replaced by a generic message so no internals leak.
+ */
+export function createErrorFormatter(production: boolean, logger: Logger) {
+  return (formatted: GraphQLFormattedError): GraphQLFormattedError => {
+    const code = formatted.extensions?.code;
+    const isPublic = typeof code === 'string' && code !== ErrorCode.INTERNAL_SERVER_ERROR && code in ErrorCode;
+    const isGraphQLValidation = code === 'GRAPHQL_VALIDATION_FAILED' || code === 'GRAPHQL_PARSE_FAILED' || code === 'BAD_REQUEST';
+    if (isPublic || isGraphQLValidation) {
+      const { http: _http, stacktrace: _stack, ...extensions } = formatted.extensions ?? {};
+      return production ? { ...formatted, extensions } : formatted;
+    }
+    logger.error({ err: formatted.message, path: formatted.path }, 'internal error in resolver');
+    if (!production) return { ...formatted, extensions: { ...formatted.extensions, code: ErrorCode.INTERNAL_SERVER_ERROR } };
+    return { message: INTERNAL_MESSAGE, ...(formatted.path ? { path: formatted.path } : {}), extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } };
+  };
+}
+
+async function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw Object.assign(new Error('request body too large'), { status: 413 });
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * One node:http server per subgraph: Apollo Server 5 on `/graphql` (POST/GET), graphql-ws on the
+ * same path (upgrade), plus `/healthz`, `/readyz`, `/metrics`. Identity comes from the signed
+ * `x-shop-identity` header (HTTP) or the same key in `connection_init` (WebSocket).
+ */
+export async function startSubgraphServer<TContext extends object>(opts: SubgraphServerOptions<TContext>): Promise<RunningServer> {
+  const formatError = createErrorFormatter(opts.production, opts.logger);
+  const apollo = new ApolloServer<TContext>({
+    schema: opts.schema,
+    formatError,
+    introspection: !opts.production,
+    includeStacktraceInErrorResponses: !opts.production,
+    logger: opts.logger,
+  });
+  await apollo.start();
+  const maxBodyBytes = opts.maxBodyBytes ?? 1024 * 1024;
+
+  async function handleGraphQL(req: IncomingMessage, res: ServerResponse, search: string): Promise<void> {
+    const headers = new HeaderMap();
+    for (const [key, value] of Object.entries(req.headers)) {
+      if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
+    }
+    let body: unknown;
+    if (req.method === 'POST') {
+      const text = await readBody(req, maxBodyBytes);
+      const type = headers.get('content-type') ?? '';
+      if (type.includes('application/json')) {
+        try {
+          body = text ? JSON.parse(text) : {};
+        } catch {
+          res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: [{ message: 'Malformed JSON body', extensions: { code: 'BAD_REQUEST' } }] }));
+          return;
+        }
+      } else body = text;
+    }
+    const result = await apollo.executeHTTPGraphQLRequest({
+      httpGraphQLRequest: { method: req.method ?? 'GET', headers, search, body },
+      context: async () => opts.context(requestIdentityFrom(req.headers, opts.identitySecret)),
+    });
+    const outHeaders: Record<string, string> = {};
+    for (const [key, value] of result.headers) outHeaders[key] = value;
+    res.writeHead(result.status ?? 200, outHeaders);
+    if (result.body.kind === 'complete') {
+      res.end(result.body.string);
+      return;
+    }
+    for await (const chunk of result.body.asyncIterator) res.write(chunk);
+    res.end();
+  }
+
+  const http = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    void (async () => {
+      try {
+        if (await handleOpsRequest(req, res, { checks: opts.checks, registry: opts.registry })) return;
+        if (url.pathname === '/graphql') return await handleGraphQL(req, res, url.search);
+        res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'not found' }));
+      } catch (err) {
+        const status = (err as { status?: number }).status ?? 500;
+        opts.logger.error({ err }, 'http request failed');
+        if (!res.headersSent) res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ errors: [{ message: status === 413 ? 'Request body too large' : INTERNAL_MESSAGE }] }));
+      }
+    })();
+  });
+
+  const wss = new WebSocketServer({ server: http, path: '/graphql' });
+  const wsServer = useServer(
+    {
+      schema: opts.schema,
+      context: async (ctx) => opts.context(requestIdentityFrom(ctx.connectionParams ?? {}, opts.identitySecret)),
+      onNext: (_ctx, _id, _payload, _args, result) => {
+        const r = result as ExecutionResult;
+        if (!r.errors?.length) return undefined;
+        return { ...r, errors: r.errors.map((e) => formatError(e.toJSON())) } as never;
+      },
+      onError: (_ctx, _id, _payload, errors) => errors.map((e) => formatError(e.toJSON())) as never,
+    },
+    wss,
+  );
+
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(opts.port, opts.host, () => {
+      http.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (http.address() as AddressInfo).port;
+  const url = `http://${opts.host}:${port}/graphql`;
+  opts.logger.info({ url }, `${opts.name} subgraph listening`);
+
+  let closed: Promise<void> | undefined;
+  return {
+    url,
+    port,
+    close: () =>
+      (closed ??= (async () => {
+        await wsServer.dispose();
+        for (const client of wss.clients) client.terminate();
+        await new Promise<void>((resolve) => wss.close(() => resolve()));
+        await new Promise<void>((resolve) => {
+          http.close(() => resolve());
+          http.closeAllConnections();
+        });
+        await apollo.stop();
+      })()),
+  };
+}
