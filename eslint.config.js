@@ -12,7 +12,8 @@ export default tseslint.config(
     },
   },
   {
-    files: ['**/*.test.ts'],
-    rules: { 'no-restricted-properties': 'off' },
+    // Plain JavaScript run by Node before dependencies exist (scripts/bootstrap.mjs).
+    files: ['**/*.mjs'],
+    languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
   },
 );

@@ -10,6 +10,23 @@ export default defineConfig({
   base: './',
   // Vite 8 transforms TSX itself (oxc); no React plugin needed.
   oxc: { jsx: { runtime: 'automatic', importSource: 'react' } },
+  // Pre-bundle every dependency up front, so the first visit never triggers a "new dependencies optimized" reload.
+  optimizeDeps: {
+    include: [
+      'react',
+      'react/jsx-runtime',
+      'react/jsx-dev-runtime',
+      'react-dom/client',
+      '@apollo/client',
+      '@apollo/client/react',
+      '@apollo/client/link/error',
+      '@apollo/client/link/subscriptions',
+      '@apollo/client/utilities',
+      'graphql',
+      'graphql-ws',
+      'rxjs',
+    ],
+  },
   server: { port: 5173, host: '127.0.0.1', strictPort: false },
   preview: { port: 5173, host: '127.0.0.1', strictPort: false },
   build: { outDir: 'dist', emptyOutDir: true, sourcemap: true, target: 'es2022' },

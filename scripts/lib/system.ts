@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { DEFAULT_PORTS } from '@shop/service-kit';
-import { freePort, httpOk, spawnManaged, waitUntil, type ManagedProcess } from './processes.js';
+import { freePort, httpOk, spawnManaged, tcpOk, waitUntil, type ManagedProcess } from './processes.js';
 
 export const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 
@@ -124,6 +124,8 @@ export async function launchSystem(opts: LaunchOptions): Promise<RunningSystem> 
       const proc = launch('broker', args, {});
       kafkaBrokers = `127.0.0.1:${kafkaPort}`;
       const brokers = kafkaBrokers;
+      // So `waitReady('broker')` works after a restart too (chaos tests kill and restart it on the same port).
+      readiness.set('broker', () => tcpOk('127.0.0.1', kafkaPort));
       brokerStart = proc.waitForOutput(/listening on (\S+)/, READY_TIMEOUT_MS).then(() => note('broker', brokers));
     }
     await Promise.all([redisStart, brokerStart]);

@@ -41,3 +41,26 @@ export function createServiceMetrics(service: string): ServiceMetrics {
     }),
   };
 }
+
+/**
+ * Wraps an event handler so every call is counted by type and outcome and timed; errors are
+ * counted as `error` and rethrown (the consumer runner decides retry or dead letter).
+ */
+export function instrumentHandler<E extends { readonly type: string }, C>(
+  metrics: ServiceMetrics,
+  group: string,
+  handle: (event: E, ctx: C) => Promise<string | void>,
+): (event: E, ctx: C) => Promise<void> {
+  return async (event, ctx) => {
+    const end = metrics.handlerSeconds.startTimer({ group, type: event.type });
+    try {
+      const outcome = await handle(event, ctx);
+      metrics.eventsHandled.inc({ group, type: event.type, outcome: outcome || 'ok' });
+    } catch (err) {
+      metrics.eventsHandled.inc({ group, type: event.type, outcome: 'error' });
+      throw err;
+    } finally {
+      end();
+    }
+  };
+}

@@ -22,7 +22,7 @@ export interface SubgraphServerOptions<TContext extends object> {
   /** Secret of the signed `x-shop-identity` header / connection_init key. */
   readonly identitySecret: string;
   /** Builds the per-operation context (loaders etc.) from the verified caller. */
-  readonly context: (base: RequestIdentity) => TContext | Promise<TContext>;
+  readonly context: (base: RequestIdentity, transport: { readonly kind: 'http' | 'ws' }) => TContext | Promise<TContext>;
   /** Dependency checks for `/readyz`. */
   readonly checks: ReadinessCheck;
   readonly registry: Registry;
@@ -108,7 +108,7 @@ export async function startSubgraphServer<TContext extends object>(opts: Subgrap
     }
     const result = await apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: req.method ?? 'GET', headers, search, body },
-      context: async () => opts.context(requestIdentityFrom(req.headers, opts.identitySecret)),
+      context: async () => opts.context(requestIdentityFrom(req.headers, opts.identitySecret), { kind: 'http' }),
     });
     const outHeaders: Record<string, string> = {};
     for (const [key, value] of result.headers) outHeaders[key] = value;
@@ -141,7 +141,9 @@ export async function startSubgraphServer<TContext extends object>(opts: Subgrap
   const wsServer = useServer(
     {
       schema: opts.schema,
-      context: async (ctx) => opts.context(requestIdentityFrom(ctx.connectionParams ?? {}, opts.identitySecret)),
+      // Called per operation; a subscription keeps its context for its whole life, so per-request
+      // caches must not be used there (the transport tells the service).
+      context: async (ctx) => opts.context(requestIdentityFrom(ctx.connectionParams ?? {}, opts.identitySecret), { kind: 'ws' }),
       onNext: (_ctx, _id, _payload, _args, result) => {
         const r = result as ExecutionResult;
         if (!r.errors?.length) return undefined;

@@ -7,7 +7,7 @@ const DEFAULT_GATEWAY_URL = 'http://localhost:4000/graphql';
  * 3. http://localhost:4000/graphql.
  */
 function resolveGatewayUrl(): string {
-  let fromQuery: string | null = null;
+  let fromQuery: string | null;
   try {
     fromQuery = new URLSearchParams(window.location.search).get('gateway');
   } catch {

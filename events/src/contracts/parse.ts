@@ -40,7 +40,7 @@ export function upcastPayload(type: EventType, version: number, payload: unknown
   let current = validatePayload(type, version, payload);
   const { upcasters } = definitionOf(type);
   for (let v = version; v < latest; v++) {
-    const upcaster = upcasters[v - 1] as (p: unknown) => unknown;
+    const upcaster = upcasters[v - 1] as unknown as (p: unknown) => unknown;
     let next: unknown;
     try {
       next = upcaster(current);

@@ -19,8 +19,8 @@ export function snapshotFileName(type: EventType, version: number): string {
  * unknown keys are stripped, so adding an optional field stays compatible at the reader).
  */
 export function renderSchema(type: EventType, version: number, schema: z.ZodType): string {
-  const json = z.toJSONSchema(schema, { io: 'input' });
-  return `${JSON.stringify({ title: `${type} v${version}`, ...json }, null, 2)}\n`;
+  const { $schema, ...json } = z.toJSONSchema(schema, { io: 'input' });
+  return `${JSON.stringify({ $schema, title: `${type} v${version}`, ...json }, null, 2)}\n`;
 }
 
 /** File name → expected content, for every version in the registry. */

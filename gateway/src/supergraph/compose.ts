@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { composeServices } from '@apollo/composition';
-import { parse } from 'graphql';
+import { parse } from '../graphql.js';
 import { DEFAULT_PORTS } from '@shop/service-kit';
 
 /** A subgraph as composition sees it: its name in the supergraph, its schema file (read in place) and its URL. */

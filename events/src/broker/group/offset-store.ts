@@ -25,7 +25,11 @@ export class OffsetStore {
   private fd: number | null = null;
   private dirty = false;
 
-  constructor(dataDir: string | null) {
+  /** `syncEveryCommit`: fsync before a commit is acknowledged (the `fsync: 'always'` policy). */
+  constructor(
+    dataDir: string | null,
+    private readonly syncEveryCommit = false,
+  ) {
     if (!dataDir) return;
     const path = join(dataDir, 'consumer-offsets.log');
     if (existsSync(path)) {
@@ -71,6 +75,7 @@ export class OffsetStore {
     if (this.fd === null || lines.length === 0) return;
     writeSync(this.fd, lines.map((l) => JSON.stringify(l) + '\n').join(''));
     this.dirty = true;
+    if (this.syncEveryCommit) this.flush();
   }
 
   commit(group: string, entries: { topic: string; partition: number; offset: number; metadata: string | null }[]): void {

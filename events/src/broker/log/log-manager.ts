@@ -57,7 +57,8 @@ export class LogManager {
       if (existsSync(pidFile)) this.nextProducerId = Number(readFileSync(pidFile, 'utf8')) || this.nextProducerId;
     }
     if (opts.dataDir && opts.fsync === 'interval') {
-      this.timers.push(setInterval(() => this.flushAll(), opts.fsyncIntervalMs).unref());
+      // Asynchronous fdatasync so a slow disk never stalls the event loop (and with it every client).
+      this.timers.push(setInterval(() => this.syncAll(), opts.fsyncIntervalMs).unref());
     }
     this.timers.push(setInterval(() => this.enforceRetention(), RETENTION_CHECK_MS).unref());
     this.enforceRetention();
@@ -138,6 +139,10 @@ export class LogManager {
     const id = this.nextProducerId++;
     if (this.opts.dataDir) writeFileAtomic(join(this.opts.dataDir, 'producer-id'), String(this.nextProducerId));
     return id;
+  }
+
+  syncAll(): void {
+    for (const logs of this.topics.values()) for (const log of logs) void log.sync();
   }
 
   flushAll(): void {

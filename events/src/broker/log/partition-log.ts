@@ -199,7 +199,7 @@ export class PartitionLog {
    * queued call, so under fsync=always many produces share each sync (group commit).
    */
   sync(): Promise<void> {
-    if (!this.config.dir) return Promise.resolve();
+    if (!this.config.dir || this.segments.length === 0) return Promise.resolve();
     if (this.syncing) return this.syncing.then(() => this.sync());
     for (const s of this.segments.slice(0, -1)) s.flush();
     const seg = this.segments[this.segments.length - 1]!;

@@ -1,0 +1,43 @@
+/**
+ * The baseline of `bench/gateway.ts`: stock `@apollo/gateway` + `@apollo/server` with default
+ * settings, in its own process so it never shares an event loop with the load generator.
+ *
+ * The only additions: it loads the same committed supergraph file as our gateway with the subgraph
+ * URLs of this run, and a `RemoteGraphQLDataSource` subclass adds the signed `x-shop-identity`
+ * header (the subgraphs serve no personal data without it). It does not verify a JWT: the identity
+ * is fixed by the parent (`STOCK_IDENTITY_SUB`), which only makes the baseline cheaper than ours.
+ *
+ * Environment: STOCK_SUBGRAPH_URLS (JSON `{ orders, inventory, notifications }`), STOCK_IDENTITY_SUB,
+ * SUPERGRAPH_PATH. Prints `STOCK_GATEWAY_READY <url>` when listening on 127.0.0.1.
+ */
+import { readFileSync } from 'node:fs';
+import { ApolloGateway, RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
+import { ApolloServer } from '@apollo/server';
+import { startStandaloneServer } from '@apollo/server/standalone';
+import { DEV_SECRETS, IDENTITY_HEADER, signIdentity } from '@shop/service-kit';
+
+const subgraphUrls = JSON.parse(process.env.STOCK_SUBGRAPH_URLS ?? '{}') as Record<string, string>;
+const sub = process.env.STOCK_IDENTITY_SUB ?? 'bench-customer';
+const supergraphPath = process.env.SUPERGRAPH_PATH;
+if (!supergraphPath) throw new Error('SUPERGRAPH_PATH is required');
+
+class IdentityDataSource extends RemoteGraphQLDataSource {
+  override willSendRequest({ request }: GraphQLDataSourceProcessOptions): void {
+    request.http?.headers.set(IDENTITY_HEADER, signIdentity({ sub, roles: [] }, DEV_SECRETS.identity));
+  }
+}
+
+const gateway = new ApolloGateway({
+  supergraphSdl: readFileSync(supergraphPath, 'utf8'),
+  buildService: ({ name, url }) => new IdentityDataSource({ url: subgraphUrls[name] ?? url }),
+});
+const server = new ApolloServer({ gateway });
+const { url } = await startStandaloneServer(server, { listen: { port: 0, host: '127.0.0.1' } });
+console.log(`STOCK_GATEWAY_READY ${url}`);
+
+const shutdown = () => {
+  void server.stop().finally(() => process.exit(0));
+  setTimeout(() => process.exit(0), 5_000).unref();
+};
+process.once('SIGTERM', shutdown);
+process.once('SIGINT', shutdown);

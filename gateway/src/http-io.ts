@@ -1,0 +1,33 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { GraphQLFormattedError } from 'graphql';
+
+export class BodyTooLargeError extends Error {
+  readonly retriable = false;
+  constructor(readonly limitBytes: number) {
+    super(`The request body exceeds ${limitBytes} bytes.`);
+    this.name = 'BodyTooLargeError';
+  }
+}
+
+/** Reads the whole body, refusing it as soon as it grows past `limitBytes`. */
+export async function readBody(req: IncomingMessage, limitBytes: number): Promise<string> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limitBytes) throw new BodyTooLargeError(limitBytes);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limitBytes) throw new BodyTooLargeError(limitBytes);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** A GraphQL-shaped error response for refusals made before Apollo Server sees the request. */
+export function sendGraphQLError(res: ServerResponse, status: number, error: GraphQLFormattedError, headers: Record<string, string> = {}): void {
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers }).end(JSON.stringify({ errors: [error] }));
+}

@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { buildSchema, getOperationAST, parse } from './graphql.js';
+import { checkComplexity, measureOperation } from './limits.js';
+
+const schema = buildSchema(`
+  type Query { products(first: Int = 50): ProductConnection! product(id: ID!): Product tags: [String!]! related: [Product!]! }
+  type ProductConnection { edges: [ProductEdge!]! }
+  type ProductEdge { node: Product! }
+  type Product { id: ID! name: String! related: [Product!]! }
+`);
+
+const measure = (query: string, variables: Record<string, unknown> = {}) => {
+  const doc = parse(query);
+  return measureOperation(schema, doc, getOperationAST(doc)!, variables);
+};
+
+describe('operation complexity', () => {
+  it('counts depth from the root field', () => {
+    expect(measure('{ product(id: 1) { id } }').depth).toBe(2);
+    expect(measure('{ product(id: 1) { related { related { id } } } }').depth).toBe(4);
+  });
+
+  it('counts aliases, including inside fragments', () => {
+    expect(measure('{ a: product(id: 1) { ...F } } fragment F on Product { n: name }').aliases).toBe(2);
+  });
+
+  it('multiplies by first (given, from a variable, or the default) and lists by 10', () => {
+    expect(measure('{ products(first: 2) { edges { node { name } } } }').cost).toBe(1 + 2 * (1 + (1 + 1)));
+    expect(measure('query($n: Int) { products(first: $n) { edges { node { name } } } }', { n: 3 }).cost).toBe(1 + 3 * 3);
+    expect(measure('{ products { edges { node { name } } } }').cost).toBe(1 + 50 * 3);
+    expect(measure('{ related { name } }').cost).toBe(1 + 10 * 1);
+    expect(measure('{ tags }').cost).toBe(1);
+  });
+
+  it('refuses with QUERY_TOO_COMPLEX naming the limit', () => {
+    const err = checkComplexity({ depth: 3, aliases: 0, cost: 99 }, { maxDepth: 2, maxAliases: 1, maxCost: 10 });
+    expect(err?.extensions).toMatchObject({ code: 'QUERY_TOO_COMPLEX', limit: 'depth', max: 2, actual: 3 });
+    expect(checkComplexity({ depth: 1, aliases: 0, cost: 11 }, { maxDepth: 2, maxAliases: 1, maxCost: 10 })?.extensions.limit).toBe('cost');
+    expect(checkComplexity({ depth: 1, aliases: 0, cost: 1 }, { maxDepth: 2, maxAliases: 1, maxCost: 10 })).toBeUndefined();
+  });
+});

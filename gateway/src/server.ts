@@ -1,0 +1,478 @@
+import { watch, type FSWatcher } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ApolloGateway } from '@apollo/gateway';
+import { ApolloServer, HeaderMap, type GraphQLRequest } from '@apollo/server';
+import { ApolloServerPluginLandingPageLocalDefault, ApolloServerPluginLandingPageProductionDefault } from '@apollo/server/plugin/landingPage/default';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import type { Redis } from 'ioredis';
+import type { DocumentNode, ExecutionResult, GraphQLFormattedError, GraphQLSchema } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import { request as undiciRequest } from 'undici';
+import { WebSocketServer, type WebSocket } from 'ws';
+import {
+  CORRELATION_HEADER,
+  ErrorCode,
+  connectRedis,
+  correlationIdFrom,
+  createLogger,
+  handleOpsRequest,
+  type Identity,
+  type Logger,
+} from '@shop/service-kit';
+import { GraphQLError, getOperationAST, parse, validate } from './graphql.js';
+import { complexityPlugin, metricsPlugin, type Transport } from './apollo-plugins.js';
+import { createAuthenticator, InvalidTokenError, signDevToken } from './auth.js';
+import type { GatewayConfig } from './config.js';
+import type { GatewayContext } from './context.js';
+import { createSubgraphAgent, SubgraphDataSource } from './data-source.js';
+import { BodyTooLargeError, readBody, sendGraphQLError } from './http-io.js';
+import { checkComplexity, measureOperation } from './limits.js';
+import { createMetrics } from './metrics.js';
+import { acceptsMultipartSubscription, streamMultipart } from './multipart.js';
+import { createRateLimiter, type RateLimiter } from './rate-limit.js';
+import { FederatedSubscriptions, type PlannedSubscription } from './subscriptions/federated.js';
+
+export interface RunningGateway {
+  /** `http://host:port` */
+  readonly url: string;
+  readonly port: number;
+  /** Drains HTTP, closes WebSockets with 1001 and every upstream subscription, then Redis. */
+  close(): Promise<void>;
+  /** For tests and diagnostics. */
+  readonly subscriptions: FederatedSubscriptions;
+}
+
+type ApolloContext = GatewayContext & { transport: Transport };
+
+const SAFE_SUB = /^[A-Za-z0-9._:@-]{1,128}$/;
+
+function wsUrlOf(httpUrl: string): string {
+  const u = new URL(httpUrl);
+  u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
+  return u.toString();
+}
+
+function clientKey(identity: Identity | null, remoteAddress: string | undefined): string {
+  return identity ? `sub:${identity.sub}` : `ip:${remoteAddress ?? 'unknown'}`;
+}
+
+/** Starts the gateway in-process (used by `main.ts` and the tests). */
+export async function startGateway(config: GatewayConfig, opts: { logger?: Logger } = {}): Promise<RunningGateway> {
+  const logger = opts.logger ?? createLogger('gateway', config.logLevel);
+  const metrics = createMetrics();
+  const agent = createSubgraphAgent();
+  const authenticator = createAuthenticator(config.auth);
+
+  const redis: Redis = await connectRedis(config.redisUrl, logger, { maxRetriesPerRequest: 2 });
+  const rateLimiter: RateLimiter = createRateLimiter(redis, {
+    limit: config.limits.rateLimit,
+    windowMs: config.limits.rateLimitWindowMs,
+    keyPrefix: 'shop:gateway:rate:',
+  });
+
+  // --- supergraph: from the committed file, subgraph URLs replaced from config; reloaded on change in development
+  let watcher: FSWatcher | undefined;
+  const gateway = new ApolloGateway({
+    logger,
+    supergraphSdl: async ({ update }) => {
+      let current = await readFile(config.supergraphPath, 'utf8');
+      if (config.watchSupergraph) {
+        let timer: NodeJS.Timeout | undefined;
+        watcher = watch(config.supergraphPath, () => {
+          clearTimeout(timer);
+          timer = setTimeout(() => {
+            readFile(config.supergraphPath, 'utf8')
+              .then((next) => {
+                if (next === current || next.trim() === '') return;
+                update(next);
+                current = next;
+                logger.info({ path: config.supergraphPath }, 'supergraph reloaded');
+              })
+              .catch((err: unknown) => logger.error({ err: (err as Error).message }, 'supergraph reload failed; keeping the previous one'));
+          }, 100);
+        });
+      }
+      return {
+        supergraphSdl: current,
+        cleanup: async () => {
+          watcher?.close();
+        },
+      };
+    },
+    buildService: ({ name, url }) =>
+      new SubgraphDataSource({ name, url: config.subgraphUrls[name] ?? url ?? '', agent, identitySecret: config.identitySecret, metrics }),
+  });
+  const gatewayInternals = gateway as unknown as { schema?: GraphQLSchema };
+  const currentSchema = (): GraphQLSchema => {
+    if (!gatewayInternals.schema) throw new Error('the gateway has no schema yet');
+    return gatewayInternals.schema;
+  };
+
+  const apollo = new ApolloServer<ApolloContext>({
+    gateway,
+    logger,
+    csrfPrevention: true,
+    introspection: !config.production,
+    allowBatchedHttpRequests: false,
+    includeStacktraceInErrorResponses: !config.production,
+    nodeEnv: config.production ? 'production' : 'development',
+    plugins: [
+      config.production ? ApolloServerPluginLandingPageDisabled() : ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }),
+      complexityPlugin(config.limits, metrics),
+      metricsPlugin(metrics),
+    ],
+    formatError: (formatted) => {
+      const code = formatted.extensions?.code;
+      if (config.production && (code === undefined || code === ErrorCode.INTERNAL_SERVER_ERROR)) {
+        return { message: 'Internal server error', extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } };
+      }
+      return formatted;
+    },
+  });
+  void ApolloServerPluginLandingPageProductionDefault; // production shows no landing page at all
+  await apollo.start();
+
+  const subscriptions = new FederatedSubscriptions({
+    gateway,
+    wsUrlFor: (name) => (config.subgraphUrls[name] ? wsUrlOf(config.subgraphUrls[name]) : undefined),
+    identitySecret: config.identitySecret,
+    metrics,
+    retryAttempts: config.upstreamRetryAttempts,
+  });
+
+  /** Checks a subscription request (parse, validate, limits) and plans it. */
+  const prepareSubscription = (
+    query: string,
+    operationName: string | undefined,
+    variables: Record<string, unknown>,
+  ): { kind: 'subscription'; planned: PlannedSubscription } | { kind: 'other'; document: DocumentNode } | { kind: 'errors'; errors: readonly GraphQLError[] } => {
+    let document: DocumentNode;
+    try {
+      document = parse(query);
+    } catch (err) {
+      return { kind: 'errors', errors: [new GraphQLError((err as GraphQLError).message, { extensions: { code: 'GRAPHQL_PARSE_FAILED' } })] };
+    }
+    const schema = currentSchema();
+    const validationErrors = validate(schema, document);
+    if (validationErrors.length) {
+      return { kind: 'errors', errors: validationErrors.map((e) => new GraphQLError(e.message, { nodes: e.nodes ?? null, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } })) };
+    }
+    const operation = getOperationAST(document, operationName);
+    if (!operation) return { kind: 'errors', errors: [new GraphQLError('Unknown or ambiguous operation name.', { extensions: { code: 'BAD_USER_INPUT' } })] };
+    if (operation.operation !== 'subscription') return { kind: 'other', document };
+    const refusal = checkComplexity(measureOperation(schema, document, operation, variables), config.limits);
+    if (refusal) {
+      metrics.refusals.inc({ reason: String(refusal.extensions.limit) });
+      return { kind: 'errors', errors: [refusal] };
+    }
+    const planned = subscriptions.plan({ document, query, operationName, variables });
+    return 'node' in planned ? { kind: 'subscription', planned } : { kind: 'errors', errors: planned };
+  };
+
+  const rateLimited = async (key: string, log: Logger): Promise<GraphQLError | undefined> => {
+    if (config.limits.rateLimit <= 0) return undefined;
+    try {
+      const decision = await rateLimiter.hit(key);
+      if (decision.allowed) return undefined;
+      metrics.refusals.inc({ reason: 'rate' });
+      return new GraphQLError(`Too many requests: at most ${config.limits.rateLimit} per ${config.limits.rateLimitWindowMs / 1000} s.`, {
+        extensions: { code: ErrorCode.RATE_LIMITED, retryAfterMs: decision.resetMs, http: { status: 429 } },
+      });
+    } catch (err) {
+      // Redis trouble must not take the API down: let the request through, loudly.
+      log.warn({ err: (err as Error).message }, 'rate limiter unavailable; allowing the request');
+      return undefined;
+    }
+  };
+
+  const checks = {
+    redis: async () => (await redis.ping()) === 'PONG',
+    ...Object.fromEntries(
+      Object.entries(config.subgraphUrls).map(([name, url]) => [
+        name,
+        async () => {
+          const res = await undiciRequest(new URL('/healthz', url), { dispatcher: agent, headersTimeout: 1_500, bodyTimeout: 1_500 });
+          await res.body.dump();
+          return res.statusCode === 200;
+        },
+      ]),
+    ),
+  };
+
+  const activeStreams = new Set<AsyncIterableIterator<ExecutionResult>>();
+  let stopping = false;
+
+  // --- HTTP
+  const handleGraphQL = async (req: IncomingMessage, res: ServerResponse, ctxBase: { correlationId: string; log: Logger }) => {
+    const { correlationId, log } = ctxBase;
+    const url = new URL(req.url ?? '/', 'http://gateway');
+    const isLandingPage = req.method === 'GET' && !url.searchParams.has('query') && !url.searchParams.has('extensions');
+    let identity: Identity | null = null;
+    if (!isLandingPage) {
+      try {
+        identity = await authenticator.authenticate(req.headers.authorization);
+      } catch (err) {
+        if (!(err instanceof InvalidTokenError)) throw err;
+        metrics.refusals.inc({ reason: 'auth' });
+        sendGraphQLError(res, 401, { message: `Unauthenticated: ${err.message}.`, extensions: { code: ErrorCode.UNAUTHENTICATED } }, { 'www-authenticate': 'Bearer' });
+        return;
+      }
+      const limited = await rateLimited(clientKey(identity, req.socket.remoteAddress), log);
+      if (limited) {
+        const retryAfter = String(Math.max(1, Math.ceil(Number(limited.extensions.retryAfterMs) / 1000)));
+        sendGraphQLError(res, 429, limited.toJSON(), { 'retry-after': retryAfter });
+        return;
+      }
+    }
+    let raw = '';
+    if (req.method === 'POST') {
+      try {
+        raw = await readBody(req, config.limits.maxBodyBytes);
+      } catch (err) {
+        if (err instanceof BodyTooLargeError) {
+          metrics.refusals.inc({ reason: 'body' });
+          sendGraphQLError(res, 413, { message: err.message, extensions: { code: 'PAYLOAD_TOO_LARGE', maxBytes: err.limitBytes } }, { connection: 'close' });
+          req.resume();
+          return;
+        }
+        throw err;
+      }
+    }
+    const contentType = req.headers['content-type'] ?? '';
+    let body: unknown = raw;
+    if (req.method === 'POST' && /application\/(graphql-response\+)?json/i.test(contentType)) {
+      try {
+        body = raw === '' ? {} : JSON.parse(raw);
+      } catch {
+        sendGraphQLError(res, 400, { message: 'The body is not valid JSON.', extensions: { code: 'BAD_REQUEST' } });
+        return;
+      }
+    }
+    const context: ApolloContext = { identity, correlationId, logger: log, transport: 'http' };
+
+    // Subscriptions over multipart HTTP are ours; everything else goes to Apollo Server.
+    if (req.method === 'POST' && acceptsMultipartSubscription(req.headers.accept) && body && typeof body === 'object' && !Array.isArray(body)) {
+      const { query, operationName, variables } = body as { query?: unknown; operationName?: unknown; variables?: unknown };
+      if (typeof query === 'string' && /\bsubscription\b/.test(query)) {
+        const vars = variables && typeof variables === 'object' ? (variables as Record<string, unknown>) : {};
+        const prepared = prepareSubscription(query, typeof operationName === 'string' ? operationName : undefined, vars);
+        if (prepared.kind === 'errors') {
+          res.writeHead(400, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify({ errors: prepared.errors }));
+          return;
+        }
+        if (prepared.kind === 'subscription') {
+          const stream = subscriptions.subscribe(prepared.planned, context, 'multipart');
+          activeStreams.add(stream);
+          metrics.requests.inc({ operation: (operationName as string | undefined) ?? '(anonymous)', type: 'subscription', transport: 'multipart', outcome: 'ok' });
+          try {
+            await streamMultipart(req, res, stream, { heartbeatMs: config.multipartHeartbeatMs });
+          } finally {
+            activeStreams.delete(stream);
+          }
+          return;
+        }
+      }
+    }
+
+    const headers = new HeaderMap();
+    for (const [key, value] of Object.entries(req.headers)) {
+      if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
+    }
+    const response = await apollo.executeHTTPGraphQLRequest({
+      httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
+      context: async () => context,
+    });
+    for (const [key, value] of response.headers) res.setHeader(key, value);
+    res.statusCode = response.status ?? 200;
+    if (response.body.kind === 'complete') {
+      res.end(response.body.string);
+    } else {
+      for await (const chunk of response.body.asyncIterator) res.write(chunk);
+      res.end();
+    }
+  };
+
+  const server = createServer((req, res) => {
+    const correlationId = correlationIdFrom(req.headers);
+    res.setHeader(CORRELATION_HEADER, correlationId);
+    const log = logger.child({ correlationId });
+    const path = (req.url ?? '/').split('?')[0];
+    void (async () => {
+      if (await handleOpsRequest(req, res, { checks, registry: metrics.registry })) return;
+      if (path === '/auth/dev-token' && req.method === 'GET') {
+        if (config.production) {
+          res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'not found' }));
+          return;
+        }
+        const params = new URL(req.url ?? '/', 'http://gateway').searchParams;
+        const sub = params.get('sub') ?? '';
+        if (!SAFE_SUB.test(sub)) {
+          res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'sub must be 1..128 characters of [A-Za-z0-9._:@-]' }));
+          return;
+        }
+        const roles = (params.get('roles') ?? '').split(',').map((r) => r.trim()).filter(Boolean);
+        const token = await signDevToken(config.auth.jwtSecret, sub, roles);
+        res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify({ token }));
+        return;
+      }
+      if (path === '/graphql') {
+        if (stopping) {
+          sendGraphQLError(res, 503, { message: 'The gateway is shutting down.', extensions: { code: 'SERVICE_UNAVAILABLE' } }, { connection: 'close' });
+          return;
+        }
+        await handleGraphQL(req, res, { correlationId, log });
+        return;
+      }
+      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'not found' }));
+    })().catch((err: unknown) => {
+      log.error({ err }, 'request failed');
+      sendGraphQLError(res, 500, { message: config.production ? 'Internal server error' : (err as Error).message, extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } });
+    });
+  });
+  server.keepAliveTimeout = 65_000;
+
+  // --- WebSocket (graphql-transport-ws) on the same path
+  const wss = new WebSocketServer({ noServer: true, maxPayload: config.limits.wsMaxMessageBytes });
+  server.on('upgrade', (req, socket, head) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path !== '/graphql' || stopping) {
+      socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+  });
+
+  const connectionsPerClient = new Map<string, number>();
+  interface ConnectionState {
+    context?: GatewayContext;
+    counted?: string;
+  }
+  const stateOf = (extra: unknown): ConnectionState => {
+    const e = extra as { gateway?: ConnectionState };
+    e.gateway ??= {};
+    return e.gateway;
+  };
+  interface OperationContext {
+    gateway: GatewayContext;
+    planned?: PlannedSubscription;
+    request: GraphQLRequest;
+  }
+
+  const wsServer = useServer(
+    {
+      onConnect: async (ctx) => {
+        const extra = ctx.extra as { request: IncomingMessage; socket: WebSocket };
+        const params = ctx.connectionParams ?? {};
+        const authorization = params.Authorization ?? params.authorization;
+        let identity: Identity | null;
+        try {
+          identity = await authenticator.authenticate(authorization);
+        } catch (err) {
+          if (!(err instanceof InvalidTokenError)) throw err;
+          metrics.refusals.inc({ reason: 'auth' });
+          return false; // graphql-ws closes with 4403 Forbidden
+        }
+        const key = clientKey(identity, extra.request.socket.remoteAddress);
+        const count = connectionsPerClient.get(key) ?? 0;
+        if (count >= config.limits.wsMaxConnectionsPerClient) {
+          metrics.refusals.inc({ reason: 'ws_connections' });
+          extra.socket.close(4429, 'Too many connections for this client');
+          return false;
+        }
+        connectionsPerClient.set(key, count + 1);
+        const correlationId = correlationIdFrom(params as Record<string, unknown>);
+        const state = stateOf(ctx.extra);
+        state.counted = key;
+        state.context = { identity, correlationId, logger: logger.child({ correlationId }) };
+        metrics.wsConnections.inc();
+        return true;
+      },
+      onClose: (ctx) => {
+        const state = stateOf(ctx.extra);
+        if (state.counted) {
+          const left = (connectionsPerClient.get(state.counted) ?? 1) - 1;
+          if (left <= 0) connectionsPerClient.delete(state.counted);
+          else connectionsPerClient.set(state.counted, left);
+          state.counted = undefined;
+          metrics.wsConnections.dec();
+        }
+      },
+      onSubscribe: async (ctx, _id, payload) => {
+        const state = stateOf(ctx.extra);
+        const gatewayContext = state.context;
+        if (!gatewayContext) return [new GraphQLError('Not connected.', { extensions: { code: ErrorCode.UNAUTHENTICATED } })];
+        const extra = ctx.extra as { request: IncomingMessage };
+        const limited = await rateLimited(clientKey(gatewayContext.identity, extra.request.socket.remoteAddress), gatewayContext.logger);
+        if (limited) return [limited];
+        const variables = (payload.variables ?? {}) as Record<string, unknown>;
+        const operationName = payload.operationName ?? undefined;
+        const request: GraphQLRequest = { query: payload.query, variables, ...(operationName ? { operationName } : {}), ...(payload.extensions ? { extensions: payload.extensions } : {}) };
+        if (typeof payload.query !== 'string' || payload.query === '') {
+          // A persisted query without its text: Apollo Server resolves it (queries and mutations only).
+          return { schema: currentSchema(), document: parse('{ __typename }'), contextValue: { gateway: gatewayContext, request } satisfies OperationContext };
+        }
+        const prepared = prepareSubscription(payload.query, operationName, variables);
+        if (prepared.kind === 'errors') return [...prepared.errors];
+        if (prepared.kind === 'other') {
+          return { schema: currentSchema(), document: prepared.document, operationName, variableValues: variables, contextValue: { gateway: gatewayContext, request } satisfies OperationContext };
+        }
+        return {
+          schema: currentSchema(),
+          document: prepared.planned.request.document,
+          operationName,
+          variableValues: variables,
+          contextValue: { gateway: gatewayContext, planned: prepared.planned, request } satisfies OperationContext,
+        };
+      },
+      subscribe: (args) => {
+        const op = args.contextValue as OperationContext;
+        if (!op.planned) return { errors: [new GraphQLError('Not a subscription.')] };
+        return subscriptions.subscribe(op.planned, op.gateway, 'ws');
+      },
+      execute: async (args) => {
+        const op = args.contextValue as OperationContext;
+        const response = await apollo.executeOperation(op.request, { contextValue: { ...op.gateway, transport: 'ws' } });
+        if (response.body.kind !== 'single') return { errors: [new GraphQLError('Incremental delivery is not supported over WebSocket.')] };
+        const { data, errors, extensions } = response.body.singleResult;
+        return { ...(data !== undefined ? { data } : {}), ...(errors ? { errors: errors as GraphQLFormattedError[] } : {}), ...(extensions ? { extensions } : {}) } as ExecutionResult;
+      },
+    },
+    wss,
+  );
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  logger.info({ url: `${url}/graphql`, production: config.production }, 'gateway ready');
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      stopping = true;
+      const drained = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const client of wss.clients) client.close(1001, 'Going away');
+      await Promise.resolve(wsServer.dispose()).catch(() => undefined);
+      for (const stream of activeStreams) void stream.return?.();
+      subscriptions.closeAll();
+      server.closeIdleConnections();
+      const grace = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownGraceMs).unref());
+      await Promise.race([drained, grace]);
+      server.closeAllConnections();
+      for (const client of wss.clients) client.terminate();
+      await apollo.stop().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'apollo stop failed'));
+      watcher?.close();
+      await redis.quit().catch(() => redis.disconnect());
+      await agent.close().catch(() => undefined);
+      logger.info('gateway stopped');
+    })());
+
+  return { url, port, close, subscriptions };
+}

@@ -1,0 +1,281 @@
+import { buildOperationContext, executeQueryPlan, type ApolloGateway, type ServiceMap } from '@apollo/gateway';
+import { operationFromDocument, type Schema } from '@apollo/federation-internals';
+import type { FetchNode, PlanNode, QueryPlan, QueryPlanner, SubscriptionNode } from '@apollo/query-planner';
+import type { DocumentNode, ExecutionResult, GraphQLFormattedError, GraphQLSchema } from 'graphql';
+import { GraphQLError } from '../graphql.js';
+import { CORRELATION_HEADER, IDENTITY_HEADER, signIdentity } from '@shop/service-kit';
+import { identityKey, type GatewayContext } from '../context.js';
+import type { GatewayMetrics } from '../metrics.js';
+import { Pushable } from './pushable.js';
+import { SubscriptionRegistry } from './registry.js';
+import { RESUMABLE_FIELDS, startUpstreamSubscription } from './upstream.js';
+
+/** The parts of ApolloGateway this module drives; they are not public API, so they are named in one place. */
+interface GatewayInternals {
+  schema?: GraphQLSchema;
+  apiSchema?: Schema;
+  supergraphSchema?: GraphQLSchema;
+  queryPlanner?: QueryPlanner;
+  serviceMap: Record<string, { url?: string; dataSource: ServiceMap[string] }>;
+}
+
+type UpstreamEvent = ExecutionResult<Record<string, unknown>, unknown>;
+
+/** Service name of the synthetic fetch that hands an upstream event to the executor. */
+const EVENT_SERVICE = '__subscription_event__';
+
+export interface SubscriptionRequest {
+  readonly document: DocumentNode;
+  /** The client's operation text (a sharing key for resolved results). */
+  readonly query: string;
+  readonly operationName?: string | undefined;
+  readonly variables: Record<string, unknown>;
+}
+
+export interface PlannedSubscription {
+  readonly request: SubscriptionRequest;
+  readonly node: SubscriptionNode;
+}
+
+export interface FederatedSubscriptionsOptions {
+  readonly gateway: ApolloGateway;
+  /** The subgraph's WebSocket URL, by subgraph name. */
+  readonly wsUrlFor: (subgraph: string) => string | undefined;
+  readonly identitySecret: string;
+  readonly metrics: GatewayMetrics;
+  readonly retryAttempts: number;
+  readonly retryBaseDelayMs?: number;
+}
+
+const stable = (value: unknown): string =>
+  JSON.stringify(value, (_k, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1))) : v,
+  );
+
+/**
+ * Federated subscriptions on top of ApolloGateway, which plans them (a `SubscriptionNode` with
+ * `primary` and `rest`) but refuses to execute them:
+ *  - `primary` runs as a graphql-ws subscription to its subgraph, shared by every client with the
+ *    same subgraph operation, variables and identity (`SubscriptionRegistry`);
+ *  - for each event, `rest` (entity fetches into other subgraphs) runs through the gateway's own
+ *    `executeQueryPlan`, with a synthetic fetch that returns the event in place of `primary`, so
+ *    result shaping, rewrites and error paths are exactly the gateway's;
+ *  - identical client operations share the resolved result of an event.
+ */
+export class FederatedSubscriptions {
+  readonly #opts: FederatedSubscriptionsOptions;
+  readonly #registry = new SubscriptionRegistry<UpstreamEvent>();
+  /** Plans by planner instance (a new supergraph gets a new planner) and operation. */
+  #plans = new WeakMap<QueryPlanner, Map<string, SubscriptionNode>>();
+  /** Resolved results per upstream event and client operation, shared by identical subscribers. */
+  readonly #resolved = new WeakMap<UpstreamEvent, Map<string, Promise<ExecutionResult>>>();
+  /** Upstream subscribe calls made so far (for tests and metrics). */
+  upstreamStarts = 0;
+
+  constructor(opts: FederatedSubscriptionsOptions) {
+    this.#opts = opts;
+  }
+
+  get #gw(): GatewayInternals {
+    return this.#opts.gateway as unknown as GatewayInternals;
+  }
+
+  /** Live shared upstream subscriptions. */
+  get upstreamCount(): number {
+    return this.#registry.size;
+  }
+
+  /** Plans a validated subscription operation; GraphQL errors for anything the planner refuses. */
+  plan(request: SubscriptionRequest): PlannedSubscription | readonly GraphQLError[] {
+    const gw = this.#gw;
+    if (!gw.queryPlanner || !gw.apiSchema) return [new GraphQLError('The gateway is not ready yet.', { extensions: { code: 'SERVICE_UNAVAILABLE' } })];
+    let cache = this.#plans.get(gw.queryPlanner);
+    if (!cache) {
+      cache = new Map();
+      this.#plans.set(gw.queryPlanner, cache);
+    }
+    const key = `${request.operationName ?? ''}\u0000${request.query}`;
+    let node = cache.get(key);
+    if (!node) {
+      let plan: QueryPlan;
+      try {
+        const operation = operationFromDocument(gw.apiSchema, request.document, { operationName: request.operationName });
+        plan = gw.queryPlanner.buildQueryPlan(operation);
+      } catch (err) {
+        return [err instanceof GraphQLError ? err : new GraphQLError((err as Error).message, { extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } })];
+      }
+      if (plan.node?.kind !== 'Subscription') {
+        return [new GraphQLError('Expected a subscription operation.', { extensions: { code: 'BAD_USER_INPUT' } })];
+      }
+      node = plan.node;
+      if (cache.size > 1_000) cache.clear();
+      cache.set(key, node);
+    }
+    return { request, node };
+  }
+
+  /**
+   * Subscribes one client. The iterator yields one shaped result per upstream event and ends after
+   * an error result when the upstream cannot be kept; `return()` leaves at once.
+   */
+  subscribe(planned: PlannedSubscription, context: GatewayContext, transport: 'ws' | 'multipart'): AsyncIterableIterator<ExecutionResult> {
+    const { primary, rest } = planned.node;
+    const { metrics } = this.#opts;
+    const primaryVariables: Record<string, unknown> = {};
+    for (const name of primary.variableUsages ?? []) {
+      if (planned.request.variables[name] !== undefined) primaryVariables[name] = planned.request.variables[name];
+    }
+    const who = identityKey(context.identity);
+    const upstreamKey = [primary.serviceName, primary.operation, stable(primaryVariables), who].join('\u0000');
+    const resultKey = [planned.request.operationName ?? '', planned.request.query, stable(planned.request.variables)].join('\u0000');
+
+    let release: (() => void) | undefined;
+    metrics.activeSubscriptions.inc({ transport });
+    const out = new Pushable<ExecutionResult>(() => {
+      metrics.activeSubscriptions.dec({ transport });
+      release?.();
+    });
+    // Results are resolved concurrently but delivered in event order.
+    let chain: Promise<void> = Promise.resolve();
+    const enqueue = (work: () => Promise<ExecutionResult | undefined>, end = false) => {
+      chain = chain.then(async () => {
+        if (out.ended) return;
+        const result = await work().catch((err: unknown) => ({ errors: [toError(err)] }) as ExecutionResult);
+        if (result) out.push(result);
+        if (end) out.end();
+      });
+    };
+
+    const wsUrl = this.#opts.wsUrlFor(primary.serviceName);
+    if (!wsUrl) {
+      enqueue(async () => ({ errors: [new GraphQLError(`No WebSocket URL for subgraph ${primary.serviceName}.`)] }), true);
+      return out;
+    }
+    const resumable = Object.keys(RESUMABLE_FIELDS).some((f) => primary.operation.includes(f));
+    try {
+      release = this.#registry.acquire(
+        upstreamKey,
+        {
+          next: (event) => {
+            const pending = this.#resolve(event, planned, primary, rest, context, resultKey);
+            enqueue(() => pending);
+          },
+          error: (errors) => enqueue(async () => ({ errors: errors.map(fromFormatted) }), true),
+          complete: () => enqueue(async () => undefined, true),
+        },
+        {
+          replayLimit: resumable ? 1_000 : 0,
+          start: (emit) => {
+            this.upstreamStarts++;
+            const subgraph = primary.serviceName;
+            metrics.activeUpstreamSubscriptions.inc({ subgraph });
+            const identity = context.identity;
+            const correlationId = context.correlationId;
+            const source = startUpstreamSubscription(
+              {
+                subgraph,
+                wsUrl,
+                operation: primary.operation,
+                operationName: primary.operationName,
+                variables: primaryVariables,
+                retryAttempts: this.#opts.retryAttempts,
+                ...(this.#opts.retryBaseDelayMs !== undefined ? { retryBaseDelayMs: this.#opts.retryBaseDelayMs } : {}),
+                connectionParams: () => ({
+                  ...(identity ? { [IDENTITY_HEADER]: signIdentity(identity, this.#opts.identitySecret) } : {}),
+                  [CORRELATION_HEADER]: correlationId,
+                }),
+                onDrop: (reason) => {
+                  metrics.upstreamErrors.inc({ subgraph, kind: 'ws_drop' });
+                  context.logger.warn({ subgraph, reason }, 'upstream subscription dropped');
+                },
+                onRetry: (attempt, reason) => context.logger.info({ subgraph, attempt, reason }, 'resubscribing upstream'),
+              },
+              emit,
+            );
+            return {
+              close: () => {
+                metrics.activeUpstreamSubscriptions.dec({ subgraph });
+                source.close();
+              },
+            };
+          },
+        },
+      );
+    } catch (err) {
+      enqueue(async () => ({ errors: [toError(err)] }), true);
+    }
+    return out;
+  }
+
+  /** Closes every upstream subscription (shutdown). */
+  closeAll(): void {
+    this.#registry.closeAll();
+  }
+
+  #resolve(
+    event: UpstreamEvent,
+    planned: PlannedSubscription,
+    primary: FetchNode,
+    rest: PlanNode | undefined,
+    context: GatewayContext,
+    resultKey: string,
+  ): Promise<ExecutionResult> {
+    let byOperation = this.#resolved.get(event);
+    if (!byOperation) {
+      byOperation = new Map();
+      this.#resolved.set(event, byOperation);
+    }
+    let pending = byOperation.get(resultKey);
+    if (!pending) {
+      pending = this.#execute(event, planned, primary, rest, context);
+      byOperation.set(resultKey, pending);
+    }
+    return pending;
+  }
+
+  async #execute(event: UpstreamEvent, planned: PlannedSubscription, primary: FetchNode, rest: PlanNode | undefined, context: GatewayContext): Promise<ExecutionResult> {
+    const gw = this.#gw;
+    if (!gw.schema || !gw.apiSchema || !gw.supergraphSchema) throw new Error('the gateway has no schema');
+    const serviceMap: ServiceMap = Object.create(null) as ServiceMap;
+    for (const [name, { dataSource }] of Object.entries(gw.serviceMap)) serviceMap[name] = dataSource;
+    serviceMap[EVENT_SERVICE] = {
+      // A fresh copy per execution: the executor merges entity data into what this returns.
+      process: async () => ({ data: structuredClone(event.data ?? null) as Record<string, unknown> | null, ...(event.errors ? { errors: event.errors } : {}) }),
+    } as unknown as ServiceMap[string];
+    const eventFetch: FetchNode = { ...primary, serviceName: EVENT_SERVICE };
+    const node: PlanNode = rest ? { kind: 'Sequence', nodes: [eventFetch, rest] } : eventFetch;
+    const operationContext = buildOperationContext({
+      schema: gw.schema,
+      operationDocument: planned.request.document,
+      ...(planned.request.operationName ? { operationName: planned.request.operationName } : {}),
+    });
+    const requestContext = {
+      request: { query: planned.request.query, variables: planned.request.variables, operationName: planned.request.operationName },
+      document: planned.request.document,
+      operationName: planned.request.operationName ?? null,
+      context,
+      logger: context.logger,
+      metrics: {},
+      cache: undefined,
+      overallCachePolicy: undefined,
+    };
+    const result = await executeQueryPlan(
+      { kind: 'QueryPlan', node },
+      serviceMap,
+      requestContext as unknown as Parameters<typeof executeQueryPlan>[2],
+      operationContext,
+      gw.supergraphSchema,
+      gw.apiSchema,
+    );
+    return { data: result.data ?? null, ...(result.errors?.length ? { errors: result.errors } : {}) } as ExecutionResult;
+  }
+}
+
+function toError(err: unknown): GraphQLError {
+  if (err instanceof GraphQLError) return err;
+  return new GraphQLError(err instanceof Error ? err.message : String(err), { extensions: { code: 'INTERNAL_SERVER_ERROR' } });
+}
+
+function fromFormatted(e: GraphQLFormattedError): GraphQLError {
+  return new GraphQLError(e.message, { ...(e.path ? { path: e.path } : {}), ...(e.extensions ? { extensions: e.extensions } : {}) });
+}

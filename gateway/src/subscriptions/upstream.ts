@@ -1,0 +1,198 @@
+import { createClient, type Client, type ExecutionResult } from 'graphql-ws';
+import type { DocumentNode, FieldNode, GraphQLFormattedError, OperationDefinitionNode } from 'graphql';
+import { Kind, parse, print } from '../graphql.js';
+import WebSocket from 'ws';
+import type { SharedEmitter, SharedSource } from './registry.js';
+
+/**
+ * A subscription field whose stream can be resumed: on resubscribing, the gateway passes
+ * `<argument>: <last cursor delivered>` and the subgraph replays only what came after it.
+ */
+export interface ResumableField {
+  readonly argument: string;
+  /** Field of the event holding its position (added to the upstream selection when missing). */
+  readonly cursorField: string;
+}
+
+/** Fields of this graph that replay history after a cursor (../shared/API.md). */
+export const RESUMABLE_FIELDS: Readonly<Record<string, ResumableField>> = {
+  orderStatusChanged: { argument: 'after', cursorField: 'sequence' },
+};
+
+export interface UpstreamOptions {
+  readonly subgraph: string;
+  /** `ws://…/graphql` of the owning subgraph. */
+  readonly wsUrl: string;
+  /** The primary fetch of the query plan: a subscription operation in the subgraph's terms. */
+  readonly operation: string;
+  readonly operationName?: string | undefined;
+  readonly variables: Record<string, unknown>;
+  /** Evaluated on every (re)connect, so the signed identity is always fresh. */
+  readonly connectionParams: () => Record<string, unknown>;
+  /** Reconnection attempts after a dropped connection before the clients get an error. */
+  readonly retryAttempts: number;
+  /** First retry delay; doubles up to 5 s. */
+  readonly retryBaseDelayMs?: number;
+  readonly onRetry?: (attempt: number, reason: string) => void;
+  readonly onDrop?: (reason: string) => void;
+}
+
+type UpstreamEvent = ExecutionResult<Record<string, unknown>, unknown>;
+
+const isGraphQLErrors = (e: unknown): e is GraphQLFormattedError[] => Array.isArray(e) && e.every((x) => x && typeof x === 'object' && 'message' in x);
+
+/** Close codes after which a retry cannot help (the subgraph refused us, not the network). */
+function isFatalClose(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== 'number') return false;
+  return code >= 4400 && code < 4500 && code !== 4408 && code !== 4499;
+}
+
+function describe(err: unknown): string {
+  if (err && typeof err === 'object' && 'code' in err) {
+    const e = err as { code: unknown; reason?: unknown };
+    return `closed ${String(e.code)}${e.reason ? ` ${String(e.reason)}` : ''}`;
+  }
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** The root field of a single-field subscription operation. */
+function rootField(doc: DocumentNode): { op: OperationDefinitionNode; field: FieldNode } | undefined {
+  const op = doc.definitions.find((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
+  const field = op?.selectionSet.selections.find((s): s is FieldNode => s.kind === Kind.FIELD && !s.name.value.startsWith('__'));
+  return op && field ? { op, field } : undefined;
+}
+
+/** Makes sure the cursor field is selected and, when resuming, sets the resume argument to a literal. */
+export function prepareResumableOperation(operation: string, resume: ResumableField, cursor: number | undefined): { query: string; responseKey: string } {
+  const doc = parse(operation);
+  const root = rootField(doc);
+  if (!root) return { query: operation, responseKey: '' };
+  const { field } = root;
+  const hasCursor = field.selectionSet?.selections.some((s) => s.kind === Kind.FIELD && !s.alias && s.name.value === resume.cursorField);
+  const selections = [...(field.selectionSet?.selections ?? [])];
+  if (!hasCursor) selections.push({ kind: Kind.FIELD, name: { kind: Kind.NAME, value: resume.cursorField } });
+  const existing = field.arguments?.find((a) => a.name.value === resume.argument);
+  // A variable argument is resumed through the variables (see startUpstreamSubscription); a literal or a missing one here.
+  const viaVariable = existing?.value.kind === Kind.VARIABLE;
+  const args = (field.arguments ?? []).filter((a) => cursor === undefined || viaVariable || a.name.value !== resume.argument);
+  if (cursor !== undefined && !viaVariable) {
+    args.push({ kind: Kind.ARGUMENT, name: { kind: Kind.NAME, value: resume.argument }, value: { kind: Kind.INT, value: String(cursor) } });
+  }
+  const newField: FieldNode = { ...field, arguments: args, selectionSet: { kind: Kind.SELECTION_SET, selections } };
+  const newDoc: DocumentNode = {
+    ...doc,
+    definitions: doc.definitions.map((d) =>
+      d === root.op ? { ...root.op, selectionSet: { ...root.op.selectionSet, selections: root.op.selectionSet.selections.map((s) => (s === field ? newField : s)) } } : d,
+    ),
+  };
+  return { query: print(newDoc), responseKey: field.alias?.value ?? field.name.value };
+}
+
+/**
+ * Runs one subscription against a subgraph over graphql-ws and pushes its events to `emit`.
+ * A dropped connection is retried with backoff; a resumable field resubscribes after the last
+ * cursor delivered and skips anything at or before it, so listeners see no gap and no repeat.
+ * When retries run out, or the subgraph answers with GraphQL errors, `emit.error` ends it.
+ */
+export function startUpstreamSubscription(opts: UpstreamOptions, emit: SharedEmitter<UpstreamEvent>): SharedSource {
+  const doc = parse(opts.operation);
+  const root = rootField(doc);
+  const resume = root ? RESUMABLE_FIELDS[root.field.name.value] : undefined;
+  const responseKey = root ? (root.field.alias?.value ?? root.field.name.value) : '';
+  // Variables the resume argument might come from: drop it when resuming with a literal.
+  const resumeVar = resume && root?.field.arguments?.find((a) => a.name.value === resume.argument)?.value;
+  let cursor: number | undefined =
+    resume && resumeVar?.kind === Kind.VARIABLE && typeof opts.variables[resumeVar.name.value] === 'number'
+      ? (opts.variables[resumeVar.name.value] as number)
+      : resume && resumeVar?.kind === Kind.INT
+        ? Number(resumeVar.value)
+        : undefined;
+
+  let closed = false;
+  let attempt = 0;
+  let client: Client | undefined;
+  let unsubscribe: (() => void) | undefined;
+  let timer: NodeJS.Timeout | undefined;
+
+  const connect = (resuming: boolean) => {
+    if (closed) return;
+    const query = resume ? prepareResumableOperation(opts.operation, resume, resuming ? cursor : undefined).query : opts.operation;
+    const variables =
+      resuming && cursor !== undefined && resumeVar?.kind === Kind.VARIABLE ? { ...opts.variables, [resumeVar.name.value]: cursor } : opts.variables;
+    client = createClient({
+      url: opts.wsUrl,
+      webSocketImpl: WebSocket,
+      lazy: true,
+      retryAttempts: 0, // we retry ourselves, to resubscribe with the resume cursor
+      connectionParams: opts.connectionParams,
+      on: {
+        connected: () => {
+          attempt = 0;
+        },
+      },
+    });
+    const current = client;
+    unsubscribe = current.subscribe<Record<string, unknown>>(
+      { query, variables, ...(opts.operationName ? { operationName: opts.operationName } : {}) },
+      {
+        next: (result) => {
+          if (closed) return;
+          if (!result.data && result.errors?.length) {
+            // The subgraph refused the subscription (UNAUTHENTICATED, FORBIDDEN, NOT_FOUND…): final, not retried.
+            closed = true;
+            void current.dispose();
+            emit.error(result.errors as GraphQLFormattedError[]);
+            return;
+          }
+          if (resume) {
+            const value = (result.data?.[responseKey] as Record<string, unknown> | null | undefined)?.[resume.cursorField];
+            if (typeof value === 'number') {
+              if (cursor !== undefined && value <= cursor) return; // already delivered before the drop
+              cursor = value;
+            }
+          }
+          emit.next(result as UpstreamEvent);
+        },
+        error: (err) => {
+          void current.dispose();
+          if (closed) return;
+          if (isGraphQLErrors(err)) {
+            emit.error(err);
+            return;
+          }
+          const reason = describe(err);
+          opts.onDrop?.(reason);
+          if (isFatalClose(err) || attempt >= opts.retryAttempts) {
+            emit.error([
+              {
+                message: `The subscription to ${opts.subgraph} was lost (${reason}) and could not be resumed.`,
+                extensions: { code: 'UPSTREAM_UNAVAILABLE', serviceName: opts.subgraph },
+              },
+            ]);
+            return;
+          }
+          attempt++;
+          opts.onRetry?.(attempt, reason);
+          const delay = Math.min((opts.retryBaseDelayMs ?? 100) * 2 ** (attempt - 1), 5_000);
+          timer = setTimeout(() => connect(true), delay);
+        },
+        complete: () => {
+          void current.dispose();
+          if (!closed) emit.complete();
+        },
+      },
+    );
+  };
+
+  connect(false);
+  return {
+    close() {
+      if (closed) return;
+      closed = true;
+      clearTimeout(timer);
+      unsubscribe?.();
+      void client?.dispose();
+    },
+  };
+}

@@ -1,0 +1,29 @@
+/**
+ * Every Redis key and pub/sub channel of the notifications service, in one place.
+ *
+ * - `notifications:n:<id>` hash: id, orderId, customerId, kind, message, createdAt, read ("0"/"1")
+ * - `notifications:by-customer:<customerId>` lex-sorted set of `<createdAtMs>:<id>` (newest last)
+ * - `notifications:unread:<customerId>` the same members, only while unread
+ * - `notifications:by-order:<orderId>` sorted set of notification ids by createdAt (ms)
+ */
+export const KEY_PREFIX = 'notifications:';
+
+export const notificationKeys = {
+  notificationPrefix: 'notifications:n:',
+  notification: (id: string) => `notifications:n:${id}`,
+  byCustomer: (customerId: string) => `notifications:by-customer:${customerId}`,
+  unread: (customerId: string) => `notifications:unread:${customerId}`,
+  byOrder: (orderId: string) => `notifications:by-order:${orderId}`,
+} as const;
+
+/** Redis pub/sub channels (graphql-redis-subscriptions triggers). */
+export const notificationChannels = {
+  /** One message (the Notification) per new notification of that customer. */
+  customer: (customerId: string) => `notifications:${customerId}`,
+} as const;
+
+export function notificationIndexMember(createdAt: string, id: string): string {
+  return `${String(Date.parse(createdAt)).padStart(15, '0')}:${id}`;
+}
+
+export const NOTIFICATION_ID = /^ntf_[A-Za-z0-9_-]{20,64}$/;

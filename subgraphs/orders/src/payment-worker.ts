@@ -1,0 +1,66 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { createEvent, deterministicEventId, type AnyEvent } from '@shop/events';
+import type { EventProducer } from '@shop/events/kafka';
+import { orderKeys } from './keys.js';
+import type { PaymentProvider, PaymentResult } from './payment-provider.js';
+
+export interface PaymentWorkerDeps {
+  readonly redis: Redis;
+  readonly producer: EventProducer;
+  readonly provider: PaymentProvider;
+  readonly logger: Logger;
+  /** Longest wait for the provider; after it the worker gives up without answering (the saga deadline cancels). */
+  readonly timeoutMs: number;
+}
+
+/** Keep a provider answer long enough to cover any redelivery. */
+const ANSWER_TTL_SECONDS = 7 * 24 * 3600;
+
+/**
+ * Consumes PaymentAuthorizationRequested (own consumer group), asks the provider with a bounded
+ * wait and publishes PaymentAuthorized / PaymentDeclined. The provider's answer is stored before
+ * publishing so a redelivery re-publishes the same answer and never charges twice.
+ */
+export function createPaymentWorker(deps: PaymentWorkerDeps) {
+  async function authorizeBounded(req: Parameters<PaymentProvider['authorize']>[0]): Promise<PaymentResult | null> {
+    const controller = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<null>((resolve) => {
+      timer = setTimeout(() => {
+        controller.abort();
+        resolve(null);
+      }, deps.timeoutMs);
+    });
+    try {
+      return await Promise.race([deps.provider.authorize(req, controller.signal).catch(() => null), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async function handle(event: AnyEvent): Promise<'ok' | 'ignored'> {
+    if (event.type !== 'PaymentAuthorizationRequested') return 'ignored';
+    const { orderId } = event.payload;
+    const key = orderKeys.payment(orderId);
+    const stored = await deps.redis.get(key);
+    let result: PaymentResult | null = stored ? (JSON.parse(stored) as PaymentResult) : null;
+    if (!result) {
+      result = await authorizeBounded(event.payload);
+      if (!result) {
+        deps.logger.warn({ orderId, timeoutMs: deps.timeoutMs }, 'payment provider did not answer in time; leaving the order to the saga deadline');
+        return 'ignored';
+      }
+      await deps.redis.set(key, JSON.stringify(result), 'EX', ANSWER_TTL_SECONDS, 'NX');
+      result = JSON.parse((await deps.redis.get(key)) ?? JSON.stringify(result)) as PaymentResult;
+    }
+    const meta = { key: orderId, correlationId: event.correlationId, causationId: event.id, id: deterministicEventId('PaymentResult', orderId) };
+    const answer = result.approved
+      ? createEvent('PaymentAuthorized', { orderId, authorizationId: result.authorizationId }, meta)
+      : createEvent('PaymentDeclined', { orderId, reason: result.reason }, meta);
+    await deps.producer.publish(answer);
+    return 'ok';
+  }
+
+  return { handle };
+}

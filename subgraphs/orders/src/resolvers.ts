@@ -1,0 +1,234 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { GraphQLScalarType, Kind } from 'graphql';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { RedisPubSub } from 'graphql-redis-subscriptions';
+import { createEvent, deterministicEventId, type OrderStatus } from '@shop/events';
+import type { EventProducer } from '@shop/events/kafka';
+import {
+  appError,
+  badUserInput,
+  conflict,
+  decodeCursor,
+  encodeCursor,
+  ErrorCode,
+  notFound,
+  pageSize,
+  requireAdmin,
+  requireIdentity,
+  requireOwnerOrAdmin,
+  type RequestIdentity,
+} from '@shop/service-kit';
+import { newOrderId, orderIdForIdempotencyKey } from './ids.js';
+import { orderChannels, orderKeys } from './keys.js';
+import type { OrderLoaders } from './loaders.js';
+import { replayThenLive } from './order-status-stream.js';
+import { isFinal, type OrderLine, type OrderRecord, type OrderStore, type StatusChange } from './read-model.js';
+import { assertOrderId, validatePlaceOrder, type PlaceOrderInput } from './validation.js';
+
+export interface OrdersContext extends RequestIdentity {
+  readonly loaders: OrderLoaders;
+}
+
+export interface OrdersResolverDeps {
+  readonly redis: Redis;
+  readonly store: OrderStore;
+  readonly producer: EventProducer;
+  readonly pubsub: RedisPubSub;
+  readonly logger: Logger;
+  readonly sagaDeadlineMs: number;
+  readonly cancelWaitMs: number;
+}
+
+/** How long a placeOrder holds its idempotency-key claim while publishing. */
+const CLAIM_TTL_MS = 15_000;
+const ORDER_CURSOR = 'order';
+
+export const DateTimeScalar = new GraphQLScalarType({
+  name: 'DateTime',
+  description: 'An ISO-8601 date-time in UTC',
+  serialize: (v) => (v instanceof Date ? v.toISOString() : String(v)),
+  parseValue: (v) => {
+    if (typeof v !== 'string' || Number.isNaN(Date.parse(v))) throw badUserInput(`Expected an ISO-8601 date-time, got ${String(v)}.`);
+    return v;
+  },
+  parseLiteral: (ast) => {
+    if (ast.kind !== Kind.STRING || Number.isNaN(Date.parse(ast.value))) throw badUserInput('Expected an ISO-8601 date-time string.');
+    return ast.value;
+  },
+});
+
+const memberOrderId = (member: string): string => member.slice(member.indexOf(':') + 1);
+
+async function loadVisibleOrder(ctx: OrdersContext, id: string): Promise<OrderRecord | null> {
+  const identity = requireIdentity(ctx);
+  assertOrderId(id);
+  const order = await ctx.loaders.order.load(id);
+  if (!order) return null;
+  requireOwnerOrAdmin(identity, order.customerId, `order ${id}`);
+  return order;
+}
+
+export function createOrdersResolvers(deps: OrdersResolverDeps) {
+  const { store, producer, redis } = deps;
+
+  async function connection(ctx: OrdersContext, customerId: string | null, first: number | null | undefined, after: string | null | undefined, status: OrderStatus | null) {
+    const n = pageSize(first, 20);
+    let cursor = decodeCursor(ORDER_CURSOR, after);
+    const picked: { member: string; order: OrderRecord }[] = [];
+    // Without a status filter one page read is enough; with one, read on (bounded) until n+1 match.
+    for (let scanned = 0; picked.length <= n && scanned < 10_000; ) {
+      const members = await store.page(customerId, cursor, status ? 200 : n + 1);
+      if (members.length === 0) break;
+      scanned += members.length;
+      const orders = await ctx.loaders.order.loadMany(members.map(memberOrderId));
+      members.forEach((member, i) => {
+        const order = orders[i];
+        if (order && !(order instanceof Error) && (!status || order.status === status)) picked.push({ member, order });
+      });
+      cursor = members[members.length - 1]!;
+      if (!status) break;
+    }
+    const page = picked.slice(0, n);
+    return {
+      edges: page.map(({ member, order }) => ({ cursor: encodeCursor(ORDER_CURSOR, member), node: order })),
+      pageInfo: { hasNextPage: picked.length > n, endCursor: page.length ? encodeCursor(ORDER_CURSOR, page[page.length - 1]!.member) : null },
+    };
+  }
+
+  async function placeOrder(ctx: OrdersContext, input: PlaceOrderInput): Promise<{ order: OrderRecord }> {
+    const identity = requireIdentity(ctx);
+    const valid = validatePlaceOrder(input);
+    const catalog = await store.catalog(valid.lines.map((l) => l.productId));
+    const lines: OrderLine[] = valid.lines.map((line, i) => {
+      const entry = catalog[i];
+      if (!entry) throw badUserInput(`Line ${i + 1}: unknown product ${line.productId}.`, { field: `lines[${i}].productId` });
+      return { productId: line.productId, quantity: line.quantity, unitPrice: entry.price };
+    });
+    const total = { amount: lines.reduce((sum, l) => sum + l.unitPrice.amount * l.quantity, 0), currency: 'USD' as const };
+
+    const orderId = valid.idempotencyKey ? orderIdForIdempotencyKey(identity.sub, valid.idempotencyKey) : newOrderId();
+    if (valid.idempotencyKey) {
+      const existing = await store.get(orderId);
+      if (existing) return { order: existing };
+      const claimed = await redis.set(orderKeys.claim(orderId), ctx.correlationId, 'PX', CLAIM_TTL_MS, 'NX');
+      if (claimed !== 'OK') {
+        // Another request with the same key is publishing right now: answer with its order.
+        for (const started = Date.now(); Date.now() - started < 5_000; await sleep(50)) {
+          const order = await store.get(orderId);
+          if (order) return { order };
+        }
+        throw conflict('An order with this idempotency key is being placed right now; retry shortly.');
+      }
+    }
+
+    const now = new Date();
+    const createdAt = now.toISOString();
+    const deadlineAt = new Date(now.getTime() + deps.sagaDeadlineMs).toISOString();
+    const event = createEvent(
+      'OrderPlaced',
+      {
+        orderId,
+        customerId: identity.sub,
+        lines: lines.map((l) => ({ productId: l.productId, quantity: l.quantity, unitPrice: { amount: l.unitPrice.amount, currency: 'USD' as const } })),
+        total,
+        paymentToken: valid.paymentToken,
+        idempotencyKey: valid.idempotencyKey,
+        deadlineAt,
+      },
+      { key: orderId, correlationId: ctx.correlationId, causationId: null, id: deterministicEventId('OrderPlaced', orderId), occurredAt: createdAt },
+    );
+    try {
+      // Publish FIRST (acks=-1): an order that is not in Kafka must not exist anywhere.
+      await producer.publish(event);
+    } catch (err) {
+      deps.logger.error({ err, orderId }, 'publishing OrderPlaced failed; no order was created');
+      if (valid.idempotencyKey) await redis.del(orderKeys.claim(orderId)).catch(() => undefined);
+      throw appError(ErrorCode.INTERNAL_SERVER_ERROR, 'The order could not be placed right now; nothing was charged or reserved. Try again.');
+    }
+    // Then the read model; the projector writes the same thing idempotently if we crash here.
+    await store.place({ id: orderId, customerId: identity.sub, lines, total, paymentToken: valid.paymentToken, createdAt, deadlineAt, idempotencyKey: valid.idempotencyKey });
+    const order = await store.get(orderId);
+    if (!order) throw new Error(`order ${orderId} vanished right after it was written`);
+    return { order };
+  }
+
+  async function cancelOrder(ctx: OrdersContext, id: string): Promise<OrderRecord> {
+    const identity = requireIdentity(ctx);
+    assertOrderId(id);
+    const order = await store.get(id);
+    if (!order) throw notFound(`Order ${id} does not exist.`);
+    requireOwnerOrAdmin(identity, order.customerId, `order ${id}`);
+    if (isFinal(order.status)) throw conflict(`Order ${id} is ${order.status}; only an order that is not final can be cancelled.`);
+    const reason = identity.sub === order.customerId ? 'cancelled by the customer' : 'cancelled by an admin';
+    await producer.publish(
+      createEvent('OrderCancellationRequested', { orderId: id, requestedBy: identity.sub, reason }, { key: id, correlationId: ctx.correlationId, causationId: null }),
+    );
+    const started = Date.now();
+    let current: OrderRecord | null = order;
+    while (current && !isFinal(current.status) && Date.now() - started < deps.cancelWaitMs) {
+      await sleep(50);
+      current = await store.get(id);
+    }
+    return current ?? order;
+  }
+
+  return {
+    DateTime: DateTimeScalar,
+    Query: {
+      order: (_: unknown, args: { id: string }, ctx: OrdersContext) => loadVisibleOrder(ctx, args.id),
+      myOrders: (_: unknown, args: { first?: number | null; after?: string | null }, ctx: OrdersContext) =>
+        connection(ctx, requireIdentity(ctx).sub, args.first, args.after, null),
+      orders: (_: unknown, args: { first?: number | null; after?: string | null; status?: OrderStatus | null }, ctx: OrdersContext) => {
+        requireAdmin(ctx);
+        return connection(ctx, null, args.first, args.after, args.status ?? null);
+      },
+    },
+    Mutation: {
+      placeOrder: (_: unknown, args: { input: PlaceOrderInput }, ctx: OrdersContext) => placeOrder(ctx, args.input),
+      cancelOrder: (_: unknown, args: { id: string }, ctx: OrdersContext) => cancelOrder(ctx, args.id),
+    },
+    Subscription: {
+      orderStatusChanged: {
+        subscribe: async (_: unknown, args: { orderId: string; after?: number | null }, ctx: OrdersContext) => {
+          const identity = requireIdentity(ctx);
+          assertOrderId(args.orderId, 'orderId');
+          const after = args.after ?? null;
+          if (after !== null && after < 0) throw badUserInput(`after must be 0 or more, got ${after}.`);
+          const order = await store.get(args.orderId);
+          if (!order) throw notFound(`Order ${args.orderId} does not exist.`);
+          requireOwnerOrAdmin(identity, order.customerId, `order ${args.orderId}`);
+          return replayThenLive<StatusChange>({
+            subscribe: async (push) => {
+              const subId = await deps.pubsub.subscribe<StatusChange>(orderChannels.orderStatus(args.orderId), push);
+              return () => deps.pubsub.unsubscribe(subId);
+            },
+            history: () => store.history(args.orderId),
+            sequenceOf: (c) => c.sequence,
+            after,
+          });
+        },
+        resolve: (change: StatusChange) => change,
+      },
+    },
+    Order: {
+      __resolveReference: async (ref: { id: string }, ctx: OrdersContext) => {
+        const identity = requireIdentity(ctx);
+        const order = await ctx.loaders.order.load(ref.id);
+        if (!order) return null;
+        requireOwnerOrAdmin(identity, order.customerId, `order ${ref.id}`);
+        return order;
+      },
+      lines: (order: OrderRecord) =>
+        order.lines.map((l) => ({ product: { __typename: 'Product', id: l.productId }, quantity: l.quantity, unitPrice: l.unitPrice })),
+      history: (order: OrderRecord, _: unknown, ctx: OrdersContext) => ctx.loaders.history.load(order.id),
+    },
+    OrderStatusChange: {
+      order: async (change: StatusChange, _: unknown, ctx: OrdersContext) => {
+        const order = await ctx.loaders.order.load(change.orderId);
+        if (!order) throw notFound(`Order ${change.orderId} does not exist.`);
+        return order;
+      },
+    },
+  };
+}

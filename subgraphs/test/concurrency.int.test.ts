@@ -1,0 +1,193 @@
+/**
+ * Concurrency and crash safety: 200 orders racing for 5 units, handlers that crash half-way and
+ * run again, and notifications read state. A normal (30 s) saga deadline so the load cannot
+ * trip it.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RedisPubSub } from 'graphql-redis-subscriptions';
+import { Redis } from 'ioredis';
+import { createEvent, deterministicEventId, type AnyEvent } from '@shop/events';
+import type { EventProducer } from '@shop/events/kafka';
+import { createServiceMetrics } from '@shop/service-kit';
+import { createInventoryProjector, createStockStore } from '@shop/subgraph-inventory';
+import { createOrderStore } from '@shop/subgraph-orders';
+import { createStockHandler } from '../inventory/src/stock-handler.js';
+import { createOrderSaga, statusChangedEventId } from '../orders/src/order-saga.js';
+import { gql, gqlOk, PLACE_ORDER, PRODUCT_QUERY, startTestSystem, waitFor, type TestSystem } from './harness.js';
+
+let sys: TestSystem;
+beforeAll(async () => {
+  sys = await startTestSystem({ sagaDeadlineMs: 30_000 });
+});
+afterAll(async () => sys?.close());
+
+/** A producer that fails its first `failures` publishes (a crash after the store was changed), then records. */
+function flakyProducer(failures: number): EventProducer & { published: AnyEvent[] } {
+  let left = failures;
+  const published: AnyEvent[] = [];
+  return {
+    published,
+    async publish(events) {
+      if (left-- > 0) throw new Error('simulated crash before the publish');
+      published.push(...(Array.isArray(events) ? events : [events as AnyEvent]));
+    },
+    async close() {},
+  };
+}
+
+describe('concurrency', () => {
+  it('200 concurrent orders for 5 units: exactly 5 CONFIRMED, stock never negative', async () => {
+    await sys.registerProduct('prd_hot-item', 5, 4200);
+    const watcher = new Redis(sys.redisUrl);
+    let minAvailable = Infinity;
+    let watching = true;
+    const watch = (async () => {
+      while (watching) {
+        const v = Number(await watcher.hget('inventory:product:prd_hot-item', 'available'));
+        minAvailable = Math.min(minAvailable, v);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
+    const started = Date.now();
+    const placed = await Promise.all(
+      Array.from({ length: 200 }, async (_, i) => {
+        const as = { sub: `buyer-${i}` };
+        const r = await gql(sys.orders.url, PLACE_ORDER, { input: { lines: [{ productId: 'prd_hot-item', quantity: 1 }], paymentToken: 'tok_visa' } }, as);
+        expect(r.errors).toBeUndefined();
+        return { id: (r.data as any).placeOrder.order.id as string, as };
+      }),
+    );
+    const placedMs = Date.now() - started;
+    const statuses = await waitFor(
+      'all 200 final',
+      async () => {
+        const pipeline = sys.redis.pipeline();
+        for (const p of placed) pipeline.hget(`orders:order:${p.id}`, 'status');
+        const s = ((await pipeline.exec()) ?? []).map(([, v]) => v as string);
+        return s.every((x) => ['CONFIRMED', 'REJECTED', 'CANCELLED'].includes(x)) ? s : null;
+      },
+      60_000,
+      100,
+    );
+    console.log(`200 orders: accepted in ${placedMs} ms, all final after ${Date.now() - started} ms`);
+    watching = false;
+    await watch;
+    watcher.disconnect();
+    expect(statuses.filter((s) => s === 'CONFIRMED')).toHaveLength(5);
+    expect(statuses.filter((s) => s === 'REJECTED')).toHaveLength(195);
+    expect(minAvailable).toBeGreaterThanOrEqual(0);
+    await waitFor('sold 5', async () => {
+      const s = (await gqlOk(sys.inventory.url, PRODUCT_QUERY, { id: 'prd_hot-item' })).product.stock;
+      return s.sold === 5 ? s : null;
+    });
+    expect((await gqlOk(sys.inventory.url, PRODUCT_QUERY, { id: 'prd_hot-item' })).product.stock).toEqual({ available: 0, reserved: 0, sold: 5 });
+  });
+});
+
+describe('crash in the middle of a handler, then redelivery', () => {
+  it('inventory: the reservation is applied once and StockReserved re-published with the same id', async () => {
+    await sys.registerProduct('prd_crash', 5, 100);
+    const store = createStockStore(sys.redis);
+    const pubsub = new RedisPubSub({ publisher: new Redis(sys.redisUrl), subscriber: new Redis(sys.redisUrl) });
+    const producer = flakyProducer(1);
+    const handler = createStockHandler({ store, projector: createInventoryProjector({ store }), producer, pubsub, logger: sys.logger });
+    const orderId = `ord_${randomUUID().replaceAll('-', '')}`;
+    const event = createEvent(
+      'OrderPlaced',
+      {
+        orderId,
+        customerId: 'dave',
+        lines: [{ productId: 'prd_crash', quantity: 2, unitPrice: { amount: 100, currency: 'USD' } }],
+        total: { amount: 200, currency: 'USD' },
+        paymentToken: 'tok_visa',
+        idempotencyKey: null,
+        deadlineAt: new Date(Date.now() + 60_000).toISOString(),
+      },
+      { key: orderId, correlationId: 'crash-test' },
+    );
+    // Given the Lua script ran and the process died before publishing,
+    await expect(handler.handle(event)).rejects.toThrow(/simulated crash/);
+    expect((await store.get('prd_crash'))!.stock).toEqual({ available: 3, reserved: 2, sold: 0 });
+    // when the event is delivered again (twice, even),
+    await handler.handle(event);
+    await handler.handle(event);
+    // then the stock moved once and the same StockReserved went out each time.
+    expect((await store.get('prd_crash'))!.stock).toEqual({ available: 3, reserved: 2, sold: 0 });
+    expect(producer.published.map((e) => e.type)).toEqual(['StockReserved', 'StockReserved']);
+    expect(producer.published[0]!.id).toBe(producer.published[1]!.id);
+    expect(producer.published[0]!.id).toBe(deterministicEventId('StockReservation', orderId));
+
+    // Same for a CANCELLED that crashed after releasing: released once.
+    const cancelled = createEvent(
+      'OrderStatusChanged',
+      { orderId, customerId: 'dave', sequence: 3, status: 'CANCELLED', previous: 'INVENTORY_RESERVED', reason: 'test', at: new Date().toISOString() },
+      { key: orderId, correlationId: 'crash-test' },
+    );
+    const producer2 = flakyProducer(1);
+    const handler2 = createStockHandler({ store, projector: createInventoryProjector({ store }), producer: producer2, pubsub, logger: sys.logger });
+    await expect(handler2.handle(cancelled)).rejects.toThrow(/simulated crash/);
+    await handler2.handle(cancelled);
+    expect((await store.get('prd_crash'))!.stock).toEqual({ available: 5, reserved: 0, sold: 0 });
+    expect(producer2.published.map((e) => e.type)).toEqual(['StockReleased']);
+    // A late OrderPlaced redelivery after the release reserves nothing.
+    await handler.handle(event);
+    expect((await store.get('prd_crash'))!.stock).toEqual({ available: 5, reserved: 0, sold: 0 });
+    await pubsub.close();
+  });
+
+  it('orders: a transition is applied once; the redelivery re-publishes the same OrderStatusChanged', async () => {
+    const store = createOrderStore(sys.redis);
+    const pubsub = new RedisPubSub({ publisher: new Redis(sys.redisUrl), subscriber: new Redis(sys.redisUrl) });
+    const producer = flakyProducer(1);
+    const saga = createOrderSaga({ store, producer, pubsub, logger: sys.logger, metrics: createServiceMetrics('orders-test') });
+    const orderId = `ord_${randomUUID().replaceAll('-', '')}`;
+    const now = new Date().toISOString();
+    await store.place({
+      id: orderId,
+      customerId: 'erin',
+      lines: [{ productId: 'prd_crash', quantity: 1, unitPrice: { amount: 100, currency: 'USD' } }],
+      total: { amount: 100, currency: 'USD' },
+      paymentToken: 'tok_visa',
+      createdAt: now,
+      deadlineAt: new Date(Date.now() + 600_000).toISOString(),
+      idempotencyKey: null,
+    });
+    const reserved = createEvent('StockReserved', { orderId, lines: [{ productId: 'prd_crash', quantity: 1 }] }, { key: orderId, correlationId: 'crash-test' });
+    await expect(saga.handle(reserved)).rejects.toThrow(/simulated crash/);
+    await saga.handle(reserved);
+    const history = await store.history(orderId);
+    expect(history.map((h) => h.status)).toEqual(['PENDING', 'INVENTORY_RESERVED']);
+    expect(producer.published.map((e) => e.type)).toEqual(['OrderStatusChanged', 'PaymentAuthorizationRequested']);
+    expect(producer.published[0]!.id).toBe(statusChangedEventId(orderId, 2));
+    // A second StockReserved (another event id) is not allowed from INVENTORY_RESERVED: ignored.
+    const again = createEvent('StockReserved', { orderId, lines: [{ productId: 'prd_crash', quantity: 1 }] }, { key: orderId, correlationId: 'crash-test' });
+    expect(await saga.handle(again)).toBe('ignored');
+    expect(await store.history(orderId)).toHaveLength(2);
+    await pubsub.close();
+  });
+});
+
+describe('notifications', () => {
+  it('markNotificationRead: own only, idempotent, unread count follows', async () => {
+    await sys.registerProduct('prd_note', 10, 100);
+    const frank = { sub: 'frank' };
+    const r = await gqlOk(sys.orders.url, PLACE_ORDER, { input: { lines: [{ productId: 'prd_note', quantity: 1 }], paymentToken: 'tok_declined' } }, frank);
+    const list = await waitFor('notification', async () => {
+      const d = await gqlOk(sys.notifications.url, '{ myNotifications(unreadOnly: true) { edges { node { id orderId kind read } } } unreadNotificationCount }', {}, frank);
+      return d.myNotifications.edges.length ? d : null;
+    });
+    const note = list.myNotifications.edges[0].node;
+    expect(note).toMatchObject({ orderId: r.placeOrder.order.id, kind: 'ORDER_CANCELLED', read: false });
+    expect(list.unreadNotificationCount).toBe(1);
+    const mark = 'mutation($id: ID!) { markNotificationRead(id: $id) { id read } }';
+    expect((await gql(sys.notifications.url, mark, { id: note.id }, { sub: 'mallory' })).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    expect((await gql(sys.notifications.url, mark, { id: 'ntf_x' }, frank)).errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect((await gqlOk(sys.notifications.url, mark, { id: note.id }, frank)).markNotificationRead).toEqual({ id: note.id, read: true });
+    expect((await gqlOk(sys.notifications.url, mark, { id: note.id }, frank)).markNotificationRead).toEqual({ id: note.id, read: true });
+    const after = await gqlOk(sys.notifications.url, '{ myNotifications { edges { node { read } } } unreadNotificationCount u: myNotifications(unreadOnly: true) { edges { cursor } } }', {}, frank);
+    expect(after.unreadNotificationCount).toBe(0);
+    expect(after.u.edges).toHaveLength(0);
+    expect(after.myNotifications.edges[0].node.read).toBe(true);
+  });
+});

@@ -1,0 +1,198 @@
+/**
+ * The web demo in headless Chromium against the whole running system (test/support/system.ts):
+ * sign in, add two products, pay with the approving token and watch CONFIRMED arrive live; pay with the
+ * declining token and see CANCELLED and the stock restored; reload in the middle of a saga and see the
+ * full timeline with no gap and no duplicate. Screenshots go to test-results/screenshots/.
+ *
+ * SHOP_SYSTEM=mock runs the same steps against test/browser/mock-system.ts (an in-memory stand-in of
+ * the API, for working on the page without the backend; needs `npm run build -w @shop/web-demo`).
+ */
+import type { Locator, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openBrowser, type BrowserSession } from '../support/browser.js';
+
+/** What this test needs from a running system. */
+interface SystemUnderTest {
+  gatewayUrl: string;
+  webDemoUrl: string | undefined;
+  stop(): Promise<void>;
+}
+
+const SAGA_DEADLINE_MS = 5_000;
+const STEP_TIMEOUT = 30_000;
+
+async function start(): Promise<SystemUnderTest> {
+  if (process.env['SHOP_SYSTEM'] === 'mock') {
+    const { startSystem } = await import('./mock-system.js');
+    return startSystem({ sagaDeadlineMs: SAGA_DEADLINE_MS });
+  }
+  const { startSystem } = await import('../support/system.js');
+  return startSystem({ sagaDeadlineMs: SAGA_DEADLINE_MS, webDemo: true });
+}
+
+interface Step {
+  sequence: number;
+  status: string;
+}
+
+async function timeline(page: Page): Promise<Step[]> {
+  return page.getByTestId('timeline-step').evaluateAll((els) =>
+    els.map((el) => ({ sequence: Number(el.getAttribute('data-sequence')), status: el.getAttribute('data-status') ?? '' })),
+  );
+}
+
+/** Sequences 1..n, each exactly once, in order. */
+function expectNoGapNoDuplicate(steps: Step[]): void {
+  expect(steps.map((s) => s.sequence)).toEqual(steps.map((_, i) => i + 1));
+}
+
+async function stockOf(card: Locator): Promise<number> {
+  return Number(await card.getByTestId('product-stock').getAttribute('data-available'));
+}
+
+function cardFor(page: Page, productId: string): Locator {
+  return page.locator(`[data-testid="product-card"][data-product-id="${productId}"]`);
+}
+
+async function goToShop(page: Page): Promise<void> {
+  await page.getByRole('link', { name: 'Shop', exact: true }).click();
+  await page.getByTestId('product-grid').waitFor({ timeout: STEP_TIMEOUT });
+}
+
+async function checkout(page: Page, paymentToken: 'tok_visa' | 'tok_declined' | 'tok_timeout'): Promise<string> {
+  await page.getByTestId(`payment-${paymentToken}`).check();
+  // A double click must still place one order (one idempotency key per checkout attempt).
+  await page.getByTestId('checkout').dblclick();
+  await page.waitForURL(/#\/orders\/[^/]+$/, { timeout: STEP_TIMEOUT });
+  const id = decodeURIComponent(new URL(page.url()).hash.replace('#/orders/', ''));
+  await page.getByTestId('order-page').waitFor({ timeout: STEP_TIMEOUT });
+  return id;
+}
+
+async function waitForStatus(page: Page, status: string, timeout = STEP_TIMEOUT): Promise<void> {
+  await page.locator(`[data-testid="timeline-step"][data-status="${status}"]`).waitFor({ timeout });
+}
+
+describe('web demo', () => {
+  let system: SystemUnderTest;
+  let browser: BrowserSession;
+  let page: Page;
+  let webDemoUrl: string;
+
+  beforeAll(async () => {
+    system = await start();
+    if (!system.webDemoUrl) throw new Error('the system was started without the web demo');
+    webDemoUrl = system.webDemoUrl;
+    browser = await openBrowser();
+    page = browser.page;
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await system?.stop();
+  });
+
+  const productIds: string[] = [];
+
+  it('signs in as alice and shows the product grid with live stock', async () => {
+    await page.goto(webDemoUrl);
+    await page.getByTestId('sign-in-alice').click();
+    await page.getByTestId('product-grid').waitFor({ timeout: STEP_TIMEOUT });
+    await expect.poll(() => page.getByTestId('user-switcher').inputValue()).toBe('alice');
+    // The subscription socket comes up for the bell and the visible cards.
+    await expect.poll(() => page.getByTestId('connection-status').getAttribute('data-state'), { timeout: STEP_TIMEOUT }).toBe('connected');
+
+    const cards = page.getByTestId('product-card');
+    expect(await cards.count()).toBeGreaterThanOrEqual(2);
+    for (const card of await cards.all()) {
+      if ((await stockOf(card)) >= 3) productIds.push((await card.getAttribute('data-product-id'))!);
+      if (productIds.length === 2) break;
+    }
+    expect(productIds, 'two products with at least 3 units in stock').toHaveLength(2);
+    await expect.poll(() => cardFor(page, productIds[0]!).getByTestId('product-price').innerText()).toMatch(/\$\d/);
+    await browser.screenshot('01-signed-in-grid');
+  });
+
+  it('places an order with tok_visa and sees CONFIRMED appear in the timeline without a reload', async () => {
+    for (const id of productIds) await cardFor(page, id).getByTestId('add-to-cart').click();
+    await expect(page.getByTestId('cart-line').count()).resolves.toBe(2);
+    await browser.screenshot('02-cart');
+
+    const orderId = await checkout(page, 'tok_visa');
+    const urlBefore = page.url();
+    await waitForStatus(page, 'CONFIRMED');
+    expect(page.url()).toBe(urlBefore); // no navigation, no reload: it arrived over the subscription
+
+    const steps = await timeline(page);
+    expectNoGapNoDuplicate(steps);
+    expect(steps.map((s) => s.status)).toEqual(['PENDING', 'INVENTORY_RESERVED', 'PAYMENT_AUTHORIZED', 'CONFIRMED']);
+    await expect.poll(() => page.getByTestId('order-status').getAttribute('data-status')).toBe('CONFIRMED');
+    await expect(page.getByTestId('cancel-order').count()).resolves.toBe(0);
+    // Lines carry product names resolved across subgraphs.
+    await expect(page.getByTestId('order-line').count()).resolves.toBe(2);
+    const lineText = await page.getByTestId('order-page').innerText();
+    expect(lineText).toContain(orderId.slice(0, 8));
+    await browser.screenshot('03-order-confirmed');
+
+    // "My orders" lists it, once (the double click placed a single order).
+    await page.getByTestId('nav-orders').click();
+    await page.locator(`[data-testid="my-order"][data-order-id="${orderId}"]`).waitFor({ timeout: STEP_TIMEOUT });
+    expect(await page.getByTestId('my-order').count()).toBe(1);
+  });
+
+  it('places an order with tok_declined, sees CANCELLED and the stock restored in the grid', async () => {
+    await goToShop(page);
+    const first = cardFor(page, productIds[0]!);
+    // Settled after the confirmed order (reservation committed).
+    const before = await stockOf(first);
+    await first.getByTestId('add-to-cart').click();
+
+    await checkout(page, 'tok_declined');
+    await waitForStatus(page, 'CANCELLED');
+    const steps = await timeline(page);
+    expectNoGapNoDuplicate(steps);
+    expect(steps.at(-1)?.status).toBe('CANCELLED');
+    expect(steps.map((s) => s.status)).not.toContain('CONFIRMED');
+    await expect.poll(() => page.getByTestId('order-outcome').innerText()).toMatch(/declined/i);
+    await browser.screenshot('04-order-declined');
+
+    await goToShop(page);
+    await expect.poll(() => stockOf(cardFor(page, productIds[0]!)), { timeout: STEP_TIMEOUT }).toBe(before);
+    await browser.screenshot('05-stock-restored');
+  });
+
+  it('reloads in the middle of a saga and shows the full timeline, no gap, no duplicate', async () => {
+    await cardFor(page, productIds[1]!).getByTestId('add-to-cart').click();
+    await checkout(page, 'tok_timeout');
+    await waitForStatus(page, 'INVENTORY_RESERVED');
+    const beforeReload = await timeline(page);
+    expect(beforeReload.at(-1)?.status, 'still in flight when reloading').toBe('INVENTORY_RESERVED');
+    await browser.screenshot('06-before-reload');
+
+    await page.reload();
+    await page.getByTestId('order-page').waitFor({ timeout: STEP_TIMEOUT });
+    // It resumed from the last sequence it had seen, not from the start.
+    await expect
+      .poll(() => page.getByTestId('timeline-live').getAttribute('data-after'), { timeout: STEP_TIMEOUT })
+      .toBe(String(beforeReload.length));
+    await expect.poll(async () => (await timeline(page)).length).toBeGreaterThanOrEqual(beforeReload.length);
+    const cancelButton = await page.getByTestId('cancel-order').count();
+    expect(cancelButton, 'cancel is offered while the order is in flight').toBe(1);
+
+    // The saga deadline (no payment answer) cancels it; the step arrives live after the reload.
+    await waitForStatus(page, 'CANCELLED', SAGA_DEADLINE_MS + STEP_TIMEOUT);
+    const steps = await timeline(page);
+    expectNoGapNoDuplicate(steps);
+    expect(steps.map((s) => s.status)).toEqual(['PENDING', 'INVENTORY_RESERVED', 'CANCELLED']);
+    await expect(page.getByTestId('cancel-order').count()).resolves.toBe(0);
+    await browser.screenshot('07-after-reload-cancelled');
+
+    // The bell got the notifications pushed meanwhile.
+    await page.getByTestId('bell').click();
+    await page.getByTestId('notifications').waitFor();
+    await browser.screenshot('08-notifications', { fullPage: false });
+    await page.keyboard.press('Escape');
+
+    expect(browser.errors.filter((e) => e.startsWith('pageerror')), browser.errors.join('\n')).toEqual([]);
+  });
+});

@@ -1,0 +1,244 @@
+// Faults while orders flow, then invariants over everything every client was told and everything read
+// back through the API, Redis and Kafka. One system (2 replicas of each subgraph, 2 gateways, the broker
+// with a data directory, redis-server with AOF); the load runs through every fault; each fault is an `it`.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Producer } from 'kafkajs';
+import { ALL_TOPICS } from '@shop/events';
+import { OrderDriver } from './driver.js';
+import { ChaosHarness, sleep, type ProductInfo } from './harness.js';
+import {
+  checkAcceptedOrdersFinal,
+  checkConfirmedHaveReservationAndPayment,
+  checkDeadLetters,
+  checkHistories,
+  checkNoDuplicateOrders,
+  checkPlaceAnswers,
+  checkStockConservation,
+  checkStockNeverNegative,
+  checkSubscribers,
+  confirmedUnitsByProduct,
+  countLostOrders,
+  type InvariantResult,
+  type ProductStockRecord,
+  type ServerOrder,
+} from './invariants.js';
+import { injectPoison, poisonCatalogue, poisonProducer } from './poison.js';
+import { chaosProfile } from './profile.js';
+import { writeChaosSection, type ChaosSection, type SoakFigures } from './results.js';
+import { runSoak } from './soak-runner.js';
+
+const profile = chaosProfile();
+const startedAt = new Date();
+let h: ChaosHarness | undefined;
+let driver: OrderDriver | undefined;
+let producer: Producer | undefined;
+let stopSampler: (() => Promise<void>) | undefined;
+let stopDrops: (() => void) | undefined;
+let products: ProductInfo[] = [];
+let initialStock = new Map<string, ProductInfo>();
+let invariants: InvariantResult[] = [];
+let orderFigures: ChaosSection['orders'];
+let soak: SoakFigures | undefined;
+let processes: ChaosSection['processes'];
+let deadLetterFigures: ChaosSection['deadLetters'];
+
+const harness = () => {
+  if (!h) throw new Error('the system did not start');
+  return h;
+};
+
+async function poison(label: string): Promise<void> {
+  const hh = harness();
+  producer ??= await poisonProducer(hh.kafka);
+  for (const topic of ALL_TOPICS) {
+    hh.poison.push(...(await injectPoison(producer, topic, poisonCatalogue(topic, `${hh.runId}-${label}`, 'basic'))));
+  }
+}
+
+/** Lets orders flow, and checks some are still being accepted (the system keeps working between faults). */
+async function flow(ms: number): Promise<void> {
+  const before = harness().placed.filter((p) => p.orderId).length;
+  await sleep(ms);
+  const after = harness().placed.filter((p) => p.orderId).length;
+  expect(after, 'orders accepted while flowing').toBeGreaterThan(before);
+}
+
+beforeAll(async () => {
+  h = await ChaosHarness.start({ profile });
+  const customers = await Promise.all(Array.from({ length: profile.customers }, (_, i) => h!.customer(`chaos${i}`)));
+  const stock = await h.readStock(10_000);
+  if (!stock || stock.size < 3) throw new Error('the catalog is empty or unreadable');
+  initialStock = stock;
+  const byStock = [...stock.values()].sort((a, b) => b.stock.available - a.stock.available);
+  products = byStock.slice(0, 6);
+  const scarce = byStock.at(-1)!.stock.available < 1000 ? byStock.at(-1) : undefined;
+  // Enough stock for the run, added as restocks (counted by the conservation check).
+  const need = Math.ceil((profile.orderRate * 240 * 2.5) / products.length);
+  for (const p of products) if (p.stock.available < need) await h.restock(p.id, need - p.stock.available);
+  driver = new OrderDriver(h, { rate: profile.orderRate, customers, products, ...(scarce ? { scarce } : {}), mix: true, secondSubscriberEvery: 4, maxInflight: 400 });
+  stopSampler = h.startStockSampler([...products.map((p) => p.id), ...(scarce ? [scarce.id] : [])]);
+  driver.start();
+  stopDrops = h.startForcedDrops(profile.dropEveryMs);
+}, 240_000);
+
+afterAll(async () => {
+  stopDrops?.();
+  await driver?.stop().catch(() => undefined);
+  await stopSampler?.().catch(() => undefined);
+  await producer?.disconnect().catch(() => undefined);
+  if (h) {
+    const finished = new Date();
+    const subs = h.subscribers.map((s) => s.record);
+    writeChaosSection('faults', {
+      profile: profile.name,
+      startedAt: startedAt.toISOString(),
+      finishedAt: finished.toISOString(),
+      seconds: (finished.getTime() - startedAt.getTime()) / 1000,
+      faults: h.faults,
+      ...(orderFigures ? { orders: orderFigures } : {}),
+      subscriptions: {
+        subscribers: subs.length,
+        resumes: subs.reduce((n, s) => n + s.segments.length - 1, 0),
+        events: subs.reduce((n, s) => n + s.segments.reduce((m, seg) => m + seg.events.length, 0), 0),
+        forcedDrops: h.pool.forcedDrops,
+      },
+      ...(deadLetterFigures ? { deadLetters: deadLetterFigures } : {}),
+      invariants,
+      ...(soak ? { soak } : {}),
+      ...(processes ? { processes } : {}),
+      notes: h.notes.slice(0, 50),
+    });
+  }
+  await h?.stop();
+}, 120_000);
+
+describe(`faults while orders flow (profile ${profile.name})`, () => {
+  it('orders flow through both gateways before any fault', async () => {
+    await poison('start');
+    await flow(profile.calmMs * 2);
+    const accepted = harness().placed.filter((p) => p.orderId);
+    expect(new Set(accepted.flatMap((p) => p.attempts.filter((a) => a.outcome === 'ok').map((a) => a.gateway))).size).toBe(2);
+  });
+
+  const replicaRounds = profile.killOneAtATime
+    ? ['orders-1', 'orders-2', 'inventory-1', 'inventory-2', 'notifications-1', 'notifications-2'].map((n) => [n])
+    : [
+        ['orders-1', 'inventory-1', 'notifications-1'],
+        ['orders-2', 'inventory-2', 'notifications-2'],
+      ];
+  for (const round of replicaRounds) {
+    it(`SIGKILL ${round.join(' + ')} mid-saga, then restart`, async () => {
+      const rec = await harness().fault('SIGKILL + restart', round.join(', '), () => harness().killAndRestart(round, 1_000));
+      expect(rec.ok).toBe(true);
+      await flow(profile.calmMs);
+    });
+  }
+
+  it('SIGKILL the broker, restart it on the same port and data directory', async () => {
+    const rec = await harness().fault('SIGKILL + restart', 'broker', () => harness().killBroker(2_000));
+    expect(rec.ok).toBe(true);
+    await poison('after-broker-restart');
+    await flow(profile.calmMs * 2);
+  });
+
+  it('restart redis-server (the AOF keeps the data)', async () => {
+    const rec = await harness().fault('restart (SIGTERM, AOF)', 'redis', () => harness().restartRedis());
+    expect(rec.ok).toBe(true);
+    const m = /keys before (\d+), after (\d+)/.exec(rec.detail ?? '');
+    expect(m, rec.detail).toBeTruthy();
+    // Keys written while it was down cannot exist; nothing written before may be missing.
+    expect(Number(m![2])).toBeGreaterThanOrEqual(Number(m![1]) * 0.95);
+    await flow(profile.calmMs * 2);
+  });
+
+  it('stop inventory (both replicas) for longer than a consumer session timeout, then resume', async () => {
+    const ms = profile.sessionTimeoutMs + 3_000;
+    const rec = await harness().fault('SIGSTOP > session timeout', 'inventory-1, inventory-2', () => harness().freeze(['inventory-1', 'inventory-2'], ms));
+    expect(rec.ok).toBe(true);
+    await flow(profile.calmMs * 2);
+  });
+
+  it('a slow subgraph (SIGSTOP/SIGCONT bursts on orders-2 and inventory-1)', async () => {
+    const rec = await harness().fault('slow (SIGSTOP/SIGCONT bursts)', 'orders-2, inventory-1', () =>
+      harness().slow(['orders-2', 'inventory-1'], profile.slowCycles, profile.slowStopMs, profile.slowRunMs),
+    );
+    expect(rec.ok).toBe(true);
+    await flow(profile.calmMs);
+  });
+
+  it('afterwards: no order lost, every accepted order final, and every invariant holds', async () => {
+    const hh = harness();
+    stopDrops?.();
+    await driver!.stop();
+    const ids = [...new Set(hh.placed.flatMap((p) => [p.orderId, p.refusedWith ? undefined : p.expectedOrderId]).filter((x): x is string => !!x))];
+    const accepted = hh.placed.filter((p) => p.orderId).map((p) => p.orderId!);
+    const stillOpen = await hh.drain(accepted, profile.drainMs);
+    // Subscribers get the last changes shortly after the orders are final.
+    const subsBy = Date.now() + 15_000;
+    while (Date.now() < subsBy && hh.subscribers.some((s) => !s.isDone)) await sleep(250);
+    for (const s of hh.subscribers) if (!s.isDone) s.stop('timeout');
+    await stopSampler!();
+
+    const server = await hh.readOrders(ids);
+    const serverOrders = [...server.values()].filter((o): o is ServerOrder => !!o);
+    const listed = await hh.listCustomerOrders();
+    const finalStock = (await hh.readStock(10_000)) ?? new Map<string, ProductInfo>();
+    const used = new Set(hh.placed.flatMap((p) => p.lines.map((l) => l.productId)));
+    const stockRecords: ProductStockRecord[] = [...used]
+      .filter((id) => initialStock.has(id) && !hh.uncertainRestocks.has(id))
+      .map((id) => ({ productId: id, initial: initialStock.get(id)!.stock, restocked: hh.restocked.get(id) ?? 0, final: finalStock.get(id)?.stock ?? { available: -1, reserved: -1, sold: -1 } }));
+    const linesOf = new Map(hh.placed.filter((p) => p.orderId).map((p) => [p.orderId!, p.lines]));
+    const redisCheck = await hh.redisOrderViolations(serverOrders);
+    const letters = await hh.readAllDeadLetters();
+    deadLetterFigures = { injected: hh.poison.length, found: letters.length };
+
+    invariants = [
+      checkAcceptedOrdersFinal(hh.placed, server),
+      checkHistories(serverOrders),
+      checkConfirmedHaveReservationAndPayment(serverOrders),
+      checkNoDuplicateOrders(hh.placed, listed),
+      checkPlaceAnswers(hh.placed, server),
+      checkStockConservation(stockRecords, { atRest: stillOpen.size === 0, confirmedUnits: confirmedUnitsByProduct(serverOrders, (id) => linesOf.get(id)) }),
+      checkStockNeverNegative(hh.stockSamples),
+      checkSubscribers(
+        hh.subscribers.map((s) => s.record),
+        server,
+      ),
+      {
+        name: 'the orders read model in Redis agrees with the API',
+        passed: redisCheck.violations.length === 0,
+        checked: redisCheck.checked,
+        violations: redisCheck.violations,
+      },
+      checkDeadLetters(hh.poison, letters, ALL_TOPICS),
+    ];
+    const finals: Record<string, number> = {};
+    for (const o of serverOrders) if (accepted.includes(o.id)) finals[o.status] = (finals[o.status] ?? 0) + 1;
+    orderFigures = {
+      placed: hh.placed.length,
+      accepted: accepted.length,
+      refused: hh.placed.filter((p) => p.refusedWith).length,
+      unanswered: hh.placed.filter((p) => !p.orderId && !p.refusedWith).length,
+      lost: countLostOrders(hh.placed, server),
+      final: finals,
+    };
+    const gaveUp = hh.subscribers.filter((s) => s.gaveUp);
+    if (gaveUp.length) hh.notes.push(`${gaveUp.length} subscribers gave up, e.g. ${gaveUp[0]!.gaveUp}`);
+    processes = (await hh.processHealth()).map(({ name, alive, healthy }) => ({ name, alive, healthy }));
+
+    const failed = invariants.filter((i) => !i.passed);
+    const report = failed.map((i) => `${i.name}:\n  ${i.violations.slice(0, 10).join('\n  ')}`).join('\n');
+    if (failed.length) console.error(`chaos invariants failed:\n${report}`);
+    expect(orderFigures.lost, 'orders lost').toBe(0);
+    expect(orderFigures.accepted, 'orders accepted').toBeGreaterThan(0);
+    expect(failed.map((i) => i.name), report).toEqual([]);
+    expect(processes.filter((p) => !p.alive || !p.healthy).map((p) => p.name)).toEqual([]);
+  });
+
+  it(`soak on the recovered system: ${profile.soak.rate} orders/s for ${profile.soak.seconds} s through both gateways`, async () => {
+    soak = await runSoak(harness(), { rate: profile.soak.rate, seconds: profile.soak.seconds, settleMs: 30_000 });
+    expect(soak.accepted).toBeGreaterThan(0);
+    expect(soak.confirmed / Math.max(1, soak.accepted)).toBeGreaterThanOrEqual(0.99);
+    expect(soak.rssBound.violations).toEqual([]);
+  });
+});

@@ -1,0 +1,69 @@
+// How long and how hard the chaos tier pushes: `CHAOS_PROFILE=short` (part of `npm test`, the whole tier
+// in <= 4 minutes on a 2-core box) or `full` (`npm run test:chaos`, <= 15 minutes).
+
+export type ChaosProfileName = 'short' | 'full';
+
+export interface ChaosProfile {
+  readonly name: ChaosProfileName;
+  /** Orders per second the driver places during the fault scenario. */
+  readonly orderRate: number;
+  /** Distinct customers (each with its own token and WebSocket connections). */
+  readonly customers: number;
+  /** SAGA_DEADLINE_MS given to every orders replica. */
+  readonly sagaDeadlineMs: number;
+  /**
+   * Consumer group session timeout asked of the services (KAFKA_SESSION_TIMEOUT_MS); inventory is stopped
+   * for longer than this. When a service ignores the variable, its own default applies (see the report).
+   */
+  readonly sessionTimeoutMs: number;
+  /** Flow between faults. */
+  readonly calmMs: number;
+  /** Kill every subgraph replica one at a time (full) or one replica of each subgraph at once (short). */
+  readonly killOneAtATime: boolean;
+  /** SIGSTOP/SIGCONT cycles of the slow-subgraph fault. */
+  readonly slowCycles: number;
+  readonly slowStopMs: number;
+  readonly slowRunMs: number;
+  /** Forced WebSocket drops (to exercise resume with `after`): one connection every this many ms. */
+  readonly dropEveryMs: number;
+  /** Longest wait, after the load stops, for every accepted order to be final. */
+  readonly drainMs: number;
+  /** The soak run inside the chaos tier. */
+  readonly soak: { readonly rate: number; readonly seconds: number };
+}
+
+const SHORT: ChaosProfile = {
+  name: 'short',
+  orderRate: 4,
+  customers: 4,
+  sagaDeadlineMs: 8_000,
+  sessionTimeoutMs: 6_000,
+  calmMs: 2_500,
+  killOneAtATime: false,
+  slowCycles: 6,
+  slowStopMs: 400,
+  slowRunMs: 300,
+  dropEveryMs: 1_500,
+  drainMs: 75_000,
+  soak: { rate: 10, seconds: 20 },
+};
+
+const FULL: ChaosProfile = {
+  name: 'full',
+  orderRate: 8,
+  customers: 8,
+  sagaDeadlineMs: 12_000,
+  sessionTimeoutMs: 10_000,
+  calmMs: 6_000,
+  killOneAtATime: true,
+  slowCycles: 20,
+  slowStopMs: 500,
+  slowRunMs: 300,
+  dropEveryMs: 1_000,
+  drainMs: 150_000,
+  soak: { rate: 20, seconds: 90 },
+};
+
+export function chaosProfile(name = process.env.CHAOS_PROFILE): ChaosProfile {
+  return name === 'full' ? FULL : SHORT;
+}
