@@ -2,14 +2,19 @@ import { defineConfig } from 'vitest/config';
 
 // Tiers by file suffix (see STYLE.md §11): `.test.ts` unit, `.int.test.ts` real Redis/broker,
 // `test/e2e/**` whole system, `test/chaos/**` faults and soak, `test/browser/**` Chromium.
-const unitExclude = ['**/*.int.test.ts', 'test/**', '**/node_modules/**'];
+const unitExclude = ['**/*.int.test.ts', 'test/{e2e,browser,chaos}/**/!(*.unit).test.ts', '**/node_modules/**'];
 
 export default defineConfig({
   test: {
     pool: 'forks',
     projects: [
       {
-        test: { name: 'unit', include: ['**/src/**/*.test.ts', '**/test/**/*.test.ts'], exclude: unitExclude },
+        test: {
+          name: 'unit',
+          // `*.unit.test.ts` marks pure tests that sit beside a tier's harness (e.g. chaos invariants).
+          include: ['**/src/**/*.test.ts', '**/test/**/*.test.ts', 'test/**/*.unit.test.ts'],
+          exclude: unitExclude,
+        },
       },
       {
         test: {
@@ -42,6 +47,7 @@ export default defineConfig({
         test: {
           name: 'chaos',
           include: ['test/chaos/**/*.test.ts'],
+          exclude: ['**/*.unit.test.ts'],
           testTimeout: 900_000,
           hookTimeout: 180_000,
           fileParallelism: false,

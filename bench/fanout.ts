@@ -21,7 +21,21 @@ import WebSocket from 'ws';
 import { CANCEL_ORDER } from '../test/support/shop.js';
 import { eventually, graphql } from '../test/support/clients.js';
 import { numberArg, stringArg } from './lib/args.js';
-import { distribution, fmt, fmtInt, machine, printGoals, printTable, rssBytes, writeResult, type GoalCheck, type ResultTable } from './lib/report.js';
+import { openInspector, type InspectorSession } from './lib/inspector.js';
+import {
+  cpuSeconds,
+  distribution,
+  fmt,
+  fmtInt,
+  loadAverage,
+  machine,
+  printGoals,
+  printTable,
+  rssBytes,
+  writeResult,
+  type GoalCheck,
+  type ResultTable,
+} from './lib/report.js';
 import { metricValue, orderState, placeBenchOrder, runCleanups, sleep, startBenchSystem, onCleanup } from './lib/system.js';
 
 const REQUESTED = numberArg('clients', 10_000);
@@ -148,6 +162,9 @@ async function main() {
         connectionParams: { Authorization: `Bearer ${token}` },
         retryAttempts: 0,
         lazy: true,
+        // Keep the socket when the server completes the subscription after the final status, so
+        // 10,000 closing handshakes do not compete with the receipts still being measured.
+        lazyCloseTimeout: 120_000,
       });
       clients[i] = client;
       opened++;
@@ -177,9 +194,27 @@ async function main() {
   // Client 0 first: it starts the one shared upstream subscription, so the "before" figure
   // already holds everything that is not per subscriber.
   if (!(await withTimeout(open(0), BATCH_TIMEOUT_MS))) throw new Error(`the first subscriber did not get an event: ${[...errors.keys()].join(' | ') || 'timeout'}`);
+  // Memory is read after a full GC, forced through the inspector (SIGUSR1), so it counts what
+  // subscribers retain; without it, the figures include garbage not yet collected.
+  let inspector: InspectorSession | undefined;
+  try {
+    inspector = await openInspector(system.processes.get('gateway-1')!);
+    onCleanup(async () => inspector?.close());
+  } catch (err) {
+    notes.push(`Could not open the gateway's inspector to force a GC (${err instanceof Error ? err.message : String(err)}): memory figures include garbage not yet collected, an upper bound.`);
+    console.warn(notes.at(-1));
+  }
+  const memory = async () => {
+    const noGc = { rss: rssBytes(gatewayPid), heapUsed: await metricValue(gatewayUrl, 'nodejs_heap_size_used_bytes') };
+    if (!inspector) return { ...noGc, noGc };
+    await inspector.collectGarbage();
+    await sleep(500);
+    const usage = await inspector.memoryUsage();
+    return { rss: rssBytes(gatewayPid), heapUsed: usage.heapUsed, noGc };
+  };
   await sleep(2_000);
-  const rssBefore = rssBytes(gatewayPid);
-  const heapBefore = await metricValue(gatewayUrl, 'nodejs_heap_size_used_bytes');
+  const before = await memory();
+  const loadAvgBefore = loadAverage();
 
   const connectStart = performance.now();
   let stopReason: string | undefined;
@@ -211,28 +246,34 @@ async function main() {
   }
 
   await sleep(3_000);
-  const rssAfter = rssBytes(gatewayPid);
-  const heapAfter = await metricValue(gatewayUrl, 'nodejs_heap_size_used_bytes');
+  const after = await memory();
   const activeSubscriptions = await metricValue(gatewayUrl, 'gateway_active_subscriptions');
   const upstreamSubscriptions = await metricValue(gatewayUrl, 'gateway_active_upstream_subscriptions');
   const wsConnections = await metricValue(gatewayUrl, 'gateway_ws_connections');
   const added = ready - 1;
-  const rssPerSubscriber = (rssAfter - rssBefore) / added;
-  const heapPerSubscriber = (heapAfter - heapBefore) / added;
+  const rssPerSubscriber = (after.rss - before.rss) / added;
+  const heapPerSubscriber = (after.heapUsed - before.heapUsed) / added;
+  const rssPerSubscriberNoGc = (after.noGc.rss - before.noGc.rss) / added;
   console.log(
-    `${fmtInt(ready)} subscribed in ${connectSeconds.toFixed(1)} s; gateway RSS ${mib(rssBefore)} → ${mib(rssAfter)} MiB, ${fmt(rssPerSubscriber / 1024)} KiB per subscriber; gateway reports ${activeSubscriptions} subscriptions, ${upstreamSubscriptions} upstream, ${wsConnections} WebSockets`,
+    `${fmtInt(ready)} subscribed in ${connectSeconds.toFixed(1)} s; gateway RSS ${mib(before.rss)} → ${mib(after.rss)} MiB, ${fmt(rssPerSubscriber / 1024)} KiB per subscriber; gateway reports ${activeSubscriptions} subscriptions, ${upstreamSubscriptions} upstream, ${wsConnections} WebSockets`,
   );
 
   // The status change.
   const allDelivered = new Promise<void>((resolve) => {
     onDelivered = resolve;
   });
+  const gatewayCpu0 = cpuSeconds(gatewayPid);
+  const selfCpu0 = process.cpuUsage();
   t0 = performance.now();
   const cancel = await graphql<{ cancelOrder: { status: string } }>(gatewayUrl, CANCEL_ORDER, { id: orderId }, { token });
   const mutationMs = performance.now() - t0;
   if (!cancel.data?.cancelOrder) throw new Error(`cancelOrder failed: ${JSON.stringify(cancel.errors)}`);
   if (delivered < ready) await withTimeout(allDelivered, DELIVERY_TIMEOUT_MS);
   const waitedMs = performance.now() - t0;
+  const gatewayCpuMs = (cpuSeconds(gatewayPid) - gatewayCpu0) * 1000;
+  const selfCpu = process.cpuUsage(selfCpu0);
+  const clientCpuMs = (selfCpu.user + selfCpu.system) / 1000;
+  const loadAvgAfter = loadAverage();
 
   const times: number[] = [];
   let first = Infinity;
@@ -289,9 +330,11 @@ async function main() {
       ['first receipt (≈ cancel applied + published + one hop)', `${fmt(d.min)} ms`],
       ['first → last receipt (the fan-out itself)', `${fmt(spreadMs)} ms`],
       ['cancelOrder mutation answered after', `${fmt(mutationMs)} ms`],
-      ['gateway RSS before → after subscribing', `${mib(rssBefore)} → ${mib(rssAfter)} MiB`],
+      ['CPU used from cancelOrder to the last receipt: gateway / clients (this process)', `${fmtInt(gatewayCpuMs)} / ${fmtInt(clientCpuMs)} ms in ${fmtInt(waitedMs)} ms`],
+      [`gateway RSS before → after subscribing${inspector ? ' (after a full GC)' : ''}`, `${mib(before.rss)} → ${mib(after.rss)} MiB`],
       ['gateway RSS per subscriber', `${fmt(rssPerSubscriber / 1024)} KiB`],
       ['gateway JS heap used per subscriber', `${fmt(heapPerSubscriber / 1024)} KiB`],
+      ...(inspector ? [['gateway RSS per subscriber without forcing a GC', `${fmt(rssPerSubscriberNoGc / 1024)} KiB`]] : []),
       ['subscriptions left after all clients left', Number.isNaN(leftover) ? 'n/a' : String(leftover)],
     ],
   };
@@ -303,7 +346,10 @@ async function main() {
   notes.push(
     `One machine (${machine().nproc} cores): the ${fmtInt(ready)} clients live in this one process, which shares the cores with the gateway, the subgraphs, Redis and the broker; each receipt time includes this process parsing the messages before it, one after another.`,
     'Delivery time is measured from just before the cancelOrder mutation is sent, so it includes the mutation, the saga applying it, the publish (Redis pub/sub) and the orders subgraph pushing the event to the gateway, then the fan-out.',
-    'Memory is the gateway\'s RSS (VmRSS) 3 s after the last subscriber joined minus 2 s after the first, divided by the subscribers in between; no GC is forced, so it is an upper bound.',
+    inspector
+      ? 'Memory is the gateway\'s RSS (VmRSS from /proc) 3 s after the last subscriber joined minus 2 s after the first, divided by the subscribers in between, each read after a full GC forced through the inspector (SIGUSR1 opens it on 127.0.0.1:9229); KiB = 1024 bytes.'
+      : 'Memory is the gateway\'s RSS (VmRSS from /proc) 3 s after the last subscriber joined minus 2 s after the first, divided by the subscribers in between; no GC was forced, so it is an upper bound; KiB = 1024 bytes.',
+    `Load average (1 min) ${fmt(loadAvgBefore)} before subscribing and ${fmt(loadAvgAfter)} after the delivery${loadAvgBefore > machine().nproc ? ': the machine was busy with other work, so these figures are noisy' : ''}.`,
   );
 
   printTable(figures);
@@ -331,12 +377,14 @@ async function main() {
       deliveryMs: d,
       spreadMs,
       mutationMs,
-      rssBefore,
-      rssAfter,
-      heapBefore,
-      heapAfter,
+      memoryBefore: before,
+      memoryAfter: after,
+      gcForced: !!inspector,
       rssPerSubscriberBytes: rssPerSubscriber,
       heapPerSubscriberBytes: heapPerSubscriber,
+      rssPerSubscriberNoGcBytes: rssPerSubscriberNoGc,
+      cpuDuringDeliveryMs: { gateway: gatewayCpuMs, clients: clientCpuMs, wallMs: waitedMs },
+      loadAverage: { before: loadAvgBefore, after: loadAvgAfter },
       activeSubscriptions,
       upstreamSubscriptions,
       wsConnections,

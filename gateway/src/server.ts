@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer, HeaderMap, type GraphQLRequest } from '@apollo/server';
-import { ApolloServerPluginLandingPageLocalDefault, ApolloServerPluginLandingPageProductionDefault } from '@apollo/server/plugin/landingPage/default';
+import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import type { Redis } from 'ioredis';
 import type { DocumentNode, ExecutionResult, GraphQLFormattedError, GraphQLSchema } from 'graphql';
@@ -116,6 +116,8 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
     csrfPrevention: true,
     introspection: !config.production,
     allowBatchedHttpRequests: false,
+    // main.ts owns SIGTERM/SIGINT: Apollo's own handler would stop the server under our feet.
+    stopOnTerminationSignals: false,
     includeStacktraceInErrorResponses: !config.production,
     nodeEnv: config.production ? 'production' : 'development',
     plugins: [
@@ -131,7 +133,6 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
       return formatted;
     },
   });
-  void ApolloServerPluginLandingPageProductionDefault; // production shows no landing page at all
   await apollo.start();
 
   const subscriptions = new FederatedSubscriptions({
@@ -142,23 +143,44 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
     retryAttempts: config.upstreamRetryAttempts,
   });
 
+  /**
+   * Parsed and validated documents by query text, per schema: 10,000 clients sending the same
+   * subscription are parsed and validated once, not 10,000 times.
+   */
+  let documents = new Map<string, { document: DocumentNode } | { errors: readonly GraphQLError[] }>();
+  let documentsSchema: GraphQLSchema | undefined;
+  const checkDocument = (query: string): { document: DocumentNode; schema: GraphQLSchema } | { errors: readonly GraphQLError[] } => {
+    const schema = currentSchema();
+    if (schema !== documentsSchema) {
+      documents = new Map();
+      documentsSchema = schema;
+    }
+    let entry = documents.get(query);
+    if (!entry) {
+      try {
+        const document = parse(query);
+        const validationErrors = validate(schema, document);
+        entry = validationErrors.length
+          ? { errors: validationErrors.map((e) => new GraphQLError(e.message, { nodes: e.nodes ?? null, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } })) }
+          : { document };
+      } catch (err) {
+        entry = { errors: [new GraphQLError((err as GraphQLError).message, { extensions: { code: 'GRAPHQL_PARSE_FAILED' } })] };
+      }
+      if (documents.size >= 1_000) documents.delete(documents.keys().next().value!);
+      documents.set(query, entry);
+    }
+    return 'document' in entry ? { document: entry.document, schema } : entry;
+  };
+
   /** Checks a subscription request (parse, validate, limits) and plans it. */
   const prepareSubscription = (
     query: string,
     operationName: string | undefined,
     variables: Record<string, unknown>,
   ): { kind: 'subscription'; planned: PlannedSubscription } | { kind: 'other'; document: DocumentNode } | { kind: 'errors'; errors: readonly GraphQLError[] } => {
-    let document: DocumentNode;
-    try {
-      document = parse(query);
-    } catch (err) {
-      return { kind: 'errors', errors: [new GraphQLError((err as GraphQLError).message, { extensions: { code: 'GRAPHQL_PARSE_FAILED' } })] };
-    }
-    const schema = currentSchema();
-    const validationErrors = validate(schema, document);
-    if (validationErrors.length) {
-      return { kind: 'errors', errors: validationErrors.map((e) => new GraphQLError(e.message, { nodes: e.nodes ?? null, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } })) };
-    }
+    const checked = checkDocument(query);
+    if ('errors' in checked) return { kind: 'errors', errors: checked.errors };
+    const { document, schema } = checked;
     const operation = getOperationAST(document, operationName);
     if (!operation) return { kind: 'errors', errors: [new GraphQLError('Unknown or ambiguous operation name.', { extensions: { code: 'BAD_USER_INPUT' } })] };
     if (operation.operation !== 'subscription') return { kind: 'other', document };
@@ -460,14 +482,17 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
       const drained = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const client of wss.clients) client.close(1001, 'Going away');
       await Promise.resolve(wsServer.dispose()).catch(() => undefined);
+      logger.debug('websockets closed');
       for (const stream of activeStreams) void stream.return?.();
       subscriptions.closeAll();
       server.closeIdleConnections();
       const grace = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownGraceMs).unref());
       await Promise.race([drained, grace]);
+      logger.debug('http drained');
       server.closeAllConnections();
       for (const client of wss.clients) client.terminate();
       await apollo.stop().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'apollo stop failed'));
+      logger.debug('apollo stopped');
       watcher?.close();
       await redis.quit().catch(() => redis.disconnect());
       await agent.close().catch(() => undefined);

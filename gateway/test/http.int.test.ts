@@ -46,6 +46,8 @@ describe('gateway over HTTP', () => {
     );
     expect(res.status).toBe(200);
     expect(res.headers.get('x-correlation-id')).toBe('test-corr-1');
+    expect(graph.orders.correlationIds).toContain('test-corr-1');
+    expect(graph.inventory.correlationIds).toContain('test-corr-1');
     expect(body.errors).toBeUndefined();
     expect(body.data).toMatchObject({ order: { id: 'o1', lines: [{ product: { name: 'Kettle' } }, { product: { name: 'Teapot' } }] } });
   });

@@ -147,3 +147,31 @@ describe('production mode', () => {
     expect(((await res.json()) as { data: unknown }).data).toEqual({ order: { id: 'o1', lines: [{ product: { name: 'Kettle' } }, { product: { name: 'Teapot' } }] } });
   });
 });
+
+describe('an upstream that cannot be reached', () => {
+  let redis: TestRedis;
+  let graph: TestGraph;
+  let gateway: RunningGateway;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    graph = await startTestGraph();
+    const { freePort } = await import('./fixtures/redis.js');
+    const dead = await freePort();
+    gateway = await startTestGateway(graph, redis.url, { ORDERS_URL: `http://127.0.0.1:${dead}/graphql`, UPSTREAM_RETRY_ATTEMPTS: '2', SHUTDOWN_GRACE: '1s' });
+  });
+  afterAll(async () => {
+    await gateway?.close();
+    await graph?.close();
+    await redis?.close();
+  });
+
+  it('ends the subscription with an UPSTREAM_UNAVAILABLE error, never silence', async () => {
+    const client = wsClient(gateway, { Authorization: `Bearer ${await tokenFor('alice')}` });
+    const sub = collect(client, { query: 'subscription { orderStatusChanged(orderId: "o1") { status } }' });
+    await sub.waitForEnd(10_000);
+    expect(sub.results.at(-1)?.errors?.[0]?.extensions?.code).toBe('UPSTREAM_UNAVAILABLE');
+    expect(gateway.subscriptions.upstreamCount).toBe(0);
+    await client.dispose();
+  });
+});

@@ -32,9 +32,10 @@ describe('federated subscriptions over graphql-ws', () => {
   });
 
   it('delivers each status change with fields from orders, inventory and notifications', async () => {
-    const client = wsClient(gateway, { Authorization: `Bearer ${alice}` });
+    const client = wsClient(gateway, { Authorization: `Bearer ${alice}`, 'x-correlation-id': 'ws-corr-1' });
     const sub = collect(client, { query: ORDER_SUB, variables: { id: 'o1' } });
     await sub.waitFor(1); // history replay: PENDING
+    expect(graph.orders.correlationIds).toContain('ws-corr-1');
     graph.changeStatus('o1', 'INVENTORY_RESERVED');
     await sub.waitFor(2);
     const last = sub.results[1]!;

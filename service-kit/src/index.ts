@@ -8,6 +8,6 @@ export { DEFAULT_PORTS, DEV_SECRETS, isProduction } from './defaults.js';
 export { correlationIdFrom } from './correlation.js';
 export { requestIdentityFrom, requireIdentity, requireAdmin, requireOwnerOrAdmin, isAdmin, type RequestIdentity } from './auth.js';
 export { pageSize, encodeCursor, decodeCursor } from './pagination.js';
-export { createServiceMetrics, instrumentHandler, type ServiceMetrics } from './metrics.js';
+export { createServiceMetrics, instrumentHandler, isInfrastructureError, type ServiceMetrics } from './metrics.js';
 export { retryUntilReady } from './retry.js';
 export { startSubgraphServer, createErrorFormatter, type SubgraphServerOptions, type RunningServer } from './subgraph-server.js';

@@ -42,9 +42,24 @@ export function createServiceMetrics(service: string): ServiceMetrics {
   };
 }
 
+const INFRASTRUCTURE_ERROR =
+  /Connection is closed|MaxRetriesPerRequest|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EHOSTUNREACH|Stream isn't writeable|^LOADING|^BUSY|^READONLY|^MASTERDOWN|^TRYAGAIN|^CLUSTERDOWN/;
+
+/**
+ * True for errors that say a dependency is down or busy (Redis connection lost, a script still
+ * running), not that the event is bad: retrying later will work, dead-lettering would lose it.
+ */
+export function isInfrastructureError(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  const { name, message } = err as { name?: unknown; message?: unknown };
+  return name === 'MaxRetriesPerRequestError' || (typeof message === 'string' && INFRASTRUCTURE_ERROR.test(message));
+}
+
 /**
  * Wraps an event handler so every call is counted by type and outcome and timed; errors are
- * counted as `error` and rethrown (the consumer runner decides retry or dead letter).
+ * counted as `error` and rethrown (the consumer runner decides retry or dead letter from
+ * `retriable`). Infrastructure errors without a `retriable` flag (a lost Redis connection) are
+ * rethrown with `retriable: true`, so an outage is waited out instead of dead-lettering events.
  */
 export function instrumentHandler<E extends { readonly type: string }, C>(
   metrics: ServiceMetrics,
@@ -58,6 +73,9 @@ export function instrumentHandler<E extends { readonly type: string }, C>(
       metrics.eventsHandled.inc({ group, type: event.type, outcome: outcome || 'ok' });
     } catch (err) {
       metrics.eventsHandled.inc({ group, type: event.type, outcome: 'error' });
+      if (isInfrastructureError(err) && (err as { retriable?: unknown }).retriable === undefined) {
+        throw Object.assign(new Error(`infrastructure error: ${(err as Error).message}`, { cause: err }), { retriable: true });
+      }
       throw err;
     } finally {
       end();

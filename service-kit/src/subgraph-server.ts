@@ -41,6 +41,8 @@ export interface RunningServer {
 
 const INTERNAL_MESSAGE = 'Internal server error';
 
+const isPublicCode = (code: unknown): boolean => typeof code === 'string' && code in ErrorCode;
+
 /**
  * Error formatting shared by HTTP and WebSocket: in production everything without a public code
  * (or with INTERNAL_SERVER_ERROR) is replaced by a generic message so no internals leak.
@@ -84,6 +86,26 @@ export async function startSubgraphServer<TContext extends object>(opts: Subgrap
     introspection: !opts.production,
     includeStacktraceInErrorResponses: !opts.production,
     logger: opts.logger,
+    // The service's main.ts owns SIGTERM (consumers must leave their groups first); Apollo's own
+    // handler would re-raise the signal and kill the process half-way through that.
+    stopOnTerminationSignals: false,
+    plugins: [
+      {
+        // A subgraph answers its GraphQL errors (BAD_USER_INPUT, CONFLICT, …) with HTTP 200 and
+        // `extensions.code`, as federation expects: a gateway treats a 4xx from a subgraph as the
+        // subgraph failing and would turn the code into INTERNAL_SERVER_ERROR. The gateway picks
+        // its own HTTP status for the client.
+        async requestDidStart() {
+          return {
+            async willSendResponse({ response }) {
+              if (response.body.kind !== 'single') return;
+              const errors = response.body.singleResult.errors;
+              if (errors?.length && errors.every((e) => isPublicCode(e.extensions?.code))) response.http.status = 200;
+            },
+          };
+        },
+      },
+    ],
   });
   await apollo.start();
   const maxBodyBytes = opts.maxBodyBytes ?? 1024 * 1024;

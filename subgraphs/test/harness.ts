@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- GraphQL answers are untyped JSON; the assertions check their shape. */
 /**
  * Test harness for the subgraph integration tests: a real redis-server on a free port (killed by
  * pid), the embedded broker in-process on port 0, the three services in-process, GraphQL over real

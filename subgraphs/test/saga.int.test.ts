@@ -1,6 +1,7 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- GraphQL answers are untyped JSON; the assertions check their shape. */
 /**
  * The order saga across the three subgraphs, on a real redis-server and the embedded broker, with
- * GraphQL over real HTTP / graphql-ws. A short saga deadline (2 s) so tok_timeout is quick; the
+ * GraphQL over real HTTP / graphql-ws. A short saga deadline (4 s: short, yet long enough for a busy CI machine) so tok_timeout is quick; the
  * read-model rebuild runs last, over everything the other tests produced.
  */
 import { randomUUID } from 'node:crypto';
@@ -12,6 +13,7 @@ import { rebuildReadModels } from '../../scripts/rebuild-read-models.js';
 import {
   gql,
   gqlOk,
+  identityHeader,
   ORDER_QUERY,
   PLACE_ORDER,
   PRODUCT_QUERY,
@@ -22,7 +24,7 @@ import {
   type TestSystem,
 } from './harness.js';
 
-const SAGA_DEADLINE_MS = 2_000;
+const SAGA_DEADLINE_MS = 4_000;
 const alice = { sub: 'alice' };
 const bob = { sub: 'bob' };
 const admin = { sub: 'root', roles: ['admin'] };
@@ -271,6 +273,14 @@ describe('input validation and access', () => {
       expect(codes(r)).toEqual(['BAD_USER_INPUT']);
       expect(r.errors![0]!.message).toMatch(message);
     }
+    // GraphQL errors travel with HTTP 200 (a gateway treats a subgraph 4xx as the subgraph failing).
+    const raw = await fetch(sys.orders.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-shop-identity': identityHeader('alice') },
+      body: JSON.stringify({ query: 'mutation { placeOrder(input: { lines: [], paymentToken: "tok_visa" }) { order { id } } }' }),
+    });
+    expect(raw.status).toBe(200);
+    expect(codes((await raw.json()) as any)).toEqual(['BAD_USER_INPUT']);
     expect(codes(await gql(sys.orders.url, ORDER_QUERY, { id: 'ord_short' }, alice))).toEqual(['BAD_USER_INPUT']);
     expect(codes(await gql(sys.inventory.url, PRODUCT_QUERY, { id: 'nope' }))).toEqual(['BAD_USER_INPUT']);
     expect(codes(await gql(sys.orders.url, '{ myOrders(first: 0) { edges { cursor } } }', {}, alice))).toEqual(['BAD_USER_INPUT']);

@@ -394,10 +394,15 @@ export async function startSystem(opts: { sagaDeadlineMs?: number; gatewayPort?:
     kafkaBrokers: [],
     token: async (sub, roles = []) => devToken(sub, roles),
     async outage(ms) {
+      // Like a gateway crash and restart: the port refuses connections for `ms`, then listens again.
       down = true;
+      const port = (gateway.address() as AddressInfo).port;
       for (const c of wss.clients) c.terminate();
+      gateway.closeAllConnections();
+      await new Promise((r) => gateway.close(r));
       await new Promise((r) => setTimeout(r, ms));
       down = false;
+      await new Promise<void>((r) => gateway.listen(port, '127.0.0.1', r));
     },
     async stop() {
       for (const t of timers) clearTimeout(t);

@@ -8,26 +8,45 @@
  * the API, for working on the page without the backend; needs `npm run build -w @shop/web-demo`).
  */
 import type { Locator, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openBrowser, type BrowserSession } from '../support/browser.js';
 
 /** What this test needs from a running system. */
 interface SystemUnderTest {
   gatewayUrl: string;
   webDemoUrl: string | undefined;
+  token(sub: string): Promise<string>;
+  /** Takes the gateway away for `ms` (process stopped), then brings it back on the same port. */
+  gatewayOutage(ms: number): Promise<void>;
   stop(): Promise<void>;
 }
 
-const SAGA_DEADLINE_MS = 5_000;
+// Long enough that the reload below happens while the order still waits for its payment answer.
+const SAGA_DEADLINE_MS = 8_000;
 const STEP_TIMEOUT = 30_000;
 
 async function start(): Promise<SystemUnderTest> {
   if (process.env['SHOP_SYSTEM'] === 'mock') {
     const { startSystem } = await import('./mock-system.js');
-    return startSystem({ sagaDeadlineMs: SAGA_DEADLINE_MS });
+    const mock = await startSystem({ sagaDeadlineMs: SAGA_DEADLINE_MS });
+    return { ...mock, gatewayOutage: (ms) => mock.outage(ms) };
   }
   const { startSystem } = await import('../support/system.js');
-  return startSystem({ sagaDeadlineMs: SAGA_DEADLINE_MS, webDemo: true });
+  const system = await startSystem({ sagaDeadlineMs: SAGA_DEADLINE_MS, webDemo: true });
+  return {
+    gatewayUrl: system.gatewayUrl,
+    webDemoUrl: system.webDemoUrl,
+    token: (sub) => system.token(sub),
+    stop: () => system.stop(),
+    async gatewayOutage(ms) {
+      const gateway = system.processes.get('gateway-1');
+      if (!gateway) throw new Error('no gateway-1 process');
+      await gateway.stop();
+      await new Promise((r) => setTimeout(r, ms));
+      await gateway.restart();
+      await system.waitReady('gateway-1');
+    },
+  };
 }
 
 interface Step {
@@ -69,6 +88,23 @@ async function checkout(page: Page, paymentToken: 'tok_visa' | 'tok_declined' | 
   return id;
 }
 
+async function serverStock(system: SystemUnderTest, productId: string): Promise<number> {
+  const res = await fetch(system.gatewayUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${await system.token('alice')}` },
+    body: JSON.stringify({ query: 'query($id: ID!) { product(id: $id) { stock { available } } }', variables: { id: productId } }),
+  });
+  const body = (await res.json()) as { data?: { product?: { stock: { available: number } } } };
+  const available = body.data?.product?.stock.available;
+  if (typeof available !== 'number') throw new Error(`no stock for ${productId}: ${JSON.stringify(body)}`);
+  return available;
+}
+
+async function unreadCount(page: Page): Promise<number> {
+  const badge = page.getByTestId('unread-count');
+  return (await badge.count()) === 0 ? 0 : Number(await badge.innerText());
+}
+
 async function waitForStatus(page: Page, status: string, timeout = STEP_TIMEOUT): Promise<void> {
   await page.locator(`[data-testid="timeline-step"][data-status="${status}"]`).waitFor({ timeout });
 }
@@ -85,6 +121,13 @@ describe('web demo', () => {
     webDemoUrl = system.webDemoUrl;
     browser = await openBrowser();
     page = browser.page;
+  });
+
+  afterEach(async ({ task }) => {
+    if (task.result?.state !== 'fail' || !browser) return;
+    const name = `failed-${task.name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60)}`;
+    const path = await browser.screenshot(name).catch(() => '(no screenshot)');
+    console.error(`[web-demo] ${task.name} failed at ${page.url()}; screenshot ${path}\n${browser.errors.join('\n')}`);
   });
 
   afterAll(async () => {
@@ -143,8 +186,9 @@ describe('web demo', () => {
   it('places an order with tok_declined, sees CANCELLED and the stock restored in the grid', async () => {
     await goToShop(page);
     const first = cardFor(page, productIds[0]!);
-    // Settled after the confirmed order (reservation committed).
-    const before = await stockOf(first);
+    // What the server says now (the grid may first show cached numbers, then the fresh ones).
+    const before = await serverStock(system, productIds[0]!);
+    await expect.poll(() => stockOf(first), { timeout: STEP_TIMEOUT }).toBe(before);
     await first.getByTestId('add-to-cart').click();
 
     await checkout(page, 'tok_declined');
@@ -176,8 +220,11 @@ describe('web demo', () => {
       .poll(() => page.getByTestId('timeline-live').getAttribute('data-after'), { timeout: STEP_TIMEOUT })
       .toBe(String(beforeReload.length));
     await expect.poll(async () => (await timeline(page)).length).toBeGreaterThanOrEqual(beforeReload.length);
-    const cancelButton = await page.getByTestId('cancel-order').count();
-    expect(cancelButton, 'cancel is offered while the order is in flight').toBe(1);
+    const afterReload = await timeline(page);
+    if (afterReload.at(-1)?.status === 'INVENTORY_RESERVED') {
+      expect(await page.getByTestId('cancel-order').count(), 'cancel is offered while the order is in flight').toBe(1);
+      await browser.screenshot('07a-after-reload-in-flight');
+    }
 
     // The saga deadline (no payment answer) cancels it; the step arrives live after the reload.
     await waitForStatus(page, 'CANCELLED', SAGA_DEADLINE_MS + STEP_TIMEOUT);
@@ -194,5 +241,32 @@ describe('web demo', () => {
     await page.keyboard.press('Escape');
 
     expect(browser.errors.filter((e) => e.startsWith('pageerror')), browser.errors.join('\n')).toEqual([]);
+  });
+
+  it('shows "Can\'t reach the server" while the gateway is down and resumes the timeline after reconnecting', async () => {
+    await goToShop(page);
+    await cardFor(page, productIds[1]!).getByTestId('add-to-cart').click();
+    await checkout(page, 'tok_timeout');
+    await waitForStatus(page, 'INVENTORY_RESERVED');
+
+    const unreadBefore = await unreadCount(page);
+    // The gateway goes away for longer than the saga deadline: CANCELLED happens while the page is cut off.
+    const outage = system.gatewayOutage(SAGA_DEADLINE_MS + 2_000);
+    await page.getByTestId('server-banner').waitFor({ timeout: STEP_TIMEOUT });
+    await expect.poll(() => page.getByTestId('connection-status').getAttribute('data-state')).toBe('reconnecting');
+    expect(await page.getByTestId('server-banner').innerText()).toMatch(/Can.t reach the server — retrying/);
+    await browser.screenshot('09-gateway-down');
+    await outage;
+
+    // Reconnects by itself and replays exactly what it missed (after: 2).
+    await waitForStatus(page, 'CANCELLED', STEP_TIMEOUT);
+    await page.getByTestId('server-banner').waitFor({ state: 'detached', timeout: STEP_TIMEOUT });
+    const steps = await timeline(page);
+    expectNoGapNoDuplicate(steps);
+    expect(steps.map((s) => s.status)).toEqual(['PENDING', 'INVENTORY_RESERVED', 'CANCELLED']);
+    expect(await page.getByTestId('timeline-live').getAttribute('data-after')).toBe('2');
+    // The notification sent while we were cut off shows up too (queries reload after a reconnect).
+    await expect.poll(() => unreadCount(page), { timeout: STEP_TIMEOUT }).toBeGreaterThan(unreadBefore);
+    await browser.screenshot('10-reconnected');
   });
 });

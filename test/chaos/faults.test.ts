@@ -57,9 +57,18 @@ async function poison(label: string): Promise<void> {
 
 /** Lets orders flow, and checks some are still being accepted (the system keeps working between faults). */
 async function flow(ms: number): Promise<void> {
-  const before = harness().placed.filter((p) => p.orderId).length;
+  const hh = harness();
+  const before = hh.placed.filter((p) => p.orderId).length;
   await sleep(ms);
-  const after = harness().placed.filter((p) => p.orderId).length;
+  const after = hh.placed.filter((p) => p.orderId).length;
+  const crashed = hh.crashed();
+  if (crashed.length) {
+    hh.notes.push(...crashed.map((c) => `CRASH: ${c}`));
+    hh.log(`CRASHED: ${crashed.join('\n')}`);
+    // As a supervisor would: start them again so the remaining faults still run (the crash stays a failure).
+    await hh.restartCrashed();
+  }
+  expect(crashed, 'processes that crashed (not killed by the test)').toEqual([]);
   expect(after, 'orders accepted while flowing').toBeGreaterThan(before);
 }
 
@@ -172,7 +181,9 @@ describe(`faults while orders flow (profile ${profile.name})`, () => {
     await driver!.stop();
     const ids = [...new Set(hh.placed.flatMap((p) => [p.orderId, p.refusedWith ? undefined : p.expectedOrderId]).filter((x): x is string => !!x))];
     const accepted = hh.placed.filter((p) => p.orderId).map((p) => p.orderId!);
+    hh.log(`load stopped: ${hh.placed.length} placed, ${accepted.length} accepted; draining (up to ${profile.drainMs} ms)`);
     const stillOpen = await hh.drain(accepted, profile.drainMs);
+    hh.log(`drained: ${stillOpen.size} orders still not final`);
     // Subscribers get the last changes shortly after the orders are final.
     const subsBy = Date.now() + 15_000;
     while (Date.now() < subsBy && hh.subscribers.some((s) => !s.isDone)) await sleep(250);
@@ -190,6 +201,7 @@ describe(`faults while orders flow (profile ${profile.name})`, () => {
     const linesOf = new Map(hh.placed.filter((p) => p.orderId).map((p) => [p.orderId!, p.lines]));
     const redisCheck = await hh.redisOrderViolations(serverOrders);
     const letters = await hh.readAllDeadLetters();
+    hh.log(`read back ${serverOrders.length} orders, ${listed.length} listed, ${letters.length} dead letters`);
     deadLetterFigures = { injected: hh.poison.length, found: letters.length };
 
     invariants = [
@@ -227,6 +239,7 @@ describe(`faults while orders flow (profile ${profile.name})`, () => {
     processes = (await hh.processHealth()).map(({ name, alive, healthy }) => ({ name, alive, healthy }));
 
     const failed = invariants.filter((i) => !i.passed);
+    for (const i of invariants) hh.log(`${i.passed ? 'PASS' : 'FAIL'} ${i.name} (${i.checked} checked${i.passed ? '' : `, ${i.violations.length} violations`})`);
     const report = failed.map((i) => `${i.name}:\n  ${i.violations.slice(0, 10).join('\n  ')}`).join('\n');
     if (failed.length) console.error(`chaos invariants failed:\n${report}`);
     expect(orderFigures.lost, 'orders lost').toBe(0);
@@ -236,7 +249,8 @@ describe(`faults while orders flow (profile ${profile.name})`, () => {
   });
 
   it(`soak on the recovered system: ${profile.soak.rate} orders/s for ${profile.soak.seconds} s through both gateways`, async () => {
-    soak = await runSoak(harness(), { rate: profile.soak.rate, seconds: profile.soak.seconds, settleMs: 30_000 });
+    soak = await runSoak(harness(), { rate: profile.soak.rate, seconds: profile.soak.seconds, settleMs: 30_000, log: (l) => harness().log(l) });
+    harness().log(`soak: ${soak.confirmed}/${soak.accepted} confirmed, ${soak.throughputPerSecond.toFixed(2)}/s, p50 ${soak.latencyMs.p50} ms, p99 ${soak.latencyMs.p99} ms`);
     expect(soak.accepted).toBeGreaterThan(0);
     expect(soak.confirmed / Math.max(1, soak.accepted)).toBeGreaterThanOrEqual(0.99);
     expect(soak.rssBound.violations).toEqual([]);

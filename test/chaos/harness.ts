@@ -346,19 +346,34 @@ export class ChaosHarness {
     this.redis.on('error', () => undefined);
   }
 
+  /** A progress line on the test output (set CHAOS_QUIET=1 to silence). */
+  static log(line: string): void {
+    if (process.env.CHAOS_QUIET !== '1') console.log(`[chaos ${new Date().toISOString().slice(11, 23)}] ${line}`);
+  }
+
+  log(line: string): void {
+    ChaosHarness.log(line);
+  }
+
   static async start(opts: ChaosHarnessOptions): Promise<ChaosHarness> {
     const replicas = opts.replicas ?? 2;
+    const t = Date.now();
+    ChaosHarness.log(`starting: ${replicas} replica(s) of each subgraph, ${opts.gateways ?? 2} gateway(s), broker, redis-server (AOF)`);
     const session = String(opts.profile.sessionTimeoutMs);
     const system = await startSystem({
       replicas: { orders: replicas, inventory: replicas, notifications: replicas },
       gateways: opts.gateways ?? 2,
       redisAppendOnly: true,
       sagaDeadlineMs: opts.profile.sagaDeadlineMs,
+      dataDirPrefix: 'shop-chaos-',
       env: {
         RATE_LIMIT: '10000000',
         // Asked of every service; a service that does not read it keeps its default (reported).
         KAFKA_SESSION_TIMEOUT_MS: session,
         CONSUMER_SESSION_TIMEOUT_MS: session,
+        // Development aid only (never in CI): keep services alive through unhandled rejections, to test the
+        // rest of the suite while such a crash is being fixed. The crash is still a failure without it.
+        ...(process.env.CHAOS_TOLERATE_UNHANDLED === '1' ? { NODE_OPTIONS: '--unhandled-rejections=warn' } : {}),
         ...opts.env,
       },
     });
@@ -366,6 +381,7 @@ export class ChaosHarness {
     try {
       await h.redis.connect();
       h.adminToken = await system.token(`chaos-admin-${h.runId}`, ['admin']);
+      h.log(`system up in ${Date.now() - t} ms (data: ${system.dataDir})`);
     } catch (err) {
       await h.stop();
       throw err;
@@ -681,12 +697,15 @@ export class ChaosHarness {
   /** Runs one fault, timing it and recording what happened; rethrows its failure after recording. */
   async fault(kind: string, target: string, run: () => Promise<string | void>): Promise<FaultRecord> {
     const started = Date.now();
+    this.log(`fault: ${kind} on ${target}; orders accepted so far ${this.placed.filter((p) => p.orderId).length}`);
     try {
       const detail = await run();
+      this.log(`fault done: ${kind} on ${target} (${detail ?? ''})`);
       const rec: FaultRecord = { kind, target, startedAt: new Date(started).toISOString(), ms: Date.now() - started, ok: true, ...(detail ? { detail } : {}) };
       this.faults.push(rec);
       return rec;
     } catch (err) {
+      this.log(`fault FAILED: ${kind} on ${target}: ${describeError(err)}`);
       this.faults.push({ kind, target, startedAt: new Date(started).toISOString(), ms: Date.now() - started, ok: false, detail: describeError(err) });
       throw err;
     }
@@ -789,6 +808,46 @@ export class ChaosHarness {
     const i = Number(m[2]) - 1;
     const url = m[1] === 'gateway' ? this.system.gatewayUrls[i] : this.system.subgraphUrls[m[1] as 'orders' | 'inventory' | 'notifications'][i];
     return url ? new URL(url).origin : undefined;
+  }
+
+  /**
+   * Processes that died without being told to (a crash), with the last lines of their log; empty when
+   * all are up. `expectDown` names processes a fault is holding down right now.
+   */
+  crashed(expectDown: readonly string[] = []): string[] {
+    const out: string[] = [];
+    for (const [name, p] of this.system.processes) {
+      if (expectDown.includes(name)) continue;
+      const pid = p.pid();
+      let alive = false;
+      try {
+        if (pid) {
+          process.kill(pid, 0);
+          alive = !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+        }
+      } catch {
+        alive = false;
+      }
+      if (alive) continue;
+      let tail = '';
+      try {
+        const lines = readFileSync(p.logFile, 'utf8').trimEnd().split('\n');
+        const interesting = lines.filter((l) => !l.startsWith('{') || /"level":(50|60)/.test(l));
+        tail = (interesting.length ? interesting : lines).slice(-6).join(' | ').slice(0, 600);
+      } catch {
+        tail = '(no log)';
+      }
+      out.push(`${name} (pid ${pid}) is not running; log: ${tail}`);
+    }
+    return out;
+  }
+
+  /** Starts again every process that is not running (a supervisor's job), waiting until each is ready. */
+  async restartCrashed(): Promise<string[]> {
+    const names = this.crashed().map((c) => c.split(' ')[0]!);
+    await Promise.all(names.map((n) => this.proc(n).restart()));
+    await Promise.all(names.map((n) => this.system.waitReady(n, 90_000).catch((err: unknown) => this.notes.push(`${n} did not come back: ${describeError(err)}`))));
+    return names;
   }
 
   /** VmRSS (kB) of every process now. */

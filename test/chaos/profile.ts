@@ -32,12 +32,19 @@ export interface ChaosProfile {
   readonly soak: { readonly rate: number; readonly seconds: number };
 }
 
+/**
+ * The services' consumer session timeout. They do not read it from the environment yet (startConsumer's
+ * default, 30 s, applies), so the harness asks for it through KAFKA_SESSION_TIMEOUT_MS but assumes this
+ * value; set CHAOS_SESSION_TIMEOUT_MS to what the services really use once they read the variable.
+ */
+const SERVICE_SESSION_TIMEOUT_MS = Number(process.env.CHAOS_SESSION_TIMEOUT_MS ?? 30_000);
+
 const SHORT: ChaosProfile = {
   name: 'short',
   orderRate: 4,
   customers: 4,
   sagaDeadlineMs: 8_000,
-  sessionTimeoutMs: 6_000,
+  sessionTimeoutMs: SERVICE_SESSION_TIMEOUT_MS,
   calmMs: 2_500,
   killOneAtATime: false,
   slowCycles: 6,
@@ -53,7 +60,7 @@ const FULL: ChaosProfile = {
   orderRate: 8,
   customers: 8,
   sagaDeadlineMs: 12_000,
-  sessionTimeoutMs: 10_000,
+  sessionTimeoutMs: SERVICE_SESSION_TIMEOUT_MS,
   calmMs: 6_000,
   killOneAtATime: true,
   slowCycles: 20,

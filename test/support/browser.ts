@@ -17,6 +17,8 @@ export const CHROMIUM_ARGS = [
   '--disable-background-networking',
   '--disable-component-update',
   '--disable-sync',
+  // Debugging aid only (e.g. CHROMIUM_EXTRA_ARGS=--auto-open-devtools-for-tabs); never set in CI.
+  ...(process.env['CHROMIUM_EXTRA_ARGS']?.split(' ').filter(Boolean) ?? []),
 ];
 
 /** Where screenshots go (CI keeps test-results/ as artifacts). */

@@ -12,6 +12,8 @@ export interface TestSystem extends RunningSystem {
 export interface TestSystemOptions extends Partial<Omit<LaunchOptions, 'dataDir'>> {
   /** Saga deadline for every orders replica (shortened in tests that wait for it). */
   sagaDeadlineMs?: number;
+  /** Prefix of the temporary data directory (default `shop-e2e-`; the chaos tier uses its own). */
+  dataDirPrefix?: string;
 }
 
 /**
@@ -20,8 +22,8 @@ export interface TestSystemOptions extends Partial<Omit<LaunchOptions, 'dataDir'
  * which keeps logs for a failed run).
  */
 export async function startSystem(opts: TestSystemOptions = {}): Promise<TestSystem> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'shop-e2e-'));
-  const { sagaDeadlineMs, env, ...rest } = opts;
+  const { sagaDeadlineMs, env, dataDirPrefix, ...rest } = opts;
+  const dataDir = mkdtempSync(join(tmpdir(), dataDirPrefix ?? 'shop-e2e-'));
   const system = await launchSystem({
     dataDir,
     ...rest,

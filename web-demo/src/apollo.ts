@@ -21,9 +21,9 @@ function isCloseEvent(value: unknown): value is { code: number; reason: string }
   return typeof value === 'object' && value !== null && 'code' in value && typeof value.code === 'number';
 }
 
-/** Exponential backoff with jitter: ~0.5 s, 1 s, 2 s, 4 s … capped at 10 s. */
+/** Exponential backoff with jitter: ~0.5 s, 1 s, 2 s, 4 s … capped at 5 s. */
 function backoff(attempt: number): Promise<void> {
-  const base = Math.min(10_000, 500 * 2 ** attempt);
+  const base = Math.min(5_000, 500 * 2 ** attempt);
   const delay = base / 2 + Math.random() * (base / 2);
   return new Promise((resolve) => setTimeout(resolve, delay));
 }

@@ -54,7 +54,10 @@ export function relativeTime(iso: string, now = Date.now()): string {
   return formatDateTime(iso);
 }
 
+/** A short form of an id for display (`ord_jfZ1766YPXAS…` → `ord_jfZ1766Y`); the full id stays in the title/URL. */
 export function shortId(id: string): string {
+  const m = /^([A-Za-z]{1,8}_)(.+)$/.exec(id);
+  if (m) return m[1]! + m[2]!.slice(0, 8);
   return id.length > 10 ? id.slice(0, 8) : id;
 }
 

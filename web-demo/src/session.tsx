@@ -55,7 +55,15 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     connection.reset();
     const sc = createSessionClient(token);
     setSessionClient({ sc, token });
-    return () => sc.dispose();
+    // Back after a lost connection: whatever was pushed meanwhile (stock, notifications, statuses) was missed,
+    // so reload every active query once. Order timelines replay their own gap with `after`.
+    const offReconnect = sc.ws.on('connected', (_socket, _payload, wasRetry) => {
+      if (wasRetry) void sc.client.refetchObservableQueries().catch(() => undefined);
+    });
+    return () => {
+      offReconnect();
+      sc.dispose();
+    };
   }, [token]);
 
   // A token that expires while the page is open: ask the person to sign in again.

@@ -45,7 +45,7 @@ function isFinal(steps: readonly OrderStatusChange[]): boolean {
 }
 
 function retryDelay(attempt: number): number {
-  const base = Math.min(10_000, 500 * 2 ** attempt);
+  const base = Math.min(5_000, 500 * 2 ** attempt);
   return base / 2 + Math.random() * (base / 2);
 }
 
@@ -129,9 +129,13 @@ export function useOrderTimeline(orderId: string, owner: string) {
             if (result.data?.orderStatusChanged) {
               attempt = 0;
               setError(null);
-              setLive('live');
               merge([result.data.orderStatusChanged]);
-              if (isFinal(stepsRef.current)) stop();
+              if (isFinal(stepsRef.current)) {
+                setLive('finished');
+                stop();
+              } else {
+                setLive('live');
+              }
             }
             if (result.error) fail(result.error);
           },

@@ -29,6 +29,10 @@ if (fsync && !['always', 'interval', 'never'].includes(fsync)) {
 }
 
 const logger = pino({ name: 'broker', level: process.env.LOG_LEVEL ?? 'info' }, pino.destination(2));
+// Request handling already contains its failures per connection; these are the last line of defence
+// so one unforeseen bug is logged instead of taking every client's broker down.
+process.on('uncaughtException', (err) => logger.error({ err }, 'uncaught exception'));
+process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection'));
 const broker = await startBroker({
   host: values.host,
   port: values.port !== undefined ? Number(values.port) : undefined,

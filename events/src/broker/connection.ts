@@ -157,18 +157,22 @@ export class Connection implements ConnectionInfo {
       this.paused = true;
       this.socket.pause();
     }
-    const respond = (res: unknown): void => {
-      if (res !== null) {
-        const w = this.startResponse(correlationId, flexibleHeader);
-        codec.encode(w, version, res);
-        slot.out = this.finish(w);
-      }
-      slot.ready = true;
-      this.flush();
-    };
     const fail = (err: unknown): void => {
       this.ctx.logger.error({ err, api: codec.name, version, client: this.clientHost }, 'request handler failed');
       this.abort('handler failure');
+    };
+    const respond = (res: unknown): void => {
+      try {
+        if (res !== null) {
+          const w = this.startResponse(correlationId, flexibleHeader);
+          codec.encode(w, version, res);
+          slot.out = this.finish(w);
+        }
+        slot.ready = true;
+        this.flush();
+      } catch (err) {
+        fail(err);
+      }
     };
     try {
       const res = handlers[apiKey]!(this.ctx, req, version, this);

@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { EventContractError } from '../errors.js';
 import { EnvelopeSchema, type EventEnvelope } from './envelope.js';
 import { parseEvent, formatIssues, validatePayload } from './parse.js';
-import { type EventType, type PayloadOf, isEventType, latestVersion } from './registry.js';
+import { type EventType, type PayloadOf, definitionOf, isEventType, latestVersion } from './registry.js';
 
 export interface EventMeta {
   /** The record key: the aggregate id (orderId, productId); keeps one aggregate's events in order. */
@@ -16,7 +16,10 @@ export interface EventMeta {
   occurredAt?: string;
 }
 
-/** Builds an envelope at the latest version; validates the payload and the metadata (throws EventContractError). */
+/**
+ * Builds an envelope at the latest version; validates the payload and the metadata, and that `meta.key` is the
+ * aggregate id the event's topic is keyed by (throws EventContractError).
+ */
 export function createEvent<T extends EventType>(type: T, payload: PayloadOf<T>, meta: EventMeta): EventEnvelope<T> {
   if (!isEventType(type)) throw new EventContractError(`unknown event type "${String(type)}"`, { eventType: String(type) });
   const version = latestVersion(type);
@@ -31,6 +34,17 @@ export function createEvent<T extends EventType>(type: T, payload: PayloadOf<T>,
     key: meta.key,
     payload: parsedPayload,
   };
+  // The key decides the partition, hence the order: an event keyed by anything but its aggregate id
+  // could overtake its predecessors.
+  const keyField = definitionOf(type).key;
+  const aggregateId = (parsedPayload as Record<string, unknown>)[keyField];
+  if (meta.key !== aggregateId) {
+    throw new EventContractError(`${type} must be keyed by payload.${keyField} (${JSON.stringify(aggregateId)}), got key ${JSON.stringify(meta.key)}`, {
+      eventType: type,
+      eventVersion: version,
+      path: 'key',
+    });
+  }
   const checked = EnvelopeSchema.safeParse(envelope);
   if (!checked.success) {
     throw new EventContractError(`invalid ${type} metadata: ${formatIssues(checked.error.issues)}`, {

@@ -53,6 +53,10 @@ export interface StartConsumerOptions {
   maxWaitTimeMs?: number;
   /** Partitions handled at once (each still in order); default 1. */
   partitionsConsumedConcurrently?: number;
+  /** Within a batch, commit after this many processed records; default 100 (batch end, close and rebalance always commit). */
+  commitEveryRecords?: number;
+  /** Within a batch, commit when the last commit is older than this; default 1_000 ms. */
+  commitIntervalMs?: number;
 }
 
 const DEFAULTS = {
@@ -64,6 +68,8 @@ const DEFAULTS = {
   maxRetryDelayMs: 5_000,
   maxWaitTimeMs: 500,
   partitionsConsumedConcurrently: 1,
+  commitEveryRecords: 100,
+  commitIntervalMs: 1_000,
 } as const;
 
 /** Redis key of the marker saying `groupId` has processed `eventId`. */
@@ -71,12 +77,10 @@ export function processedKey(groupId: string, eventId: string): string {
   return `events:processed:${groupId}:${eventId}`;
 }
 
-/** What became of one record: done (handled, skipped or dead-lettered), or left for later because we are closing. */
-type RecordOutcome = 'done' | 'aborted';
-
 /**
  * Starts a consumer group member: per-partition order; each record is parsed (failure → dead letter at once),
- * skipped if this group already processed its id, handled, marked processed, committed. Resolves once it has
+ * skipped if this group already processed its id, handled, marked processed, then its offset is resolved and
+ * committed (batched: see `commitEveryRecords`; never before the record is done). Resolves once it has
  * joined the group. It keeps running through kafkajs crashes: kafkajs restarts itself after retriable ones,
  * and this runner restarts a fresh kafkajs consumer after the others.
  */
@@ -133,14 +137,18 @@ export async function startConsumer(opts: StartConsumerOptions): Promise<Consume
     log.error({ topic, partition, offset: message.offset, dlq, attempts, err: errorText(error) }, 'record dead-lettered');
   }
 
-  async function processRecord(topic: string, partition: number, message: KafkaMessage, heartbeat: () => Promise<void>): Promise<RecordOutcome> {
+  /**
+   * Takes one record to done: handled and marked, skipped as already processed, or dead-lettered. Throws
+   * `AbortedError` when the consumer closes first (the record is then not done), or a rebalance from heartbeat().
+   */
+  async function processRecord(topic: string, partition: number, message: KafkaMessage, heartbeat: () => Promise<void>): Promise<void> {
     let event: AnyEvent;
     try {
       event = parseEvent(message.value);
     } catch (err) {
       // A malformed record never gets better: dead-letter it at once and go on.
       await deadLetter(topic, partition, message, err, 0, heartbeat);
-      return 'done';
+      return;
     }
     const key = processedKey(groupId, event.id);
     const ctx: HandlerContext = {
@@ -152,7 +160,7 @@ export async function startConsumer(opts: StartConsumerOptions): Promise<Consume
     };
     if ((await untilItWorks('processed-marker lookup', heartbeat, () => redis.exists(key))) === 1) {
       ctx.logger.debug('already processed by this group, skipping');
-      return 'done';
+      return;
     }
     for (let attempt = 1; ; attempt++) {
       try {
@@ -162,7 +170,7 @@ export async function startConsumer(opts: StartConsumerOptions): Promise<Consume
         const retriable = isRetriable(err);
         if (!retriable && attempt >= cfg.maxAttempts) {
           await deadLetter(topic, partition, message, err, attempt, heartbeat);
-          return 'done';
+          return;
         }
         const delayMs = retryDelay(attempt);
         ctx.logger.warn({ err: errorText(err), retriable, attempt, delayMs }, 'handler failed, retrying');
@@ -173,20 +181,17 @@ export async function startConsumer(opts: StartConsumerOptions): Promise<Consume
     await untilItWorks('processed-marker write', heartbeat, () =>
       redis.set(key, `${topic}:${partition}:${message.offset}`, 'EX', cfg.processedTtlSeconds, 'NX'),
     );
-    return 'done';
   }
 
   async function eachBatch({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }: EachBatchPayload) {
     for (const message of batch.messages) {
       if (closing.signal.aborted || !isRunning() || isStale()) break;
-      let outcome: RecordOutcome;
       try {
-        outcome = await processRecord(batch.topic, batch.partition, message, heartbeat);
+        await processRecord(batch.topic, batch.partition, message, heartbeat);
       } catch (err) {
         if (err instanceof AbortedError) break; // not done: left uncommitted for whoever gets the partition next
         throw err; // a rebalance from heartbeat(): kafkajs commits what is resolved and rejoins
       }
-      if (outcome === 'aborted') break;
       resolveOffset(message.offset);
       await commitOffsetsIfNecessary();
       await heartbeat();
@@ -223,9 +228,13 @@ export async function startConsumer(opts: StartConsumerOptions): Promise<Consume
     await member.subscribe({ topics: [...cfg.topics], fromBeginning: cfg.fromBeginning });
     await member.run({
       eachBatch,
-      // Offsets are resolved one by one after each record is done, and committed at once.
+      // Offsets are resolved one by one once each record is done. They are committed at the end of each
+      // batch, on close and on rebalance, and within a long batch every `commitEveryRecords` records or
+      // `commitIntervalMs`: a commit per record costs a broker round trip each, and what a crash leaves
+      // uncommitted is redelivered and skipped by the processed markers.
       eachBatchAutoResolve: false,
-      autoCommitThreshold: 1,
+      autoCommitThreshold: cfg.commitEveryRecords,
+      autoCommitInterval: cfg.commitIntervalMs,
       partitionsConsumedConcurrently: cfg.partitionsConsumedConcurrently,
     });
   }

@@ -43,7 +43,7 @@ describe('admin', () => {
   it('describes and lists consumer groups', async () => {
     const kafka = kafkaFor(broker.address);
     const admin = kafka.admin();
-    const consumer = kafka.consumer({ groupId: 'describe-me', sessionTimeout: 6000, heartbeatInterval: 500 });
+    const consumer = kafka.consumer({ groupId: 'describe-me', sessionTimeout: 6000, heartbeatInterval: 500, maxWaitTimeInMs: 100 });
     await admin.connect();
     await consumer.connect();
     try {

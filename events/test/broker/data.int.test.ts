@@ -4,7 +4,7 @@ import type { Broker } from '../../src/broker/index.js';
 import { ErrorCode } from '../../src/broker/protocol/errors.js';
 import { Reader } from '../../src/broker/protocol/reader.js';
 import { encodeRecordBatch } from '../../src/broker/protocol/record-batch.js';
-import type { Writer } from '../../src/broker/protocol/writer.js';
+import { Writer } from '../../src/broker/protocol/writer.js';
 import { kafkaFor, RawClient, startTestBroker, waitFor } from './helpers.js';
 
 let broker: Broker;
@@ -232,6 +232,56 @@ describe('bad input', () => {
     } finally {
       await consumer.disconnect();
       await producer.disconnect();
+    }
+  });
+});
+
+describe('connection handling', () => {
+  it('keeps responses in request order behind a parked fetch', async () => {
+    const admin = kafkaFor(broker.address).admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic: 'ordering', numPartitions: 1 }] });
+    await admin.disconnect();
+    const raw = await RawClient.connect(broker.port);
+    try {
+      const order: string[] = [];
+      const fetch = raw
+        .request(1, 7, (w) => {
+          w.int32(-1).int32(300).int32(1).int32(1 << 20).int8(0).int32(0).int32(-1);
+          w.array(['ordering'], (w, t) => w.string(t).array([0], (w, p) => w.int32(p).int64(0).int64(0).int32(1 << 20)));
+          w.array([], () => {});
+        })
+        .then(() => order.push('fetch'));
+      const versions = raw.request(18, 0, () => {}).then(() => order.push('apiVersions'));
+      const t0 = Date.now();
+      await Promise.all([fetch, versions]);
+      expect(order).toEqual(['fetch', 'apiVersions']);
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(250);
+    } finally {
+      raw.close();
+    }
+  });
+
+  it('reassembles frames split into single bytes and closes on frames over the limit', async () => {
+    const small = await startTestBroker({ maxFrameBytes: 1024 });
+    try {
+      const raw = await RawClient.connect(small.port);
+      const w = new Writer();
+      w.int32(0).int16(18).int16(0).int32(77).string('slow');
+      w.patchInt32(0, w.offset - 4);
+      const frame = Buffer.from(w.toBuffer());
+      const answer = new Promise<Buffer>((res) => raw.socket.once('data', res));
+      for (const byte of frame) {
+        raw.socket.write(Buffer.from([byte]));
+        await new Promise((r) => setTimeout(r, 2));
+      }
+      expect((await answer).readInt32BE(4)).toBe(77);
+      const big = Buffer.alloc(8);
+      big.writeInt32BE(2048, 0);
+      raw.socket.write(big);
+      await waitFor('connection closed', () => raw.closed, 2000);
+    } finally {
+      await small.close();
     }
   });
 });

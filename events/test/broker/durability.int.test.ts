@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort, kafkaFor, killChild, repoRoot, spawnTs, waitFor, type Child } from './helpers.js';
+import { freePort, kafkaFor, killChild, repoRoot, spawnTs, startTestBroker, waitFor, type Child } from './helpers.js';
 
 const cli = resolve(repoRoot, 'events/src/broker/cli.ts');
 const dataDir = mkdtempSync(join(tmpdir(), 'broker-durability-'));
@@ -98,5 +98,36 @@ describe('durability', () => {
     const exited = new Promise<number | null>((r) => second.child.proc.once('exit', (code) => r(code)));
     process.kill(second.child.proc.pid!, 'SIGTERM');
     expect(await exited).toBe(0);
+  });
+
+  it('survives a clean in-process restart with fsync=always, committed offsets included', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'broker-clean-'));
+    try {
+      let broker = await startTestBroker({ dataDir: dir, fsync: 'always', defaultPartitions: 3 });
+      let kafka = kafkaFor(broker.address);
+      const producer = kafka.producer({ idempotent: true });
+      await producer.connect();
+      await producer.send({ topic: 'clean', messages: Array.from({ length: 30 }, (_, i) => ({ key: `k${i}`, value: `v${i}` })) });
+      await producer.disconnect();
+      const admin = kafka.admin();
+      await admin.connect();
+      await admin.setOffsets({ groupId: 'clean-group', topic: 'clean', partitions: [0, 1, 2].map((partition) => ({ partition, offset: '1' })) });
+      const before = await admin.fetchTopicOffsets('clean');
+      await admin.disconnect();
+      await broker.close();
+
+      broker = await startTestBroker({ dataDir: dir, fsync: 'always' });
+      kafka = kafkaFor(broker.address);
+      const admin2 = kafka.admin();
+      await admin2.connect();
+      expect(await admin2.fetchTopicOffsets('clean')).toEqual(before);
+      const offsets = await admin2.fetchOffsets({ groupId: 'clean-group', topics: ['clean'] });
+      expect(offsets[0]!.partitions.map((p) => p.offset)).toEqual(['1', '1', '1']);
+      expect((await admin2.listGroups()).groups.map((g) => g.groupId)).toContain('clean-group');
+      await admin2.disconnect();
+      await broker.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

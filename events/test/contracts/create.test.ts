@@ -34,11 +34,19 @@ describe('createEvent', () => {
     expect(() => createEvent('OrderPlaced', bad, meta)).toThrowError(/^invalid OrderPlaced v1 payload: payload\.lines: Too small/);
   });
 
-  it('throws on invalid metadata (empty key, non-UTC time)', () => {
-    expect(() => createEvent('OrderPlaced', orderPlaced, { ...meta, key: '' })).toThrowError(/^invalid OrderPlaced metadata: key: /);
+  it('throws on invalid metadata (empty correlation id, non-UTC time)', () => {
+    expect(() => createEvent('OrderPlaced', orderPlaced, { ...meta, correlationId: '' })).toThrowError(/^invalid OrderPlaced metadata: correlationId: /);
     expect(() => createEvent('OrderPlaced', orderPlaced, { ...meta, occurredAt: '2026-01-01T00:00:00+02:00' })).toThrowError(
       /occurredAt: Invalid ISO datetime/,
     );
+  });
+
+  it('refuses a key other than the aggregate id (it would break per-aggregate order)', () => {
+    expect(() => createEvent('OrderPlaced', orderPlaced, { ...meta, key: 'cus-1' })).toThrowError(
+      'OrderPlaced must be keyed by payload.orderId ("ord-1"), got key "cus-1"',
+    );
+    const registered = { productId: 'p-1', name: 'Kettle', description: '', price: { amount: 1, currency: 'USD' as const }, initialStock: 1 };
+    expect(createEvent('ProductRegistered', registered, { key: 'p-1', correlationId: 'c' }).key).toBe('p-1');
   });
 
   it('routes every event type to its aggregate topic', () => {

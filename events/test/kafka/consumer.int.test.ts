@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createEvent } from '../../src/contracts/create.js';
+import { EventError } from '../../src/errors.js';
 import { processedKey } from '../../src/kafka/consumer.js';
 import { cancellation, recorder, useEventInfra } from './fixture.js';
 import { delay, waitFor } from './helpers.js';
@@ -128,5 +129,29 @@ describe('event producer → consumer (embedded broker, redis-server)', () => {
     await waitFor('the record after the close', () => second.seen.length >= 1);
     await delay(300);
     expect(second.ids()).toEqual(['evt-after']);
+  });
+
+  it('close() interrupts an endless retriable retry without committing: the next member gets the record', async () => {
+    const { kafka, producer } = await infra.start();
+    const groupId = `g-outage-${Date.now()}`;
+    let attempts = 0;
+    const runner = await infra.consumer(kafka, producer, {
+      groupId,
+      maxRetryDelayMs: 5_000,
+      handle: async () => {
+        attempts++;
+        throw new EventError('downstream is down', { retriable: true });
+      },
+    });
+    await producer.publish(cancellation('o', { id: 'evt-stuck' }));
+    await waitFor('a few attempts', () => attempts >= 3);
+    const started = Date.now();
+    await runner.close();
+    expect(Date.now() - started).toBeLessThan(3_000);
+
+    const rec = recorder();
+    await infra.consumer(kafka, producer, { groupId, handle: rec.handle });
+    await waitFor('the record, uncommitted by the closed member', () => rec.seen.length === 1);
+    expect(rec.ids()).toEqual(['evt-stuck']);
   });
 });

@@ -125,6 +125,9 @@ export function startUpstreamSubscription(opts: UpstreamOptions, emit: SharedEmi
       webSocketImpl: WebSocket,
       lazy: true,
       retryAttempts: 0, // we retry ourselves, to resubscribe with the resume cursor
+      // Ping the subgraph so a half-open connection (a crashed host, a dropped NAT entry) is noticed.
+      keepAlive: 10_000,
+      connectionAckWaitTimeout: 10_000,
       connectionParams: opts.connectionParams,
       on: {
         connected: () => {

@@ -13,6 +13,7 @@ const schema = z
       .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
       .pipe(z.array(z.string().regex(/^[^:\s]+:\d+$/, 'expected host:port')).min(1)),
     IDENTITY_SECRET: z.string().min(16, 'at least 16 characters').optional(),
+    CONSUMER_CONCURRENCY: envInt(6, 1, 64),
     SEED_CATALOG: envBoolean(true),
   })
   .superRefine((env, ctx) => {
@@ -28,6 +29,8 @@ export interface InventoryConfig {
   readonly redisUrl: string;
   readonly kafkaBrokers: readonly string[];
   readonly identitySecret: string;
+  /** Partitions each consumer handles at once (each partition still in order). */
+  readonly consumerConcurrency: number;
   /** Publish the seed catalog (ProductRegistered, idempotent) at start. */
   readonly seedCatalog: boolean;
 }
@@ -41,6 +44,7 @@ export function loadInventoryConfig(env: EnvSource = process.env): InventoryConf
     redisUrl: e.REDIS_URL,
     kafkaBrokers: e.KAFKA_BROKERS,
     identitySecret: e.IDENTITY_SECRET ?? DEV_SECRETS.identity,
+    consumerConcurrency: e.CONSUMER_CONCURRENCY,
     seedCatalog: e.SEED_CATALOG,
   };
 }

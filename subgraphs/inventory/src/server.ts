@@ -69,6 +69,7 @@ export async function startInventoryService(config: InventoryConfig, opts: Start
       redis,
       logger,
       producer,
+      partitionsConsumedConcurrently: config.consumerConcurrency,
       groupId: INVENTORY_GROUP,
       topics: [TOPICS.orders, TOPICS.inventory],
       handle: instrumentHandler(metrics, INVENTORY_GROUP, (e) => handler.handle(e)),

@@ -13,6 +13,7 @@ const schema = z
       .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
       .pipe(z.array(z.string().regex(/^[^:\s]+:\d+$/, 'expected host:port')).min(1)),
     IDENTITY_SECRET: z.string().min(16, 'at least 16 characters').optional(),
+    CONSUMER_CONCURRENCY: envInt(6, 1, 64),
   })
   .superRefine((env, ctx) => {
     if (env.NODE_ENV === 'production' && (!env.IDENTITY_SECRET || env.IDENTITY_SECRET === DEV_SECRETS.identity)) {
@@ -27,6 +28,8 @@ export interface NotificationsConfig {
   readonly redisUrl: string;
   readonly kafkaBrokers: readonly string[];
   readonly identitySecret: string;
+  /** Partitions each consumer handles at once (each partition still in order). */
+  readonly consumerConcurrency: number;
 }
 
 export function loadNotificationsConfig(env: EnvSource = process.env): NotificationsConfig {
@@ -38,5 +41,6 @@ export function loadNotificationsConfig(env: EnvSource = process.env): Notificat
     redisUrl: e.REDIS_URL,
     kafkaBrokers: e.KAFKA_BROKERS,
     identitySecret: e.IDENTITY_SECRET ?? DEV_SECRETS.identity,
+    consumerConcurrency: e.CONSUMER_CONCURRENCY,
   };
 }

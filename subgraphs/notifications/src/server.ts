@@ -65,6 +65,7 @@ export async function startNotificationsService(config: NotificationsConfig, opt
       redis,
       logger,
       producer,
+      partitionsConsumedConcurrently: config.consumerConcurrency,
       groupId: NOTIFICATIONS_GROUP,
       topics: [TOPICS.orders],
       handle: instrumentHandler(metrics, NOTIFICATIONS_GROUP, (e) => handler.handle(e)),

@@ -13,6 +13,7 @@ const schema = z
       .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
       .pipe(z.array(z.string().regex(/^[^:\s]+:\d+$/, 'expected host:port')).min(1)),
     IDENTITY_SECRET: z.string().min(16, 'at least 16 characters').optional(),
+    CONSUMER_CONCURRENCY: envInt(6, 1, 64),
     SAGA_DEADLINE_MS: envDurationMs(30_000),
     SAGA_DEADLINE_POLL_MS: envDurationMs(250),
     PAYMENT_TIMEOUT_MS: envDurationMs(5_000),
@@ -31,6 +32,8 @@ export interface OrdersConfig {
   readonly redisUrl: string;
   readonly kafkaBrokers: readonly string[];
   readonly identitySecret: string;
+  /** Partitions each consumer handles at once (each partition still in order). */
+  readonly consumerConcurrency: number;
   /** How long an order may stay unfinished before the saga deadline cancels it. */
   readonly sagaDeadlineMs: number;
   /** How often each replica looks for orders past their deadline. */
@@ -50,6 +53,7 @@ export function loadOrdersConfig(env: EnvSource = process.env): OrdersConfig {
     redisUrl: e.REDIS_URL,
     kafkaBrokers: e.KAFKA_BROKERS,
     identitySecret: e.IDENTITY_SECRET ?? DEV_SECRETS.identity,
+    consumerConcurrency: e.CONSUMER_CONCURRENCY,
     sagaDeadlineMs: e.SAGA_DEADLINE_MS,
     sagaDeadlinePollMs: e.SAGA_DEADLINE_POLL_MS,
     paymentTimeoutMs: e.PAYMENT_TIMEOUT_MS,

@@ -43,6 +43,9 @@ export function createPaymentWorker(deps: PaymentWorkerDeps) {
     if (event.type !== 'PaymentAuthorizationRequested') return 'ignored';
     const { orderId } = event.payload;
     const key = orderKeys.payment(orderId);
+    // An order that is already final (cancelled by the deadline or the customer) is not charged.
+    const status = await deps.redis.hget(orderKeys.order(orderId), 'status');
+    if (status === 'CANCELLED' || status === 'REJECTED' || status === 'CONFIRMED') return 'ignored';
     const stored = await deps.redis.get(key);
     let result: PaymentResult | null = stored ? (JSON.parse(stored) as PaymentResult) : null;
     if (!result) {

@@ -34,7 +34,7 @@ export function startSagaDeadlines(opts: SagaDeadlineOptions): { close(): Promis
     for (const orderId of due) {
       const event = createEvent(
         'OrderCancellationRequested',
-        { orderId, requestedBy: 'saga-deadline', reason: DEADLINE_REASON },
+        { orderId, requestedBy: 'system', reason: DEADLINE_REASON },
         { key: orderId, correlationId: `deadline-${orderId}`, causationId: null, id: deterministicEventId('SagaDeadline', orderId) },
       );
       await opts.producer.publish(event);

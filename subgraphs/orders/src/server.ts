@@ -81,7 +81,7 @@ export async function startOrdersService(config: OrdersConfig, opts: StartOrders
       timeoutMs: config.paymentTimeoutMs,
     });
 
-    const consumerOpts = { kafka, redis, logger, producer, ...(opts.sessionTimeoutMs ? { sessionTimeoutMs: opts.sessionTimeoutMs } : {}) };
+    const consumerOpts = { kafka, redis, logger, producer, partitionsConsumedConcurrently: config.consumerConcurrency, ...(opts.sessionTimeoutMs ? { sessionTimeoutMs: opts.sessionTimeoutMs } : {}) };
     const consumers: ConsumerRunner[] = await Promise.all([
       startConsumer({
         ...consumerOpts,
@@ -100,7 +100,7 @@ export async function startOrdersService(config: OrdersConfig, opts: StartOrders
         groupId: ORDERS_GROUPS.payments,
         topics: [TOPICS.payments],
         // A provider that does not answer holds one partition for at most PAYMENT_TIMEOUT_MS, not all of them.
-        partitionsConsumedConcurrently: 6,
+        partitionsConsumedConcurrently: Math.max(config.consumerConcurrency, 6),
         handle: instrumentHandler(metrics, ORDERS_GROUPS.payments, (e) => payments.handle(e)),
       }),
     ]);

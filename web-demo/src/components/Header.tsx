@@ -9,8 +9,9 @@ export function Header({ route, onToast }: { route: Route; onToast: (n: Notifica
   const { session, signInAs, signOut, signingIn } = useSession();
   const conn = useConnection();
 
-  const wsLabel =
-    conn.ws === 'connected' ? 'Live' : conn.ws === 'reconnecting' ? 'Reconnecting…' : conn.ws === 'connecting' ? 'Connecting…' : 'Idle';
+  const wsLabel = conn.authRejected
+    ? 'Signed out'
+    : conn.ws === 'connected' ? 'Live' : conn.ws === 'reconnecting' ? 'Reconnecting…' : conn.ws === 'connecting' ? 'Connecting…' : 'Idle';
 
   return (
     <header className="topbar">

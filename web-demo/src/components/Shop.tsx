@@ -10,18 +10,9 @@ import { CartPanel } from './CartPanel.js';
 const PAGE_SIZE = 50;
 
 export function Shop() {
-  const { data, error, loading, fetchMore, refetch } = useQuery(PRODUCTS, { variables: { first: PAGE_SIZE } });
-  const { ws } = useSession();
+  const { data, error, loading, fetchMore } = useQuery(PRODUCTS, { variables: { first: PAGE_SIZE } });
   const products = data?.products.edges.map((e) => e.node) ?? [];
   const pageInfo = data?.products.pageInfo;
-
-  // After the socket comes back, stock may have moved while we were away: reload the grid once.
-  useEffect(() => {
-    if (!ws) return;
-    return ws.on('connected', (_socket, _payload, wasRetry) => {
-      if (wasRetry) void refetch().catch(() => undefined);
-    });
-  }, [ws, refetch]);
 
   return (
     <div className="shop">

@@ -113,4 +113,15 @@ describe('GroupCoordinator', () => {
     expect(commit(ra.generationId + 1, a.memberId)).toBe(ErrorCode.ILLEGAL_GENERATION);
     expect(commit(ra.generationId, 'stranger')).toBe(ErrorCode.UNKNOWN_MEMBER_ID);
   });
+
+  it('lets a restarted static member replace its predecessor right away', async () => {
+    const staticReq = (memberId = ''): JoinGroupRequest => ({ ...req(memberId), groupInstanceId: 'instance-1' });
+    const first = await coord.join(staticReq(), 5, client);
+    expect(first.errorCode).toBe(ErrorCode.NONE);
+    const second = await coord.join(staticReq(), 5, client);
+    expect(second.errorCode).toBe(ErrorCode.NONE);
+    expect(second.memberId).not.toBe(first.memberId);
+    expect(coord.describe('g').members.map((m) => m.memberId)).toEqual([second.memberId]);
+    expect(coord.heartbeat('g', first.memberId, second.generationId)).toBe(ErrorCode.UNKNOWN_MEMBER_ID);
+  });
 });

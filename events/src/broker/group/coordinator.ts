@@ -63,6 +63,19 @@ export class GroupCoordinator {
 
     if (req.memberId === '') {
       const memberId = `${client.clientId || 'member'}-${randomUUID()}`;
+      if (req.groupInstanceId !== null) {
+        // Static membership (KIP-345): a restarted instance takes over its predecessor's place
+        // instead of waiting for the old member's session to expire.
+        const previous = [...group.members.values()].find((m) => m.groupInstanceId === req.groupInstanceId);
+        if (previous) {
+          previous.awaitingJoin?.(joinError(ErrorCode.UNKNOWN_MEMBER_ID, previous.memberId));
+          previous.awaitingJoin = null;
+          previous.awaitingSync?.({ errorCode: ErrorCode.UNKNOWN_MEMBER_ID, assignment: EMPTY });
+          previous.awaitingSync = null;
+          this.removeMember(group, previous, 'replaced by a new instance with the same group.instance.id');
+        }
+        return this.addMemberAndRebalance(group, memberId, req, client);
+      }
       if (version >= 4) {
         // KIP-394: the id is only reserved; the member becomes real when it rejoins with it.
         group.pendingMembers.set(

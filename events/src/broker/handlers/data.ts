@@ -87,13 +87,12 @@ export async function handleFetch(ctx: BrokerContext, req: FetchRequest, conn: C
     if (c.bytes >= Math.max(req.minBytes, 1) || c.hasError || remaining <= 0 || stop || c.logs.length === 0) return c.res;
     await new Promise<void>((resolve) => {
       const unregister: (() => void)[] = [];
-      let timer: NodeJS.Timeout | undefined;
       const wake = (): void => {
         clearTimeout(timer);
         for (const u of unregister) u();
         resolve();
       };
-      timer = setTimeout(wake, remaining);
+      const timer = setTimeout(wake, remaining);
       for (const log of c.logs) unregister.push(log.waitForAppend(wake));
       unregister.push(conn.onClose(wake), ctx.onClosing(wake));
     });
@@ -114,8 +113,14 @@ export function handleListOffsets(ctx: BrokerContext, req: ListOffsetsRequest): 
         if (p.timestamp === LATEST) return { ...out, offset: log.highWatermark };
         if (p.timestamp === EARLIEST) return { ...out, offset: log.logStartOffset };
         if (p.timestamp < 0) return { ...out, errorCode: ErrorCode.INVALID_REQUEST };
-        const found = log.offsetForTimestamp(p.timestamp);
-        return found ? { ...out, offset: found.offset, timestamp: found.timestamp } : out;
+        try {
+          const found = log.offsetForTimestamp(p.timestamp);
+          return found ? { ...out, offset: found.offset, timestamp: found.timestamp } : out;
+        } catch (err) {
+          // Only reachable with a batch whose CRC is fine but whose records do not decode.
+          ctx.logger.error({ err, topic: t.name, partition: p.partitionIndex }, 'timestamp lookup failed');
+          return { ...out, errorCode: ErrorCode.CORRUPT_MESSAGE };
+        }
       }),
     })),
   };

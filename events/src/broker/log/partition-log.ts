@@ -87,7 +87,7 @@ export class PartitionLog {
    */
   append(batches: BatchInfo[]): number {
     let firstBase = -1;
-    const toWrite: { bytes: Buffer; first: number; last: number; maxTimestamp: number }[] = [];
+    const toWrite: { bytes: Buffer; first: number; last: number; maxTimestamp: number; info: BatchInfo }[] = [];
     let offset = this.nextOffset;
     for (const b of batches) {
       if (b.producerId >= 0) {
@@ -101,8 +101,7 @@ export class PartitionLog {
       const bytes = Buffer.allocUnsafe(b.bytes.length);
       b.bytes.copy(bytes);
       bytes.writeBigInt64BE(BigInt(offset), 0);
-      toWrite.push({ bytes, first: offset, last: offset + b.lastOffsetDelta, maxTimestamp: b.maxTimestamp });
-      if (b.producerId >= 0) this.producers.record(b.producerId, b.producerEpoch, b.baseSequence, b.lastOffsetDelta, offset);
+      toWrite.push({ bytes, first: offset, last: offset + b.lastOffsetDelta, maxTimestamp: b.maxTimestamp, info: b });
       if (firstBase < 0) firstBase = offset;
       offset += b.lastOffsetDelta + 1;
     }
@@ -111,6 +110,11 @@ export class PartitionLog {
     let active = this.segments[this.segments.length - 1]!;
     if (active.size > 0 && active.size + incoming > this.config.segmentBytes) active = this.roll();
     active.append(toWrite);
+    // Recorded only once the write succeeded, so a failed append is not later mistaken for a duplicate.
+    for (const w of toWrite) {
+      const b = w.info;
+      if (b.producerId >= 0) this.producers.record(b.producerId, b.producerEpoch, b.baseSequence, b.lastOffsetDelta, w.first);
+    }
     this.nextOffset = offset;
     if (this.sizeBytes > this.config.retentionBytes) this.enforceRetention(Date.now());
     this.notify();

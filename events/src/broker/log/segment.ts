@@ -101,7 +101,14 @@ export class Segment {
       const bufs = batches.map((b) => b.bytes);
       const all = bufs.length === 1 ? bufs[0]! : Buffer.concat(bufs);
       let written = 0;
-      while (written < all.length) written += writeSync(this.fd, all, written, all.length - written);
+      try {
+        while (written < all.length) written += writeSync(this.fd, all, written, all.length - written);
+      } catch (err) {
+        // A partial write (e.g. disk full) must not stay in the file: the index positions assume
+        // the file ends where the last indexed batch ends.
+        if (written > 0) ftruncateSync(this.fd, this.size);
+        throw err;
+      }
       this.dirty = true;
     }
     for (const b of batches) {
