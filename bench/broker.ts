@@ -305,6 +305,7 @@ function table(headers: string[], rows: (string | number)[][]): string {
 }
 
 async function main(): Promise<void> {
+  const loadBefore = loadavg();
   const rows: ThroughputRow[] = [];
   const plan: [client: 'kafkajs' | 'raw', producers: number][] = [['kafkajs', 1], ['kafkajs', 4], ['raw', 1]];
   for (const storage of args.only === 'latency' ? [] : (['memory', 'data dir'] as const)) {
@@ -332,7 +333,8 @@ async function main(): Promise<void> {
   const result = {
     benchmark: 'broker',
     date: new Date().toISOString(),
-    machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version, loadavg: loadavg() },
+    // Figures are only comparable at similar load: other processes compete for the same cores.
+    machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version, loadavgBefore: loadBefore, loadavgAfter: loadavg() },
     settings: { durationS: Number(args.duration), inFlightPerProducer: Number(args['in-flight']), batch: BATCH, partitions: Number(args.partitions), fsync: 'interval' },
     throughput: rows,
     latency: lat,
@@ -347,7 +349,8 @@ async function main(): Promise<void> {
   };
   mkdirSync(join(root, 'bench/results'), { recursive: true });
   writeFileSync(join(root, 'bench/results/broker.json'), JSON.stringify(result, null, 2) + '\n');
-  console.log('\nwrote bench/results/broker.json');
+  console.log(`\nmachine: ${cpus().length} CPUs, load average ${loadBefore[0]!.toFixed(1)} before / ${loadavg()[0]!.toFixed(1)} after`);
+  console.log('wrote bench/results/broker.json');
 }
 
 if (args.role === 'producer') await producerWorker();

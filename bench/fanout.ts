@@ -17,6 +17,7 @@
 import { execFileSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { createClient, type Client } from 'graphql-ws';
+import { Redis } from 'ioredis';
 import WebSocket from 'ws';
 import { CANCEL_ORDER } from '../test/support/shop.js';
 import { eventually, graphql } from '../test/support/clients.js';
@@ -258,6 +259,19 @@ async function main() {
     `${fmtInt(ready)} subscribed in ${connectSeconds.toFixed(1)} s; gateway RSS ${mib(before.rss)} → ${mib(after.rss)} MiB, ${fmt(rssPerSubscriber / 1024)} KiB per subscriber; gateway reports ${activeSubscriptions} subscriptions, ${upstreamSubscriptions} upstream, ${wsConnections} WebSockets`,
   );
 
+  // The moment the orders subgraph publishes the change: its Redis pub/sub channel (architecture.md,
+  // step 8), which the orders subscription resolver listens to. Heard here at about the same time.
+  let publishedAt = 0;
+  const listener = new Redis(system.redisUrl, { maxRetriesPerRequest: 1 });
+  listener.on('error', () => undefined);
+  onCleanup(async () => {
+    listener.disconnect();
+  });
+  await listener.subscribe(`order-status:${orderId}`);
+  listener.on('message', (_channel: string, message: string) => {
+    if (!publishedAt && message.includes('CANCELLED')) publishedAt = performance.now();
+  });
+
   // The status change.
   const allDelivered = new Promise<void>((resolve) => {
     onDelivered = resolve;
@@ -275,16 +289,21 @@ async function main() {
   const clientCpuMs = (selfCpu.user + selfCpu.system) / 1000;
   const loadAvgAfter = loadAverage();
 
+  listener.disconnect();
   const times: number[] = [];
+  const sincePublish: number[] = [];
   let first = Infinity;
   let last = 0;
   for (let i = 0; i < target; i++) {
     if (!readyAt[i] || !deliveredAt[i]) continue;
     times.push(deliveredAt[i]! - t0);
+    if (publishedAt) sincePublish.push(deliveredAt[i]! - publishedAt);
     first = Math.min(first, deliveredAt[i]!);
     last = Math.max(last, deliveredAt[i]!);
   }
   const d = distribution(times);
+  const dp = distribution(sincePublish);
+  if (!publishedAt) notes.push('The CANCELLED publish on Redis channel order-status:<id> was not heard, so there are no figures from the publish.');
   const spreadMs = times.length ? last - first : NaN;
   const missing = ready - delivered;
   console.log(`CANCELLED reached ${fmtInt(delivered)} of ${fmtInt(ready)} subscribers; cancelOrder answered in ${fmt(mutationMs)} ms`);
@@ -323,6 +342,8 @@ async function main() {
       ['time to connect and subscribe all', `${fmt(connectSeconds, 1)} s`],
       ['upstream subscriptions held by the gateway', String(upstreamSubscriptions)],
       ['delivered', `${fmtInt(delivered)} of ${fmtInt(ready)}`],
+      ['delivery time from the publish (Redis order-status channel): p50 / p90 / p99 / max', `${fmt(dp.p50)} / ${fmt(dp.p90)} / ${fmt(dp.p99)} / ${fmt(dp.max)} ms`],
+      ['publish heard after cancelOrder was sent', publishedAt ? `${fmt(publishedAt - t0)} ms` : 'n/a'],
       ['delivery time p50 (from just before cancelOrder)', `${fmt(d.p50)} ms`],
       ['delivery time p90', `${fmt(d.p90)} ms`],
       ['delivery time p99', `${fmt(d.p99)} ms`],
@@ -340,12 +361,17 @@ async function main() {
   };
   const goals: GoalCheck[] = [
     { goal: '10,000 graphql-ws clients on one gateway process', measured: `${fmtInt(ready)} subscribed`, pass: ready >= 10_000 },
-    { goal: 'fan-out p99 at most 250 ms', measured: `${fmt(d.p99)} ms (first → last ${fmt(spreadMs)} ms)`, pass: missing === 0 && d.p99 <= 250 },
+    {
+      goal: 'fan-out p99 at most 250 ms, from the subgraph\'s publish',
+      measured: `${fmt(dp.p99)} ms (p50 ${fmt(dp.p50)} ms; first → last receipt ${fmt(spreadMs)} ms)`,
+      pass: publishedAt ? missing === 0 && dp.p99 <= 250 : null,
+    },
+    { goal: 'fan-out p99 at most 250 ms, from just before the cancelOrder mutation', measured: `${fmt(d.p99)} ms (p50 ${fmt(d.p50)} ms)`, pass: missing === 0 && d.p99 <= 250 },
     { goal: 'at most 10 KB per subscriber', measured: `${fmt(rssPerSubscriber / 1024)} KiB RSS (${fmt(heapPerSubscriber / 1024)} KiB heap)`, pass: rssPerSubscriber <= 10 * 1024 },
   ];
   notes.push(
     `One machine (${machine().nproc} cores): the ${fmtInt(ready)} clients live in this one process, which shares the cores with the gateway, the subgraphs, Redis and the broker; each receipt time includes this process parsing the messages before it, one after another.`,
-    'Delivery time is measured from just before the cancelOrder mutation is sent, so it includes the mutation, the saga applying it, the publish (Redis pub/sub) and the orders subgraph pushing the event to the gateway, then the fan-out.',
+    'Delivery time is measured two ways: from the publish of the change on the orders subgraph\'s Redis pub/sub channel (heard by this process), which covers the orders subgraph pushing the event to the gateway, the gateway resolving the inventory fields and the fan-out; and from just before the cancelOrder mutation is sent, which adds the mutation and the saga applying it.',
     inspector
       ? 'Memory is the gateway\'s RSS (VmRSS from /proc) 3 s after the last subscriber joined minus 2 s after the first, divided by the subscribers in between, each read after a full GC forced through the inspector (SIGUSR1 opens it on 127.0.0.1:9229); KiB = 1024 bytes.'
       : 'Memory is the gateway\'s RSS (VmRSS from /proc) 3 s after the last subscriber joined minus 2 s after the first, divided by the subscribers in between; no GC was forced, so it is an upper bound; KiB = 1024 bytes.',
@@ -375,6 +401,8 @@ async function main() {
       incomplete,
       connectSeconds,
       deliveryMs: d,
+      deliveryFromPublishMs: dp,
+      publishAfterMutationMs: publishedAt ? publishedAt - t0 : null,
       spreadMs,
       mutationMs,
       memoryBefore: before,

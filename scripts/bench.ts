@@ -69,11 +69,22 @@ interface Outcome {
 
 let current: ReturnType<typeof spawn> | undefined;
 let interrupted = false;
+
+/** Signals the benchmark's process group (it runs detached, as its group's leader), so helpers it spawned without detaching stop too. */
+function signalBench(child: ReturnType<typeof spawn>, sig: NodeJS.Signals): void {
+  if (!child.pid || child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    process.kill(-child.pid, sig);
+  } catch {
+    child.kill(sig);
+  }
+}
+
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.on(sig, () => {
     interrupted = true;
-    // The child stops what it started (its own handler), then we write what we have.
-    if (current?.pid && current.exitCode === null) current.kill('SIGTERM');
+    // The benchmark stops what it started (its own handler), then we write what we have.
+    if (current) signalBench(current, 'SIGTERM');
   });
 }
 
@@ -91,6 +102,7 @@ function runOne(bench: Bench): Promise<Outcome> {
       cwd: REPO_ROOT,
       stdio: 'inherit',
       env: process.env,
+      detached: true,
     });
     current = child;
     let timedOut = false;
@@ -98,8 +110,8 @@ function runOne(bench: Bench): Promise<Outcome> {
     const timer = setTimeout(() => {
       timedOut = true;
       console.error(`\n${bench.name}: still running after ${bench.timeoutMs / 1000} s, stopping it (pid ${child.pid})`);
-      child.kill('SIGTERM');
-      killTimer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      signalBench(child, 'SIGTERM');
+      killTimer = setTimeout(() => signalBench(child, 'SIGKILL'), 30_000);
     }, bench.timeoutMs);
     child.once('exit', (code, signal) => {
       clearTimeout(timer);

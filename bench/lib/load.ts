@@ -31,6 +31,8 @@ export interface LoadResult {
   /** Milliseconds, correct responses only. */
   readonly latency: Distribution;
   readonly cappedByCount: boolean;
+  /** Responses (correct or not) over the whole run, warm-up included, to divide CPU time by. */
+  readonly completedTotal: number;
 }
 
 /** The latencies (ms, correct responses) behind a result, to pool several runs. */
@@ -49,6 +51,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadRun> {
   let failed = 0;
   let firstError: string | undefined;
   let lastDone = measureFrom;
+  let completedTotal = 0;
 
   const worker = async () => {
     while (sent < opts.maxRequests) {
@@ -63,6 +66,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadRun> {
         firstError ??= err instanceof Error ? err.message : String(err);
       }
       const t1 = performance.now();
+      completedTotal++;
       if (t0 < measureFrom) continue;
       if (ok) latencies[recorded++] = t1 - t0;
       else failed++;
@@ -82,6 +86,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadRun> {
     firstError,
     latency: distribution(latencies.subarray(0, recorded)),
     cappedByCount: sent >= opts.maxRequests,
+    completedTotal,
   };
   return { result, samples };
 }

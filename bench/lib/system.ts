@@ -52,19 +52,16 @@ export async function startBenchSystem(env: Record<string, string> = {}): Promis
     if (!keep) rmSync(dataDir, { recursive: true, force: true });
     else console.log(`kept ${dataDir}`);
   };
+  // Registered first so it runs last; an interrupted launch is ended by the launcher's exit hook.
+  onCleanup(removeData);
   let system: RunningSystem;
   try {
     system = await launchSystem({ dataDir, env: { ...BENCH_ENV, ...env } });
   } catch (err) {
-    console.error(`the system did not start; logs are in ${dataDir}/logs`);
-    if (!keep) console.error('(set KEEP_BENCH_DATA=1 to keep them)');
-    await removeData();
+    console.error(`the system did not start; logs are in ${dataDir}/logs${keep ? '' : ' (removed; set KEEP_BENCH_DATA=1 to keep them)'}`);
     throw err;
   }
-  onCleanup(async () => {
-    await system.stop();
-    await removeData();
-  });
+  onCleanup(() => system.stop());
   const origin = new URL(system.gatewayUrl).origin;
   return {
     ...system,

@@ -30,7 +30,7 @@ const schema = z
     RATE_LIMIT_WINDOW: envDurationMs(60_000),
     WS_MAX_MESSAGE_BYTES: envInt(65_536, 1_024, 16 * 1_048_576),
     WS_MAX_CONNECTIONS_PER_CLIENT: envInt(20, 1, 100_000),
-    UPSTREAM_RETRY_ATTEMPTS: envInt(8, 0, 1_000),
+    UPSTREAM_RETRY_ATTEMPTS: envInt(15, 0, 1_000),
     MULTIPART_HEARTBEAT: envDurationMs(5_000),
     SHUTDOWN_GRACE: envDurationMs(10_000),
   })

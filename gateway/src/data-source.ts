@@ -1,5 +1,6 @@
 import { RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
-import { Agent, fetch as undiciFetch } from 'undici';
+import { STATUS_CODES } from 'node:http';
+import { Agent, request as undiciRequest } from 'undici';
 import { CORRELATION_HEADER, IDENTITY_HEADER, signIdentity } from '@shop/service-kit';
 import type { GatewayContext } from './context.js';
 import type { GatewayMetrics } from './metrics.js';
@@ -11,7 +12,40 @@ type Fetcher = NonNullable<NonNullable<ConstructorParameters<typeof RemoteGraphQ
  * of paying a TCP handshake per request.
  */
 export function createSubgraphAgent(): Agent {
-  return new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 60_000, connections: 128, pipelining: 1 });
+  return new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 60_000, connections: 128, pipelining: 1, headersTimeout: 30_000, bodyTimeout: 30_000 });
+}
+
+/**
+ * The fetch-shaped function RemoteGraphQLDataSource calls, on top of `undici.request`: it only
+ * needs `ok`, `status`, `statusText`, `headers.get`, `json()` and `text()`, and skipping WHATWG
+ * fetch's stream machinery is a good part of the per-call cost of an entity fetch.
+ */
+export function createSubgraphFetcher(agent: Agent): Fetcher {
+  const fetcher = async (url: string, init: { method?: string; headers?: Record<string, string>; body?: string }) => {
+    const res = await undiciRequest(url, {
+      dispatcher: agent,
+      method: (init.method ?? 'POST') as 'POST',
+      headers: init.headers ?? {},
+      ...(init.body !== undefined ? { body: init.body } : {}),
+    });
+    const text = await res.body.text();
+    const headers = res.headers;
+    return {
+      ok: res.statusCode >= 200 && res.statusCode < 300,
+      status: res.statusCode,
+      statusText: STATUS_CODES[res.statusCode] ?? '',
+      url,
+      headers: {
+        get(name: string): string | null {
+          const v = headers[name.toLowerCase()];
+          return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
+        },
+      },
+      json: async () => JSON.parse(text) as unknown,
+      text: async () => text,
+    };
+  };
+  return fetcher as unknown as Fetcher;
 }
 
 export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext & Record<string, unknown>> {
@@ -19,9 +53,7 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext &
   readonly #metrics: GatewayMetrics;
 
   constructor(opts: { name: string; url: string; agent: Agent; identitySecret: string; metrics: GatewayMetrics }) {
-    const fetcher = ((url: string, init: Record<string, unknown>) =>
-      undiciFetch(url, { ...init, dispatcher: opts.agent } as Parameters<typeof undiciFetch>[1])) as unknown as Fetcher;
-    super({ url: opts.url, fetcher });
+    super({ url: opts.url, fetcher: createSubgraphFetcher(opts.agent) });
     this.name = opts.name;
     this.#identitySecret = opts.identitySecret;
     this.#metrics = opts.metrics;

@@ -47,6 +47,8 @@ export interface RunningGateway {
 type ApolloContext = GatewayContext & { transport: Transport };
 
 const SAFE_SUB = /^[A-Za-z0-9._:@-]{1,128}$/;
+/** How long a request waits for the rate limiter before going through without it. */
+const RATE_LIMIT_TIMEOUT_MS = 250;
 
 function wsUrlOf(httpUrl: string): string {
   const u = new URL(httpUrl);
@@ -196,7 +198,14 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
   const rateLimited = async (key: string, log: Logger): Promise<GraphQLError | undefined> => {
     if (config.limits.rateLimit <= 0) return undefined;
     try {
-      const decision = await rateLimiter.hit(key);
+      // Fail open fast: a slow or reconnecting Redis must not add its timeouts to every request.
+      let timer: NodeJS.Timeout | undefined;
+      const decision = await Promise.race([
+        rateLimiter.hit(key),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error('rate limiter timed out')), RATE_LIMIT_TIMEOUT_MS);
+        }),
+      ]).finally(() => clearTimeout(timer));
       if (decision.allowed) return undefined;
       metrics.refusals.inc({ reason: 'rate' });
       return new GraphQLError(`Too many requests: at most ${config.limits.rateLimit} per ${config.limits.rateLimitWindowMs / 1000} s.`, {
@@ -224,6 +233,8 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
   };
 
   const activeStreams = new Set<AsyncIterableIterator<ExecutionResult>>();
+  /** Open WebSockets and multipart streams per customer (or IP when anonymous). */
+  const connectionsPerClient = new Map<string, number>();
   let stopping = false;
 
   // --- HTTP
@@ -285,6 +296,15 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
           return;
         }
         if (prepared.kind === 'subscription') {
+          // An open multipart stream holds a connection like a WebSocket does: same per-client cap.
+          const key = clientKey(identity, req.socket.remoteAddress);
+          const open = connectionsPerClient.get(key) ?? 0;
+          if (open >= config.limits.wsMaxConnectionsPerClient) {
+            metrics.refusals.inc({ reason: 'ws_connections' });
+            sendGraphQLError(res, 429, { message: 'Too many open subscriptions for this client.', extensions: { code: ErrorCode.RATE_LIMITED } });
+            return;
+          }
+          connectionsPerClient.set(key, open + 1);
           const stream = subscriptions.subscribe(prepared.planned, context, 'multipart');
           activeStreams.add(stream);
           metrics.requests.inc({ operation: (operationName as string | undefined) ?? '(anonymous)', type: 'subscription', transport: 'multipart', outcome: 'ok' });
@@ -292,6 +312,9 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
             await streamMultipart(req, res, stream, { heartbeatMs: config.multipartHeartbeatMs });
           } finally {
             activeStreams.delete(stream);
+            const left = (connectionsPerClient.get(key) ?? 1) - 1;
+            if (left <= 0) connectionsPerClient.delete(key);
+            else connectionsPerClient.set(key, left);
           }
           return;
         }
@@ -320,6 +343,12 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
     const correlationId = correlationIdFrom(req.headers);
     res.setHeader(CORRELATION_HEADER, correlationId);
     const log = logger.child({ correlationId });
+    if (log.isLevelEnabled('debug')) {
+      const started = process.hrtime.bigint();
+      res.once('finish', () =>
+        log.debug({ method: req.method, url: req.url, status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'http request'),
+      );
+    }
     const path = (req.url ?? '/').split('?')[0];
     void (async () => {
       if (await handleOpsRequest(req, res, { checks, registry: metrics.registry })) return;
@@ -366,7 +395,6 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
   });
 
-  const connectionsPerClient = new Map<string, number>();
   interface ConnectionState {
     context?: GatewayContext;
     counted?: string;
@@ -407,7 +435,15 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
         const correlationId = correlationIdFrom(params as Record<string, unknown>);
         const state = stateOf(ctx.extra);
         state.counted = key;
-        state.context = { identity, correlationId, logger: logger.child({ correlationId }) };
+        // The child logger is made on first use: most connections never log, and 10,000 of them add up.
+        let child: Logger | undefined;
+        state.context = {
+          identity,
+          correlationId,
+          get logger() {
+            return (child ??= logger.child({ correlationId }));
+          },
+        };
         metrics.wsConnections.inc();
         return true;
       },
@@ -451,6 +487,7 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
       subscribe: (args) => {
         const op = args.contextValue as OperationContext;
         if (!op.planned) return { errors: [new GraphQLError('Not a subscription.')] };
+        metrics.requests.inc({ operation: op.request.operationName ?? '(anonymous)', type: 'subscription', transport: 'ws', outcome: 'ok' });
         return subscriptions.subscribe(op.planned, op.gateway, 'ws');
       },
       execute: async (args) => {

@@ -140,6 +140,14 @@ describe('web demo', () => {
   it('signs in as alice and shows the product grid with live stock', async () => {
     await page.goto(webDemoUrl);
     await page.getByTestId('sign-in-alice').click();
+    const signedIn = await Promise.race([
+      page.getByTestId('nav-orders').waitFor({ timeout: STEP_TIMEOUT }).then(() => true),
+      page.getByTestId('sign-in-error').waitFor({ timeout: STEP_TIMEOUT }).then(() => false),
+    ]);
+    if (!signedIn) {
+      const why = await page.getByTestId('sign-in-error').innerText();
+      throw new Error(`sign-in failed: "${why}" (does the gateway allow CORS from ${new URL(page.url()).origin}?)`);
+    }
     await page.getByTestId('product-grid').waitFor({ timeout: STEP_TIMEOUT });
     await expect.poll(() => page.getByTestId('user-switcher').inputValue()).toBe('alice');
     // The subscription socket comes up for the bell and the visible cards.

@@ -626,11 +626,11 @@ export class ChaosHarness {
     return ids;
   }
 
-  /** Waits until every given order is final (polling as the admin), or the deadline; returns those still not final. */
-  async drain(ids: readonly string[], timeoutMs: number): Promise<Map<string, ServerOrder | null>> {
+  /** Waits until every given order is final (polling as the admin), or the deadline; returns the ids still not final (or unreadable). */
+  async drain(ids: readonly string[], timeoutMs: number): Promise<Set<string>> {
     const deadline = Date.now() + timeoutMs;
     let pending = [...new Set(ids)];
-    let last = new Map<string, ServerOrder | null>();
+    const last = new Map<string, ServerOrder | null>();
     while (pending.length > 0) {
       const read = await this.readOrders(pending).catch(() => new Map<string, ServerOrder | null>());
       for (const [id, o] of read) last.set(id, o);
@@ -638,8 +638,7 @@ export class ChaosHarness {
       if (pending.length === 0 || Date.now() > deadline) break;
       await sleep(1_000);
     }
-    last = new Map([...last].filter(([id]) => pending.includes(id)));
-    return last;
+    return new Set(pending);
   }
 
   /** The orders service's own Redis records (status, history length) next to what the API said. */
@@ -712,13 +711,14 @@ export class ChaosHarness {
   }
 
   /** SIGKILL the named processes at once, leave them dead `downMs`, start them again and wait until ready. */
-  async killAndRestart(names: readonly string[], downMs: number): Promise<string> {
+  async killAndRestart(names: readonly string[], downMs: number, waitReady = true): Promise<string> {
     const pids = names.map((n) => `${n}:${this.proc(n).pid()}`);
     for (const n of names) this.proc(n).signal('SIGKILL');
     await Promise.all(names.map((n) => this.proc(n).exited()));
     await sleep(downMs);
     const t = Date.now();
     await Promise.all(names.map((n) => this.proc(n).restart()));
+    if (!waitReady) return `killed ${pids.join(', ')}; restarted (not waiting until ready)`;
     await Promise.all(names.map((n) => this.system.waitReady(n, 90_000)));
     return `killed ${pids.join(', ')}; ready again ${Date.now() - t} ms after restart`;
   }
@@ -829,7 +829,7 @@ export class ChaosHarness {
         alive = false;
       }
       if (alive) continue;
-      let tail = '';
+      let tail: string;
       try {
         const lines = readFileSync(p.logFile, 'utf8').trimEnd().split('\n');
         const interesting = lines.filter((l) => !l.startsWith('{') || /"level":(50|60)/.test(l));
@@ -840,6 +840,13 @@ export class ChaosHarness {
       out.push(`${name} (pid ${pid}) is not running; log: ${tail}`);
     }
     return out;
+  }
+
+  /** Waits until every process answers its readiness check. */
+  async waitAllReady(timeoutMs = 90_000): Promise<void> {
+    const t = Date.now();
+    await Promise.all([...this.system.processes.keys()].map((n) => this.system.waitReady(n, timeoutMs)));
+    this.log(`all ${this.system.processes.size} processes ready (${Date.now() - t} ms)`);
   }
 
   /** Starts again every process that is not running (a supervisor's job), waiting until each is ready. */

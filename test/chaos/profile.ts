@@ -20,6 +20,12 @@ export interface ChaosProfile {
   readonly calmMs: number;
   /** Kill every subgraph replica one at a time (full) or one replica of each subgraph at once (short). */
   readonly killOneAtATime: boolean;
+  /**
+   * Short profile: faults overlap (the next starts while the last one's victims still rejoin their groups;
+   * redis restarts and orders-2 is slowed while inventory is stopped), to fit the time budget. Full: one at
+   * a time, each waited out.
+   */
+  readonly overlapFaults: boolean;
   /** SIGSTOP/SIGCONT cycles of the slow-subgraph fault. */
   readonly slowCycles: number;
   readonly slowStopMs: number;
@@ -47,6 +53,7 @@ const SHORT: ChaosProfile = {
   sessionTimeoutMs: SERVICE_SESSION_TIMEOUT_MS,
   calmMs: 2_500,
   killOneAtATime: false,
+  overlapFaults: true,
   slowCycles: 6,
   slowStopMs: 400,
   slowRunMs: 300,
@@ -63,6 +70,7 @@ const FULL: ChaosProfile = {
   sessionTimeoutMs: SERVICE_SESSION_TIMEOUT_MS,
   calmMs: 6_000,
   killOneAtATime: true,
+  overlapFaults: false,
   slowCycles: 20,
   slowStopMs: 500,
   slowRunMs: 300,

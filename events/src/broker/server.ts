@@ -19,7 +19,7 @@ export interface BrokerOptions {
    * kept in memory and lost on close.
    */
   dataDir?: string;
-  /** Host put in Metadata/FindCoordinator answers. Default: the bound `host`. */
+  /** Host put in Metadata/FindCoordinator answers. Default: the bound `host` (127.0.0.1 for a wildcard bind). */
   advertisedHost?: string;
   /** This broker's node id in Metadata. Default `0`. */
   nodeId?: number;
@@ -85,7 +85,8 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
 
   const ctx: BrokerContext = {
     nodeId: options.nodeId ?? 0,
-    advertisedHost: options.advertisedHost ?? host,
+    // A wildcard bind address is not somewhere a client can connect to; loopback is the useful default.
+    advertisedHost: options.advertisedHost ?? (['0.0.0.0', '::', ''].includes(host) ? '127.0.0.1' : host),
     advertisedPort: 0,
     clusterId: 'shop-embedded-broker',
     autoCreateTopics: options.autoCreateTopics ?? true,

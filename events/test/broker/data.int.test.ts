@@ -110,6 +110,20 @@ describe('produce and fetch', () => {
     }
   });
 
+  it('appends acks=0 produces without answering them', async () => {
+    const kafka = kafkaFor(broker.address);
+    const producer = kafka.producer();
+    await producer.connect();
+    for (let i = 0; i < 3; i++) await producer.send({ topic: 'fire-and-forget', acks: 0, messages: [{ value: `f${i}` }] });
+    // An acks=1 send on the same connection proves no stray response confused the client.
+    await producer.send({ topic: 'fire-and-forget', acks: 1, messages: [{ value: 'last' }] });
+    await producer.disconnect();
+    const admin = kafka.admin();
+    await admin.connect();
+    expect((await admin.fetchTopicOffsets('fire-and-forget'))[0]!.high).toBe('4');
+    await admin.disconnect();
+  });
+
   it('wakes a parked fetch as soon as a record is produced', async () => {
     const kafka = kafkaFor(broker.address);
     const producer = kafka.producer();

@@ -26,7 +26,7 @@ const PRODUCT_CURSOR = 'product';
 export const MAX_RESTOCK = 100_000;
 
 function assertProductId(id: string, field: string): void {
-  if (!PRODUCT_ID.test(id)) throw badUserInput(`${field}: malformed product id "${id}" (expected prd_…).`, { field });
+  if (!PRODUCT_ID.test(id)) throw badUserInput(`${field}: malformed product id ${JSON.stringify(id.length > 40 ? `${id.slice(0, 40)}…` : id)} (expected prd_…).`, { field });
 }
 
 export function createInventoryResolvers(deps: InventoryResolverDeps) {

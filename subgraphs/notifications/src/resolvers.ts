@@ -45,7 +45,7 @@ export function createNotificationsResolvers(deps: { store: NotificationStore; p
     Mutation: {
       markNotificationRead: async (_: unknown, args: { id: string }, ctx: NotificationsContext) => {
         const identity = requireIdentity(ctx);
-        if (!NOTIFICATION_ID.test(args.id)) throw badUserInput(`id: malformed notification id "${args.id}" (expected ntf_…).`, { field: 'id' });
+        if (!NOTIFICATION_ID.test(args.id)) throw badUserInput(`id: malformed notification id ${JSON.stringify(args.id.length > 40 ? `${args.id.slice(0, 40)}…` : args.id)} (expected ntf_…).`, { field: 'id' });
         const n = await store.get(args.id);
         if (!n) throw notFound(`Notification ${args.id} does not exist.`);
         if (n.customerId !== identity.sub) throw forbidden('You may only mark your own notifications as read.');

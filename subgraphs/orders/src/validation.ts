@@ -2,6 +2,9 @@ import { badUserInput } from '@shop/service-kit';
 import { isOrderId, isProductId } from './ids.js';
 
 export const MAX_LINES = 50;
+
+/** An id as it may appear in an error message: quoted, escaped, cut at 40 characters. */
+export const shown = (id: string): string => JSON.stringify(id.length > 40 ? `${id.slice(0, 40)}…` : id);
 export const MAX_QUANTITY = 1000;
 
 export interface PlaceOrderInput {
@@ -26,7 +29,7 @@ export function validatePlaceOrder(input: PlaceOrderInput): ValidPlaceOrder {
   lines.forEach((line, i) => {
     const n = i + 1;
     if (!isProductId(line.productId)) {
-      throw badUserInput(`Line ${n}: malformed product id "${line.productId}" (expected prd_…).`, { field: `lines[${i}].productId` });
+      throw badUserInput(`Line ${n}: malformed product id ${shown(line.productId)} (expected prd_…).`, { field: `lines[${i}].productId` });
     }
     if (!Number.isInteger(line.quantity) || line.quantity < 1 || line.quantity > MAX_QUANTITY) {
       throw badUserInput(`Line ${n} (${line.productId}): quantity must be between 1 and ${MAX_QUANTITY}, got ${line.quantity}.`, {
@@ -51,5 +54,5 @@ export function validatePlaceOrder(input: PlaceOrderInput): ValidPlaceOrder {
 }
 
 export function assertOrderId(id: string, field = 'id'): void {
-  if (!isOrderId(id)) throw badUserInput(`${field}: malformed order id "${id}" (expected ord_ followed by at least 20 characters).`, { field });
+  if (!isOrderId(id)) throw badUserInput(`${field}: malformed order id ${shown(id)} (expected ord_ followed by at least 20 characters).`, { field });
 }

@@ -17,7 +17,7 @@ export function CartPanel() {
   const cart = useCart();
   const { session } = useSession();
   const [paymentToken, setPaymentToken] = useState<string>('tok_visa');
-  const [placeOrder] = useMutation(PLACE_ORDER, { refetchQueries: ['MyOrders'] });
+  const [placeOrder] = useMutation(PLACE_ORDER);
   const [submitting, setSubmitting] = useState(false);
   const [error, setError] = useState<PlainError | null>(null);
   // One idempotency key per checkout attempt. A second click while the first is in flight is ignored,

@@ -174,8 +174,9 @@ function RestockButton({ productId, name }: { productId: string; name: string })
         onClick={() => void restock({ variables: { productId, quantity: 10 } }).catch(() => undefined)}
         aria-label={`Restock ${name} with 10 units`}
         data-testid="restock"
+        title="Restock: add 10 units (admin)"
       >
-        +10 stock
+        +10
       </button>
       {error && (
         <span className="small error-text" role="alert">

@@ -94,4 +94,19 @@ describe('PartitionLog', () => {
     expect(again.highWatermark).toBe(3);
     again.close();
   });
+
+  it('reopens a log spread over several segments and serves reads across segment boundaries', () => {
+    const dir = tmp();
+    const one = batch(1)[0]!.bytes.length;
+    const log = PartitionLog.open('t', 0, cfg(dir, { segmentBytes: one * 3 }), logger);
+    for (let i = 0; i < 10; i++) log.append(batch(1));
+    log.close();
+    expect(readdirSync(dir).filter((f) => f.endsWith('.log')).length).toBeGreaterThanOrEqual(3);
+    const again = PartitionLog.open('t', 0, cfg(dir, { segmentBytes: one * 3 }), logger);
+    expect([again.logStartOffset, again.highWatermark]).toEqual([0, 10]);
+    const { records } = again.read(2, 1 << 20, true);
+    const offsets = splitBatches(Buffer.concat(records)).map((b) => Number(b.readBigInt64BE(0)));
+    expect(offsets).toEqual([2, 3, 4, 5, 6, 7, 8, 9]);
+    again.close();
+  });
 });
