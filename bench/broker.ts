@@ -12,7 +12,8 @@
  * kafkajs's encoder (per-record varints and CRC in JS) is the bottleneck of a single producer, which
  * is why the multi-producer rows exist. The "raw" rows replace kafkajs with a minimal client that
  * pipelines pre-encoded Produce v7 requests (same 100-record batches, acks=-1, CRC still verified by
- * the broker), which measures what the broker itself sustains. Writes bench/results/broker.json.
+ * the broker), which measures what the broker itself sustains; likewise the "raw" latency rows send
+ * each record as its own pipelined request (consumer still kafkajs). Writes bench/results/broker.json.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -232,6 +233,7 @@ async function throughput(client: 'kafkajs' | 'raw', storage: 'memory' | 'data d
 
 interface LatencyRow {
   storage: 'memory' | 'data dir';
+  producer: 'kafkajs' | 'raw';
   /** Records/s actually offered (below 1,000 means the client could not keep the schedule). */
   achievedRate: number;
   records: number;
@@ -244,7 +246,29 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
 
-async function latency(storage: 'memory' | 'data dir'): Promise<LatencyRow> {
+/** Minimal pipelining producer for one partition: one Produce v7 request per record, NODELAY socket. */
+async function rawSender(address: string, topic: string): Promise<{ send(value: string): void; close(): void }> {
+  const [host, port] = address.split(':') as [string, string];
+  const socket = new Socket();
+  socket.setNoDelay(true);
+  await new Promise<void>((res) => socket.connect(Number(port), host, res));
+  socket.on('data', () => {});
+  let id = 0;
+  return {
+    send(value) {
+      const batch = encodeRecordBatch([{ value }]);
+      const w = new Writer(batch.length + 96);
+      w.int32(0).int16(0).int16(7).int32(id++).string('bench-raw-latency');
+      w.nullableString(null).int16(-1).int32(30_000);
+      w.array([topic], (w, t) => w.string(t).array([0], (w, p) => w.int32(p).bytes(batch)));
+      w.patchInt32(0, w.offset - 4);
+      socket.write(w.toBuffer());
+    },
+    close: () => socket.destroy(),
+  };
+}
+
+async function latency(storage: 'memory' | 'data dir', client: 'kafkajs' | 'raw'): Promise<LatencyRow> {
   const dir = storage === 'data dir' ? mkdtempSync(join(tmpdir(), 'broker-bench-')) : null;
   const broker = await startBrokerProcess(dir);
   const k = kafka(broker.address, 'bench-latency');
@@ -274,6 +298,7 @@ async function latency(storage: 'memory' | 'data dir'): Promise<LatencyRow> {
     await producer.send({ topic: 'latency', acks: -1, messages: [{ value: '-1' }] });
     await new Promise((r) => setTimeout(r, 500));
 
+    const raw = client === 'raw' ? await rawSender(broker.address, 'latency') : null;
     const durationMs = Number(args['latency-duration']) * 1000;
     const total = Math.round(durationMs / 1); // 1,000 records/s
     const start = performance.now();
@@ -283,13 +308,15 @@ async function latency(storage: 'memory' | 'data dir'): Promise<LatencyRow> {
       const wait = due - performance.now();
       if (wait > 1) await new Promise((r) => setTimeout(r, wait));
       sentAt.set(i, performance.now());
-      sends.push(producer.send({ topic: 'latency', acks: -1, messages: [{ value: String(i) }] }));
+      if (raw) raw.send(String(i));
+      else sends.push(producer.send({ topic: 'latency', acks: -1, messages: [{ value: String(i) }] }));
     }
     const sendSeconds = (performance.now() - start) / 1000;
     await Promise.all(sends);
     for (let i = 0; i < 100 && samples.length < total; i++) await new Promise((r) => setTimeout(r, 50));
+    raw?.close();
     const sorted = samples.sort((a, b) => a - b);
-    return { storage, achievedRate: Math.round(total / sendSeconds), records: sorted.length, p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99), maxMs: sorted[sorted.length - 1] ?? NaN };
+    return { storage, producer: client, achievedRate: Math.round(total / sendSeconds), records: sorted.length, p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99), maxMs: sorted[sorted.length - 1] ?? NaN };
   } finally {
     await consumer.disconnect().catch(() => {});
     await producer.disconnect().catch(() => {});
@@ -318,7 +345,9 @@ async function main(): Promise<void> {
     }
   }
   const lat: LatencyRow[] = [];
-  for (const storage of args.only === 'throughput' ? [] : (['memory', 'data dir'] as const)) lat.push(await latency(storage));
+  for (const storage of args.only === 'throughput' ? [] : (['memory', 'data dir'] as const)) {
+    for (const client of ['kafkajs', 'raw'] as const) lat.push(await latency(storage, client));
+  }
 
   console.log('\nProduce throughput (kafkajs, acks=-1, 100 records per send, ' + `${args['in-flight']} sends in flight per producer)`);
   console.log(
@@ -328,7 +357,7 @@ async function main(): Promise<void> {
     ),
   );
   console.log('\nEnd-to-end latency, send() -> eachMessage, 1,000 records/s, acks=-1');
-  console.log(table(['storage', 'offered rec/s', 'records', 'p50 ms', 'p99 ms', 'max ms'], lat.map((l) => [l.storage, l.achievedRate, l.records, l.p50Ms.toFixed(2), l.p99Ms.toFixed(2), l.maxMs.toFixed(2)])));
+  console.log(table(['producer', 'storage', 'offered rec/s', 'records', 'p50 ms', 'p99 ms', 'max ms'], lat.map((l) => [l.producer, l.storage, l.achievedRate, l.records, l.p50Ms.toFixed(2), l.p99Ms.toFixed(2), l.maxMs.toFixed(2)])));
 
   const result = {
     benchmark: 'broker',
@@ -344,7 +373,7 @@ async function main(): Promise<void> {
         kafkajs: Math.max(...rows.filter((r) => r.client === 'kafkajs' && r.storage === 'memory' && r.recordBytes === 100).map((r) => r.recordsPerSec)),
         raw: Math.max(...rows.filter((r) => r.client === 'raw' && r.storage === 'memory' && r.recordBytes === 100).map((r) => r.recordsPerSec)),
       },
-      p99LatencyMs: { goal: 5, memory: lat[0]?.p99Ms },
+      p99LatencyMs: { goal: 5, kafkajsMemory: lat.find((l) => l.producer === 'kafkajs' && l.storage === 'memory')?.p99Ms, rawMemory: lat.find((l) => l.producer === 'raw' && l.storage === 'memory')?.p99Ms },
     },
   };
   mkdirSync(join(root, 'bench/results'), { recursive: true });

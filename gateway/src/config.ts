@@ -21,6 +21,7 @@ const schema = z
     INVENTORY_URL: url(`http://127.0.0.1:${DEFAULT_PORTS.inventory}/graphql`),
     NOTIFICATIONS_URL: url(`http://127.0.0.1:${DEFAULT_PORTS.notifications}/graphql`),
     SUPERGRAPH_PATH: z.string().default(DEFAULT_SUPERGRAPH_PATH),
+    CORS_ORIGINS: z.string().default(''),
     SUPERGRAPH_WATCH: envBoolean(true),
     MAX_DEPTH: envInt(12, 1, 1_000),
     MAX_ALIASES: envInt(30, 0, 10_000),
@@ -64,6 +65,8 @@ export interface GatewayConfig {
   /** HTTP URL of each subgraph's `/graphql`, by subgraph name; the WS URL is derived from it. */
   readonly subgraphUrls: Readonly<Record<string, string>>;
   readonly supergraphPath: string;
+  /** Browser origins allowed to call `/graphql` (local ones and Apollo Sandbox are allowed too in development). */
+  readonly corsOrigins: readonly string[];
   /** Reload the supergraph file when it changes (development only). */
   readonly watchSupergraph: boolean;
   readonly limits: {
@@ -95,6 +98,7 @@ export function loadConfig(env: EnvSource = process.env): GatewayConfig {
     redisUrl: e.REDIS_URL,
     subgraphUrls: { orders: e.ORDERS_URL, inventory: e.INVENTORY_URL, notifications: e.NOTIFICATIONS_URL },
     supergraphPath: e.SUPERGRAPH_PATH,
+    corsOrigins: e.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean),
     watchSupergraph: !production && e.SUPERGRAPH_WATCH,
     limits: {
       maxDepth: e.MAX_DEPTH,

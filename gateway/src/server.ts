@@ -23,6 +23,7 @@ import {
 } from '@shop/service-kit';
 import { GraphQLError, getOperationAST, parse, validate } from './graphql.js';
 import { complexityPlugin, metricsPlugin, type Transport } from './apollo-plugins.js';
+import { createCorsPolicy } from './cors.js';
 import { createAuthenticator, InvalidTokenError, signDevToken } from './auth.js';
 import type { GatewayConfig } from './config.js';
 import type { GatewayContext } from './context.js';
@@ -48,7 +49,7 @@ type ApolloContext = GatewayContext & { transport: Transport };
 
 const SAFE_SUB = /^[A-Za-z0-9._:@-]{1,128}$/;
 /** How long a request waits for the rate limiter before going through without it. */
-const RATE_LIMIT_TIMEOUT_MS = 250;
+const RATE_LIMIT_TIMEOUT_MS = 1_000;
 
 function wsUrlOf(httpUrl: string): string {
   const u = new URL(httpUrl);
@@ -189,7 +190,9 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
     const refusal = checkComplexity(measureOperation(schema, document, operation, variables), config.limits);
     if (refusal) {
       metrics.refusals.inc({ reason: String(refusal.extensions.limit) });
-      return { kind: 'errors', errors: [refusal] };
+      // `extensions.http` is for Apollo Server's status code; these errors go to clients as they are.
+      const { http: _http, ...extensions } = refusal.extensions;
+      return { kind: 'errors', errors: [new GraphQLError(refusal.message, { extensions })] };
     }
     const planned = subscriptions.plan({ document, query, operationName, variables });
     return 'node' in planned ? { kind: 'subscription', planned } : { kind: 'errors', errors: planned };
@@ -209,7 +212,7 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
       if (decision.allowed) return undefined;
       metrics.refusals.inc({ reason: 'rate' });
       return new GraphQLError(`Too many requests: at most ${config.limits.rateLimit} per ${config.limits.rateLimitWindowMs / 1000} s.`, {
-        extensions: { code: ErrorCode.RATE_LIMITED, retryAfterMs: decision.resetMs, http: { status: 429 } },
+        extensions: { code: ErrorCode.RATE_LIMITED, retryAfterMs: decision.resetMs },
       });
     } catch (err) {
       // Redis trouble must not take the API down: let the request through, loudly.
@@ -232,6 +235,7 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
     ),
   };
 
+  const cors = createCorsPolicy({ origins: config.corsOrigins, production: config.production });
   const activeStreams = new Set<AsyncIterableIterator<ExecutionResult>>();
   /** Open WebSockets and multipart streams per customer (or IP when anonymous). */
   const connectionsPerClient = new Map<string, number>();
@@ -352,6 +356,7 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
     const path = (req.url ?? '/').split('?')[0];
     void (async () => {
       if (await handleOpsRequest(req, res, { checks, registry: metrics.registry })) return;
+      if ((path === '/graphql' || path === '/auth/dev-token') && cors.handle(req, res)) return;
       if (path === '/auth/dev-token' && req.method === 'GET') {
         if (config.production) {
           res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'not found' }));

@@ -121,6 +121,20 @@ describe('gateway over HTTP', () => {
     expect(hit.body.data).toEqual({ product: { name: 'Teapot' } });
   });
 
+  it('answers CORS preflights for local and listed origins only', async () => {
+    const preflight = (origin: string) =>
+      fetch(`${gateway.url}/graphql`, {
+        method: 'OPTIONS',
+        headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type, authorization' },
+      });
+    const local = await preflight('http://localhost:5173');
+    expect(local.status).toBe(204);
+    expect(local.headers.get('access-control-allow-origin')).toBe('http://localhost:5173');
+    expect(local.headers.get('access-control-allow-headers')).toContain('authorization');
+    const foreign = await preflight('https://evil.example');
+    expect(foreign.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
   it('serves the Sandbox landing page in development', async () => {
     const res = await fetch(`${gateway.url}/graphql`, { headers: { accept: 'text/html' } });
     expect(res.status).toBe(200);

@@ -133,6 +133,18 @@ describe('federated subscriptions over graphql-ws', () => {
     await client.dispose();
   });
 
+  it('refuses a too deep subscription before subscribing upstream', async () => {
+    let deep = 'id';
+    for (let i = 0; i < 7; i++) deep = `history { order { ${deep} } }`;
+    const client = wsClient(gateway, { Authorization: `Bearer ${alice}` });
+    const calls = graph.orders.subscribeCalls;
+    const sub = collect(client, { query: `subscription { orderStatusChanged(orderId: "o1") { order { ${deep} } } }` });
+    await sub.waitForEnd();
+    expect((sub.error as { extensions?: { code?: string } }[])[0]?.extensions).toEqual({ code: 'QUERY_TOO_COMPLEX', limit: 'depth', max: 12, actual: 17 });
+    expect(graph.orders.subscribeCalls).toBe(calls);
+    await client.dispose();
+  });
+
   it('closes a connection with a bad token with 4403', async () => {
     let code = 0;
     const client = wsClient(gateway, { Authorization: 'Bearer not.a.token' }, { onClose: (c) => (code = c) });

@@ -3,9 +3,6 @@
  * sign in, add two products, pay with the approving token and watch CONFIRMED arrive live; pay with the
  * declining token and see CANCELLED and the stock restored; reload in the middle of a saga and see the
  * full timeline with no gap and no duplicate. Screenshots go to test-results/screenshots/.
- *
- * SHOP_SYSTEM=mock runs the same steps against test/browser/mock-system.ts (an in-memory stand-in of
- * the API, for working on the page without the backend; needs `npm run build -w @shop/web-demo`).
  */
 import type { Locator, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -26,11 +23,6 @@ const SAGA_DEADLINE_MS = 8_000;
 const STEP_TIMEOUT = 30_000;
 
 async function start(): Promise<SystemUnderTest> {
-  if (process.env['SHOP_SYSTEM'] === 'mock') {
-    const { startSystem } = await import('./mock-system.js');
-    const mock = await startSystem({ sagaDeadlineMs: SAGA_DEADLINE_MS });
-    return { ...mock, gatewayOutage: (ms) => mock.outage(ms) };
-  }
   const { startSystem } = await import('../support/system.js');
   const system = await startSystem({ sagaDeadlineMs: SAGA_DEADLINE_MS, webDemo: true });
   return {

@@ -49,7 +49,7 @@ const SHORT: ChaosProfile = {
   name: 'short',
   orderRate: 4,
   customers: 4,
-  sagaDeadlineMs: 8_000,
+  sagaDeadlineMs: 12_000,
   sessionTimeoutMs: SERVICE_SESSION_TIMEOUT_MS,
   calmMs: 2_500,
   killOneAtATime: false,

@@ -267,7 +267,7 @@ export class FederatedSubscriptions {
       gw.supergraphSchema,
       gw.apiSchema,
     );
-    return { data: result.data ?? null, ...(result.errors?.length ? { errors: result.errors } : {}) } as ExecutionResult;
+    return { data: result.data ?? null, ...(result.errors?.length ? { errors: result.errors.map(withoutHttp) } : {}) } as ExecutionResult;
   }
 }
 
@@ -276,6 +276,19 @@ function toError(err: unknown): GraphQLError {
   return new GraphQLError(err instanceof Error ? err.message : String(err), { extensions: { code: 'INTERNAL_SERVER_ERROR' } });
 }
 
+/** `extensions.http` is a server-side hint for the HTTP status (Apollo Server strips it); clients never see it. */
+function stripHttp(extensions: Readonly<Record<string, unknown>> | undefined): Record<string, unknown> | undefined {
+  if (!extensions || !('http' in extensions)) return extensions as Record<string, unknown> | undefined;
+  const { http: _http, ...rest } = extensions;
+  return rest;
+}
+
+function withoutHttp(e: GraphQLError): GraphQLError {
+  if (!e.extensions || !('http' in e.extensions)) return e;
+  return new GraphQLError(e.message, { nodes: e.nodes ?? null, path: e.path ?? null, originalError: e.originalError ?? null, extensions: stripHttp(e.extensions) ?? {} });
+}
+
 function fromFormatted(e: GraphQLFormattedError): GraphQLError {
-  return new GraphQLError(e.message, { ...(e.path ? { path: e.path } : {}), ...(e.extensions ? { extensions: e.extensions } : {}) });
+  const extensions = stripHttp(e.extensions);
+  return new GraphQLError(e.message, { ...(e.path ? { path: e.path } : {}), ...(extensions ? { extensions } : {}) });
 }
