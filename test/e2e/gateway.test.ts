@@ -12,7 +12,8 @@ let products: Product[];
 let origin: string;
 
 beforeAll(async () => {
-  system = await startSystem({ sagaDeadlineMs: 6_000, env: { RATE_LIMIT: String(RATE_LIMIT) } });
+  // 50 WebSockets of one customer are more than the default per-client limit (20).
+  system = await startSystem({ sagaDeadlineMs: 6_000, env: { RATE_LIMIT: String(RATE_LIMIT), WS_MAX_CONNECTIONS_PER_CLIENT: '60' } });
   products = await listProducts(system.gatewayUrl);
   origin = new URL(system.gatewayUrl).origin;
 });

@@ -250,6 +250,35 @@ describe('bad input', () => {
   });
 });
 
+describe('fuzzing', () => {
+  it('survives random bodies for every advertised api and version', async () => {
+    const { codecs } = await import('../../src/broker/protocol/requests/index.js');
+    let seed = 42;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+    for (const codec of codecs) {
+      for (let v = codec.minVersion; v <= codec.maxVersion; v++) {
+        const raw = await RawClient.connect(broker.port);
+        for (let i = 0; i < 5 && !raw.closed; i++) {
+          const body = Buffer.from(Array.from({ length: Math.floor(rand() * 64) }, () => Math.floor(rand() * 256)));
+          // Small counts/lengths so some bodies decode into (nonsense) requests rather than all failing early.
+          if (body.length > 4 && rand() < 0.5) body.writeInt32BE(Math.floor(rand() * 3), 0);
+          void raw.request(codec.apiKey, v, (w) => w.raw(body));
+        }
+        await new Promise((r) => setTimeout(r, 5));
+        raw.close();
+      }
+    }
+    const check = await RawClient.connect(broker.port);
+    const frame = await check.request(18, 0, () => {});
+    expect(frame.readInt16BE(4)).toBe(0);
+    check.close();
+    const admin = kafkaFor(broker.address).admin();
+    await admin.connect();
+    expect(Array.isArray(await admin.listTopics())).toBe(true);
+    await admin.disconnect();
+  });
+});
+
 describe('connection handling', () => {
   it('keeps responses in request order behind a parked fetch', async () => {
     const admin = kafkaFor(broker.address).admin();
