@@ -67,6 +67,9 @@ try {
   log(`placed ${figures.placed}, accepted ${figures.accepted}, confirmed ${figures.confirmed}, errors ${figures.errors}`);
   log(`throughput ${figures.throughputPerSecond.toFixed(2)} confirmed orders/s (asked ${rate}/s)`);
   log(`saga latency p50 ${l.p50} ms, p90 ${l.p90} ms, p99 ${l.p99} ms, max ${l.max} ms`);
+  if (figures.sagaServerMs && figures.deliveryMs) {
+    log(`  of which inside the services p50 ${figures.sagaServerMs.p50} ms, p99 ${figures.sagaServerMs.p99} ms; push to the client p50 ${figures.deliveryMs.p50} ms, p99 ${figures.deliveryMs.p99} ms`);
+  }
   for (const r of figures.rss) log(`RSS ${r.process.padEnd(16)} start ${r.startMb} MB, peak ${r.peakMb} MB, end ${r.endMb} MB`);
   if (Object.keys(figures.errorKinds).length) log(`errors: ${JSON.stringify(figures.errorKinds)}`);
   if (!figures.rssBound.passed) {

@@ -176,6 +176,7 @@ interface ChangeMessage {
   sequence: number;
   status: string;
   previous: string | null;
+  at?: string;
 }
 
 const FATAL_SUBSCRIPTION_CODES = new Set(['FORBIDDEN', 'UNAUTHENTICATED', 'NOT_FOUND', 'BAD_USER_INPUT']);
@@ -241,7 +242,8 @@ export class Subscriber {
           }
           const c = value.data?.orderStatusChanged;
           if (!c) return;
-          seg.events.push({ sequence: c.sequence, status: c.status, previous: c.previous ?? null, receivedAt: Date.now() });
+          const at = c.at ? Date.parse(c.at) : Number.NaN;
+          seg.events.push({ sequence: c.sequence, status: c.status, previous: c.previous ?? null, receivedAt: Date.now(), ...(Number.isFinite(at) ? { at } : {}) });
           this.lastSeq = Math.max(this.lastSeq, c.sequence);
           this.onChange?.(c, this);
           if (isFinalStatus(c.status)) {

@@ -77,6 +77,8 @@ export interface ObservedChange {
   readonly status: string;
   readonly previous: string | null;
   readonly receivedAt: number;
+  /** The change's own time (`at`, set by the orders service), ms since the epoch. */
+  readonly at?: number;
 }
 
 /** One subscribe call of a subscriber: `after` it asked for, what arrived, and how it ended. */

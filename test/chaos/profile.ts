@@ -76,7 +76,7 @@ const FULL: ChaosProfile = {
   slowRunMs: 300,
   dropEveryMs: 1_000,
   drainMs: 150_000,
-  soak: { rate: 20, seconds: 90 },
+  soak: { rate: 10, seconds: 60 },
 };
 
 export function chaosProfile(name = process.env.CHAOS_PROFILE): ChaosProfile {

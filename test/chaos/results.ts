@@ -28,6 +28,9 @@ export interface SoakFigures {
   readonly errorKinds: Record<string, number>;
   readonly throughputPerSecond: number;
   readonly latencyMs: { p50: number; p90: number; p99: number; max: number; samples: number };
+  /** Where the time went: the saga inside the services (PENDING `at` → CONFIRMED `at`) and the push to the client (CONFIRMED `at` → seen). */
+  readonly sagaServerMs?: { p50: number; p99: number };
+  readonly deliveryMs?: { p50: number; p99: number };
   readonly rss: { process: string; startMb: number; peakMb: number; endMb: number }[];
   readonly rssBound: InvariantResult;
   readonly rssSeries?: { process: string; samples: [number, number][] }[];
@@ -127,6 +130,9 @@ export function renderMarkdown(file: ChaosFile): string {
         `Soak: ${k.rate} orders/s asked for ${k.seconds} s through ${k.gateways} gateway(s): placed ${k.placed}, confirmed ${k.confirmed}, errors ${k.errors}`,
         `- Throughput achieved: **${fmt(k.throughputPerSecond, 2)} confirmed orders/s**`,
         `- Saga latency (placeOrder → CONFIRMED seen on a subscription): p50 **${fmt(k.latencyMs.p50)} ms**, p90 ${fmt(k.latencyMs.p90)} ms, p99 **${fmt(k.latencyMs.p99)} ms**, max ${fmt(k.latencyMs.max)} ms (${k.latencyMs.samples} orders)`,
+        ...(k.sagaServerMs && k.deliveryMs
+          ? [`- Of which: saga inside the services (PENDING → CONFIRMED \`at\`) p50 ${fmt(k.sagaServerMs.p50)} ms, p99 ${fmt(k.sagaServerMs.p99)} ms; push to the client (CONFIRMED \`at\` → seen) p50 ${fmt(k.deliveryMs.p50)} ms, p99 ${fmt(k.deliveryMs.p99)} ms`]
+          : []),
         `- Memory bound: ${k.rssBound.passed ? 'held' : `**violated**: ${k.rssBound.violations.join('; ')}`}`,
         '',
         '| process | RSS start | peak | end |',

@@ -68,6 +68,8 @@ export async function runSoak(h: ChaosHarness, opts: SoakOptions): Promise<SoakF
   const errorKinds: Record<string, number> = {};
   const bump = (k: string) => (errorKinds[k] = (errorKinds[k] ?? 0) + 1);
   const latencies: number[] = [];
+  const sagaServer: number[] = [];
+  const delivery: number[] = [];
   const notConfirmed: Record<string, number> = {};
   let confirmed = 0;
   let lastConfirm = 0;
@@ -82,6 +84,13 @@ export async function runSoak(h: ChaosHarness, opts: SoakOptions): Promise<SoakF
     if (sub?.finalAt && final === 'CONFIRMED') {
       confirmed++;
       latencies.push(sub.finalAt - rec.placedAt);
+      const events = sub.record.segments.flatMap((s) => s.events);
+      const pending = events.find((e) => e.status === 'PENDING')?.at;
+      const done = events.find((e) => e.status === 'CONFIRMED');
+      if (pending !== undefined && done?.at !== undefined) {
+        sagaServer.push(done.at - pending);
+        delivery.push(done.receivedAt - done.at);
+      }
       lastConfirm = Math.max(lastConfirm, sub.finalAt);
     } else {
       notConfirmed[final ?? 'no final status seen'] = (notConfirmed[final ?? 'no final status seen'] ?? 0) + 1;
@@ -116,6 +125,7 @@ export async function runSoak(h: ChaosHarness, opts: SoakOptions): Promise<SoakF
       max: latencies.length ? Math.max(...latencies) : Number.NaN,
       samples: latencies.length,
     },
+    ...(sagaServer.length ? { sagaServerMs: { p50: percentile(sagaServer, 50), p99: percentile(sagaServer, 99) }, deliveryMs: { p50: percentile(delivery, 50), p99: percentile(delivery, 99) } } : {}),
     rss: rssSeries.map((s) => {
       const kb = s.samples.map(([, v]) => v);
       return { process: s.process, startMb: mb(kb[0] ?? 0), peakMb: mb(Math.max(...kb)), endMb: mb(kb.at(-1) ?? 0) };
