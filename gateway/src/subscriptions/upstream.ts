@@ -114,6 +114,14 @@ export function startUpstreamSubscription(opts: UpstreamOptions, emit: SharedEmi
   let client: Client | undefined;
   let unsubscribe: (() => void) | undefined;
   let timer: NodeJS.Timeout | undefined;
+  // graphql-ws leaves its connect promise unhandled when a subscription is released while the socket is
+  // still connecting and the connection then fails (an unhandled rejection crashes Node). So a close that
+  // comes while connecting waits until the connection is up or has failed, then releases.
+  let connecting = false;
+  const release = () => {
+    unsubscribe?.();
+    void client?.dispose();
+  };
 
   const connect = (resuming: boolean) => {
     if (closed) return;
@@ -130,8 +138,16 @@ export function startUpstreamSubscription(opts: UpstreamOptions, emit: SharedEmi
       connectionAckWaitTimeout: 10_000,
       connectionParams: opts.connectionParams,
       on: {
+        connecting: () => {
+          connecting = true;
+        },
         connected: () => {
+          connecting = false;
           attempt = 0;
+          if (closed) release();
+        },
+        closed: () => {
+          connecting = false;
         },
       },
     });
@@ -194,8 +210,7 @@ export function startUpstreamSubscription(opts: UpstreamOptions, emit: SharedEmi
       if (closed) return;
       closed = true;
       clearTimeout(timer);
-      unsubscribe?.();
-      void client?.dispose();
+      if (!connecting) release();
     },
   };
 }
