@@ -10,4 +10,5 @@ export { requestIdentityFrom, requireIdentity, requireAdmin, requireOwnerOrAdmin
 export { pageSize, encodeCursor, decodeCursor } from './pagination.js';
 export { createServiceMetrics, instrumentHandler, isInfrastructureError, type ServiceMetrics } from './metrics.js';
 export { retryUntilReady } from './retry.js';
-export { startSubgraphServer, createErrorFormatter, type SubgraphServerOptions, type RunningServer } from './subgraph-server.js';
+export { serviceEnvFields, serviceEnvSchema, serviceConfigFrom, type ServiceEnv, type ServiceConfig } from './service-config.js';
+export { runService, type StoppableService } from './run-service.js';

@@ -1,0 +1,71 @@
+import { z } from 'zod';
+import { DEFAULT_PORTS, DEV_SECRETS } from './defaults.js';
+import { envInt } from './env.js';
+
+/**
+ * The environment variables every subgraph service reads, with their defaults and messages.
+ * A service spreads these into its own `z.object({...})` next to its own variables.
+ */
+export const serviceEnvFields = (defaultPort: number) => ({
+  NODE_ENV: z.string().optional(),
+  PORT: envInt(defaultPort, 0, 65_535),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'expected redis://host:port').default(`redis://127.0.0.1:${DEFAULT_PORTS.redis}`),
+  KAFKA_BROKERS: z
+    .string()
+    .default(`127.0.0.1:${DEFAULT_PORTS.kafka}`)
+    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .pipe(z.array(z.string().regex(/^[^:\s]+:\d+$/, 'expected host:port')).min(1)),
+  IDENTITY_SECRET: z.string().min(16, 'at least 16 characters').optional(),
+  CONSUMER_CONCURRENCY: envInt(6, 1, 64),
+});
+
+/** The parsed common variables (what `serviceEnvFields` yields). */
+export interface ServiceEnv {
+  readonly NODE_ENV?: string | undefined;
+  readonly PORT: number;
+  readonly HOST: string;
+  readonly REDIS_URL: string;
+  readonly KAFKA_BROKERS: readonly string[];
+  readonly IDENTITY_SECRET?: string | undefined;
+  readonly CONSUMER_CONCURRENCY: number;
+}
+
+/**
+ * The schema of a subgraph service's environment: the common variables, then the service's own
+ * (`extra`), and the production check (a real IDENTITY_SECRET is required in production).
+ */
+export function serviceEnvSchema<E extends z.ZodRawShape>(defaultPort: number, extra: E) {
+  return z.object({ ...serviceEnvFields(defaultPort), ...extra }).superRefine((env, ctx) => requireProductionSecret(env as ServiceEnv, ctx));
+}
+
+function requireProductionSecret(env: ServiceEnv, ctx: z.RefinementCtx): void {
+  if (env.NODE_ENV === 'production' && (!env.IDENTITY_SECRET || env.IDENTITY_SECRET === DEV_SECRETS.identity)) {
+    ctx.addIssue({ code: 'custom', path: ['IDENTITY_SECRET'], message: 'required in production (and not the development default)' });
+  }
+}
+
+/** The part of the configuration every subgraph service has. */
+export interface ServiceConfig {
+  readonly production: boolean;
+  readonly port: number;
+  readonly host: string;
+  readonly redisUrl: string;
+  readonly kafkaBrokers: readonly string[];
+  readonly identitySecret: string;
+  /** Partitions each consumer handles at once (each partition still in order). */
+  readonly consumerConcurrency: number;
+}
+
+/** Maps the parsed common variables to the common config (the dev secret when none is set). */
+export function serviceConfigFrom(e: ServiceEnv): ServiceConfig {
+  return {
+    production: e.NODE_ENV === 'production',
+    port: e.PORT,
+    host: e.HOST,
+    redisUrl: e.REDIS_URL,
+    kafkaBrokers: e.KAFKA_BROKERS,
+    identitySecret: e.IDENTITY_SECRET ?? DEV_SECRETS.identity,
+    consumerConcurrency: e.CONSUMER_CONCURRENCY,
+  };
+}
