@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DEFAULT_PORTS, DEV_SECRETS } from './defaults.js';
-import { envInt } from './env.js';
+import { envDurationMs, envInt } from './env.js';
 
 /**
  * The environment variables every subgraph service reads, with their defaults and messages.
@@ -18,6 +18,7 @@ export const serviceEnvFields = (defaultPort: number) => ({
     .pipe(z.array(z.string().regex(/^[^:\s]+:\d+$/, 'expected host:port')).min(1)),
   IDENTITY_SECRET: z.string().min(16, 'at least 16 characters').optional(),
   CONSUMER_CONCURRENCY: envInt(6, 1, 64),
+  KAFKA_SESSION_TIMEOUT_MS: envDurationMs(30_000),
 });
 
 /** The parsed common variables (what `serviceEnvFields` yields). */
@@ -29,6 +30,7 @@ export interface ServiceEnv {
   readonly KAFKA_BROKERS: readonly string[];
   readonly IDENTITY_SECRET?: string | undefined;
   readonly CONSUMER_CONCURRENCY: number;
+  readonly KAFKA_SESSION_TIMEOUT_MS: number;
 }
 
 /**
@@ -55,6 +57,11 @@ export interface ServiceConfig {
   readonly identitySecret: string;
   /** Partitions each consumer handles at once (each partition still in order). */
   readonly consumerConcurrency: number;
+  /**
+   * Consumer group session timeout (default 30 s): how long a dead replica keeps its partitions, and
+   * so how long a restarted replica's first join waits. Shorter means faster failover, more false alarms.
+   */
+  readonly consumerSessionTimeoutMs: number;
 }
 
 /** Maps the parsed common variables to the common config (the dev secret when none is set). */
@@ -67,5 +74,6 @@ export function serviceConfigFrom(e: ServiceEnv): ServiceConfig {
     kafkaBrokers: e.KAFKA_BROKERS,
     identitySecret: e.IDENTITY_SECRET ?? DEV_SECRETS.identity,
     consumerConcurrency: e.CONSUMER_CONCURRENCY,
+    consumerSessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT_MS,
   };
 }

@@ -84,7 +84,7 @@ export async function startSubgraphService<TContext extends object>(opts: StartS
         logger,
         producer,
         partitionsConsumedConcurrently: config.consumerConcurrency,
-        ...(opts.sessionTimeoutMs ? { sessionTimeoutMs: opts.sessionTimeoutMs } : {}),
+        sessionTimeoutMs: opts.sessionTimeoutMs ?? config.consumerSessionTimeoutMs,
       },
       onClose: (closer) => void closers.push(closer),
     });

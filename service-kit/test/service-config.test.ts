@@ -18,6 +18,7 @@ describe('service config', () => {
       kafkaBrokers: [`127.0.0.1:${DEFAULT_PORTS.kafka}`],
       identitySecret: DEV_SECRETS.identity,
       consumerConcurrency: 6,
+      consumerSessionTimeoutMs: 30_000,
       extra: 7,
     });
   });
@@ -30,6 +31,7 @@ describe('service config', () => {
         KAFKA_BROKERS: ' a:1, b:2 ,',
         IDENTITY_SECRET: 'a-real-secret-of-some-length',
         CONSUMER_CONCURRENCY: '12',
+        KAFKA_SESSION_TIMEOUT_MS: '6s',
         EXTRA: '3',
       }),
     ).toEqual({
@@ -40,6 +42,7 @@ describe('service config', () => {
       kafkaBrokers: ['a:1', 'b:2'],
       identitySecret: 'a-real-secret-of-some-length',
       consumerConcurrency: 12,
+      consumerSessionTimeoutMs: 6_000,
       extra: 3,
     });
   });

@@ -34,6 +34,7 @@ let driver: OrderDriver | undefined;
 let producer: Producer | undefined;
 let stopSampler: (() => Promise<void>) | undefined;
 let stopDrops: (() => void) | undefined;
+let stopChurn: (() => { opened: number }) | undefined;
 let products: ProductInfo[] = [];
 let initialStock = new Map<string, ProductInfo>();
 let invariants: InvariantResult[] = [];
@@ -88,10 +89,20 @@ beforeAll(async () => {
   stopSampler = h.startStockSampler([...products.map((p) => p.id), ...(scarce ? [scarce.id] : [])]);
   driver.start();
   stopDrops = h.startForcedDrops(profile.dropEveryMs);
+  // Clients that subscribe and leave again all the time, through both gateways, while subgraphs die.
+  // (An admin may watch any order: it follows the 20 latest.)
+  const hh = h;
+  stopChurn = hh.startChurn({ name: `chaos-admin-${hh.runId}`, token: hh.adminToken }, () =>
+    hh.placed
+      .slice(-20)
+      .filter((p) => p.orderId)
+      .map((p) => p.orderId!),
+  );
 }, 240_000);
 
 afterAll(async () => {
   stopDrops?.();
+  stopChurn?.();
   await driver?.stop().catch(() => undefined);
   await stopSampler?.().catch(() => undefined);
   await producer?.disconnect().catch(() => undefined);
@@ -201,6 +212,8 @@ describe(`faults while orders flow (profile ${profile.name})`, () => {
   it('afterwards: no order lost, every accepted order final, and every invariant holds', async () => {
     const hh = harness();
     stopDrops?.();
+    const churned = stopChurn?.();
+    if (churned) hh.log(`subscription churn: ${churned.opened} short-lived subscriptions`);
     await driver!.stop();
     const ids = [...new Set(hh.placed.flatMap((p) => [p.orderId, p.refusedWith ? undefined : p.expectedOrderId]).filter((x): x is string => !!x))];
     const accepted = hh.placed.filter((p) => p.orderId).map((p) => p.orderId!);
@@ -246,6 +259,10 @@ describe(`faults while orders flow (profile ${profile.name})`, () => {
         violations: redisCheck.violations,
       },
       checkDeadLetters(hh.poison, letters, ALL_TOPICS),
+      (() => {
+        const lines = hh.crashLines();
+        return { name: 'no process crashed or logged an unhandled rejection', passed: lines.length === 0, checked: hh.system.processes.size, violations: lines };
+      })(),
     ];
     const finals: Record<string, number> = {};
     for (const o of serverOrders) if (accepted.includes(o.id)) finals[o.status] = (finals[o.status] ?? 0) + 1;

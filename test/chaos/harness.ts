@@ -370,9 +370,7 @@ export class ChaosHarness {
       dataDirPrefix: 'shop-chaos-',
       env: {
         RATE_LIMIT: '10000000',
-        // Asked of every service; a service that does not read it keeps its default (reported).
         KAFKA_SESSION_TIMEOUT_MS: session,
-        CONSUMER_SESSION_TIMEOUT_MS: session,
         // Development aid only (never in CI): keep services alive through unhandled rejections, to test the
         // rest of the suite while such a crash is being fixed. The crash is still a failure without it.
         ...(process.env.CHAOS_TOLERATE_UNHANDLED === '1' ? { NODE_OPTIONS: '--unhandled-rejections=warn' } : {}),
@@ -560,6 +558,50 @@ export class ChaosHarness {
     const sub = new Subscriber(this.pool, this.gatewayCount, orderId, customer.name, customer.token, gateway, `s${++this.subscriberSeq}`, onChange);
     this.subscribers.push(sub);
     return sub;
+  }
+
+  /**
+   * Subscription churn, as real clients make it (tabs opened and closed): every `everyMs` a subscriber
+   * watches one of `orderIds` for `lifeMs`, then unsubscribes. Not recorded with the subscribers the
+   * invariants check (they stop on purpose); their own errors are counted. Returns the stopper.
+   */
+  startChurn(customer: { name: string; token: string }, orderIds: () => readonly string[], everyMs = 50, lifeMs = 300): () => { opened: number } {
+    let opened = 0;
+    const timer = setInterval(() => {
+      const ids = orderIds();
+      if (ids.length === 0) return;
+      const id = ids[opened % ids.length]!;
+      const sub = new Subscriber(this.pool, this.gatewayCount, id, customer.name, customer.token, opened % this.gatewayCount, `churn${opened}`);
+      opened++;
+      setTimeout(() => sub.stop(), lifeMs);
+    }, everyMs);
+    return () => {
+      clearInterval(timer);
+      return { opened };
+    };
+  }
+
+  /**
+   * Lines in the services' logs that say a process crashed or nearly did (an unhandled rejection or
+   * exception, a fatal log line), whether or not it died of it.
+   */
+  crashLines(): string[] {
+    const out: string[] = [];
+    for (const [name, p] of this.system.processes) {
+      let text: string;
+      try {
+        text = readFileSync(p.logFile, 'utf8');
+      } catch {
+        continue;
+      }
+      const lines = text.split('\n');
+      lines.forEach((line, i) => {
+        if (/UnhandledPromiseRejection|Unhandled promise rejection|uncaughtException|ERR_UNHANDLED_REJECTION|"level":60/.test(line)) {
+          out.push(`${name}: ${line.slice(0, 240)}${/UnhandledPromiseRejection/.test(line) && lines[i + 1] ? ` ${lines[i + 1]!.trim().slice(0, 200)}` : ''}`);
+        }
+      });
+    }
+    return out;
   }
 
   /** Cuts a random WebSocket every `everyMs` until stopped. */

@@ -49,11 +49,20 @@ function isFatalClose(err: unknown): boolean {
 }
 
 function describe(err: unknown): string {
+  // A failed connection attempt arrives as the socket's ErrorEvent ({ type: 'error', message }).
+  if (err && typeof err === 'object' && 'type' in err && (err as { type: unknown }).type === 'error') {
+    return `connection failed: ${String((err as { message?: unknown }).message ?? 'unknown error')}`;
+  }
   if (err && typeof err === 'object' && 'code' in err) {
     const e = err as { code: unknown; reason?: unknown };
     return `closed ${String(e.code)}${e.reason ? ` ${String(e.reason)}` : ''}`;
   }
   return err instanceof Error ? err.message : String(err);
+}
+
+/** graphql-ws's `dispose` may reject with the socket's ErrorEvent when a connection attempt fails; that is expected here. */
+function disposeQuietly(client: Client): void {
+  void Promise.resolve(client.dispose()).catch(() => undefined);
 }
 
 /** The root field of a single-field subscription operation. */
@@ -120,7 +129,7 @@ export function startUpstreamSubscription(opts: UpstreamOptions, emit: SharedEmi
   let connecting = false;
   const release = () => {
     unsubscribe?.();
-    void client?.dispose();
+    if (client) disposeQuietly(client);
   };
 
   const connect = (resuming: boolean) => {
@@ -160,7 +169,7 @@ export function startUpstreamSubscription(opts: UpstreamOptions, emit: SharedEmi
           if (!result.data && result.errors?.length) {
             // The subgraph refused the subscription (UNAUTHENTICATED, FORBIDDEN, NOT_FOUND…): final, not retried.
             closed = true;
-            void current.dispose();
+            disposeQuietly(current);
             emit.error(result.errors as GraphQLFormattedError[]);
             return;
           }
@@ -174,7 +183,7 @@ export function startUpstreamSubscription(opts: UpstreamOptions, emit: SharedEmi
           emit.next(result as UpstreamEvent);
         },
         error: (err) => {
-          void current.dispose();
+          disposeQuietly(current);
           if (closed) return;
           if (isGraphQLErrors(err)) {
             emit.error(err);
@@ -197,7 +206,7 @@ export function startUpstreamSubscription(opts: UpstreamOptions, emit: SharedEmi
           timer = setTimeout(() => connect(true), delay);
         },
         complete: () => {
-          void current.dispose();
+          disposeQuietly(current);
           if (!closed) emit.complete();
         },
       },

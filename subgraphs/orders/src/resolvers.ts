@@ -150,7 +150,9 @@ export function createOrdersResolvers(deps: OrdersResolverDeps) {
     await store.place({ id: orderId, customerId: identity.sub, lines, total, paymentToken: valid.paymentToken, createdAt, deadlineAt, idempotencyKey: valid.idempotencyKey });
     const order = await store.get(orderId);
     if (!order) throw new Error(`order ${orderId} vanished right after it was written`);
-    return { order };
+    // The answer is the order as placed: the saga may already have moved it on, and the client follows
+    // that through orderStatusChanged (API.md: placeOrder "returns at once with status PENDING").
+    return { order: { ...order, status: 'PENDING', sequence: 1, updatedAt: order.createdAt } };
   }
 
   async function cancelOrder(ctx: OrdersContext, id: string): Promise<OrderRecord> {
