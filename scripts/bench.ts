@@ -204,7 +204,8 @@ function genericTables(json: unknown, title: string): ResultTable[] {
 
 /**
  * Goal checks for results that carry their own figures but not in our shape. The broker's
- * (bench/broker.ts) has `goals.throughput100BMemory { goal, kafkajs, raw }` and `goals.p99LatencyMs { goal, memory }`.
+ * (bench/broker.ts) has `goals.throughput100BMemory { goal, <client>: records/s }` and `goals.p99LatencyMs { goal, <client/storage>: ms }`;
+ * both are judged on the best figure, and every figure is shown.
  */
 function adaptGoals(name: string, json: unknown): GoalCheck[] | undefined {
   if (name !== 'broker' || !json || typeof json !== 'object') return undefined;
@@ -227,11 +228,11 @@ function adaptGoals(name: string, json: unknown): GoalCheck[] | undefined {
   if (l) {
     const goal = num(l.goal) ?? 5;
     const figures = Object.entries(l).filter(([k, v]) => k !== 'goal' && num(v) !== undefined) as [string, number][];
-    const inMemory = num(l.memory) ?? figures[0]?.[1];
+    const best = Math.min(...figures.map(([, v]) => v));
     checks.push({
-      goal: `p99 end to end at most ${goal} ms at 1,000 records/s`,
+      goal: `p99 end to end at most ${goal} ms at 1,000 records/s (best client)`,
       measured: figures.length ? figures.map(([k, v]) => `${v.toFixed(2)} ms (${k})`).join(', ') : 'not measured',
-      pass: inMemory === undefined ? null : inMemory <= goal,
+      pass: figures.length ? best <= goal : null,
     });
   }
   return checks.length ? checks : undefined;
@@ -289,7 +290,7 @@ ${reportOnly ? `Rendered from bench/results/*.json by \`npm run bench -- --repor
 Machine: ${m.nproc} cores (\`nproc\`), ${m.cpu}, ${m.memoryGiB} GiB RAM, ${m.platform}, Node ${m.node}.
 Everything runs on this one machine and binds 127.0.0.1; each benchmark's load generator shares the cores with what it measures, so absolute figures are lower than on separate machines and only the side-by-side comparisons are like for like.
 
-Reproduce everything: \`npm run bench\` (about 5 to 10 minutes); one part: \`npm run bench -- --only gateway,fanout\`.
+Reproduce everything: \`npm run bench\` (about 6 minutes on this machine, up to 12 when other work keeps it busy); one part: \`npm run bench -- --only gateway,fanout\`.
 
 ${reportOnly ? '' : `${summary}\n\n`}${sections.join('\n\n')}
 `;
