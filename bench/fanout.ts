@@ -37,7 +37,7 @@ import {
   type GoalCheck,
   type ResultTable,
 } from './lib/report.js';
-import { metricValue, orderState, placeBenchOrder, runCleanups, sleep, startBenchSystem, onCleanup } from './lib/system.js';
+import { metricValue, onCleanup, orderState, placeBenchOrder, runBenchmark, sleep, startBenchSystem } from './lib/system.js';
 
 const REQUESTED = numberArg('clients', 10_000);
 const BATCH = numberArg('batch', 250);
@@ -431,13 +431,4 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
   return Promise.race([p, new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), ms)))]).finally(() => clearTimeout(timer));
 }
 
-let exitCode = 0;
-try {
-  await main();
-} catch (err) {
-  console.error('fan-out benchmark failed:', err);
-  exitCode = 1;
-} finally {
-  await runCleanups();
-}
-process.exit(exitCode);
+await runBenchmark('fan-out', main);

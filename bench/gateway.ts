@@ -38,7 +38,7 @@ import {
   type GoalCheck,
   type ResultTable,
 } from './lib/report.js';
-import { onCleanup, placeBenchOrder, runCleanups, startBenchSystem } from './lib/system.js';
+import { onCleanup, placeBenchOrder, runBenchmark, startBenchSystem } from './lib/system.js';
 
 const CONCURRENCY = numberArg('concurrency', 32);
 const DURATION_S = numberArg('duration', 10);
@@ -379,13 +379,4 @@ function sumCpu(pids: number[]): number {
   return pids.reduce((s, p) => s + (cpuSeconds(p) || 0), 0);
 }
 
-let exitCode = 0;
-try {
-  await main();
-} catch (err) {
-  console.error('gateway benchmark failed:', err);
-  exitCode = 1;
-} finally {
-  await runCleanups();
-}
-process.exit(exitCode);
+await runBenchmark('gateway', main);

@@ -1,7 +1,7 @@
 // `npm start`: the whole system on this machine, in the foreground, until Ctrl-C.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { launchSystem, REPO_ROOT } from './lib/system.js';
+import { devToken, launchSystem, REPO_ROOT } from './lib/system.js';
 
 const dataDir = join(REPO_ROOT, '.data');
 const started = Date.now();
@@ -36,8 +36,7 @@ try {
 const gatewayOrigin = new URL(system.gatewayUrl).origin.replace('127.0.0.1', 'localhost');
 let token = '(fetch one at /auth/dev-token?sub=alice)';
 try {
-  const res = await fetch(`${gatewayOrigin}/auth/dev-token?sub=alice`);
-  token = ((await res.json()) as { token: string }).token;
+  token = await devToken(system.gatewayUrl, 'alice');
 } catch {
   // The token is a convenience; the system runs without it.
 }

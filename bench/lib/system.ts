@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { launchSystem, type RunningSystem } from '../../scripts/lib/system.js';
+import { devToken, launchSystem, type RunningSystem } from '../../scripts/lib/system.js';
 import { graphql } from '../../test/support/clients.js';
 import { listProducts, placeOrder, type Product } from '../../test/support/shop.js';
 
@@ -62,18 +62,10 @@ export async function startBenchSystem(env: Record<string, string> = {}): Promis
     throw err;
   }
   onCleanup(() => system.stop());
-  const origin = new URL(system.gatewayUrl).origin;
   return {
     ...system,
     dataDir,
-    async token(sub, roles = []) {
-      const url = new URL('/auth/dev-token', origin);
-      url.searchParams.set('sub', sub);
-      if (roles.length) url.searchParams.set('roles', roles.join(','));
-      const res = await fetch(url);
-      if (!res.ok) throw new Error(`dev token: HTTP ${res.status}`);
-      return ((await res.json()) as { token: string }).token;
-    },
+    token: (sub, roles = []) => devToken(system.gatewayUrl, sub, roles),
     pidOf(name) {
       const pid = system.processes.get(name)?.pid();
       if (!pid) throw new Error(`no pid for ${name}`);
@@ -129,3 +121,17 @@ export async function orderState(gatewayUrl: string, token: string, id: string):
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Runs a benchmark's `main`, then every cleanup (processes by pid, temp dirs), and exits with its outcome. */
+export async function runBenchmark(name: string, main: () => Promise<void>): Promise<never> {
+  let exitCode = 0;
+  try {
+    await main();
+  } catch (err) {
+    console.error(`${name} benchmark failed:`, err);
+    exitCode = 1;
+  } finally {
+    await runCleanups();
+  }
+  process.exit(exitCode);
+}

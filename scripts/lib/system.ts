@@ -221,6 +221,16 @@ export async function launchSystem(opts: LaunchOptions): Promise<RunningSystem> 
   }
 }
 
+/** A development token from a gateway's `/auth/dev-token` (refused by a production gateway). */
+export async function devToken(gatewayUrl: string, sub: string, roles: readonly string[] = []): Promise<string> {
+  const url = new URL('/auth/dev-token', gatewayUrl);
+  url.searchParams.set('sub', sub);
+  if (roles.length) url.searchParams.set('roles', roles.join(','));
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`dev token: HTTP ${res.status}`);
+  return ((await res.json()) as { token: string }).token;
+}
+
 async function redisPing(url: string): Promise<boolean> {
   const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
   redis.on('error', () => undefined);

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { launchSystem, type LaunchOptions, type RunningSystem } from '../../scripts/lib/system.js';
+import { devToken, launchSystem, type LaunchOptions, type RunningSystem } from '../../scripts/lib/system.js';
 
 export interface TestSystem extends RunningSystem {
   /** A development token from the gateway's `/auth/dev-token`. */
@@ -36,18 +36,10 @@ export async function startSystem(opts: TestSystemOptions = {}): Promise<TestSys
     if (process.env.KEEP_TEST_DATA !== '1') rmSync(dataDir, { recursive: true, force: true });
     throw err;
   });
-  const origin = new URL(system.gatewayUrl).origin;
   return {
     ...system,
     dataDir,
-    async token(sub, roles = []) {
-      const url = new URL('/auth/dev-token', origin);
-      url.searchParams.set('sub', sub);
-      if (roles.length) url.searchParams.set('roles', roles.join(','));
-      const res = await fetch(url);
-      if (!res.ok) throw new Error(`dev token: HTTP ${res.status}`);
-      return ((await res.json()) as { token: string }).token;
-    },
+    token: (sub, roles = []) => devToken(system.gatewayUrl, sub, roles),
     async stop() {
       await system.stop();
       if (process.env.KEEP_TEST_DATA !== '1') rmSync(dataDir, { recursive: true, force: true });
