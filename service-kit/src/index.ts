@@ -12,3 +12,4 @@ export { createServiceMetrics, instrumentHandler, isInfrastructureError, type Se
 export { retryUntilReady } from './retry.js';
 export { serviceEnvFields, serviceEnvSchema, serviceConfigFrom, type ServiceEnv, type ServiceConfig } from './service-config.js';
 export { runService, type StoppableService } from './run-service.js';
+export { DateTimeScalar } from './date-time-scalar.js';

@@ -1,6 +1,5 @@
-import { GraphQLScalarType, Kind } from 'graphql';
 import type { RedisPubSub } from 'graphql-redis-subscriptions';
-import { badUserInput, decodeCursor, encodeCursor, forbidden, isAdmin, notFound, pageSize, requireIdentity, type RequestIdentity } from '@shop/service-kit';
+import { badUserInput, decodeCursor, encodeCursor, forbidden, isAdmin, notFound, pageSize, requireIdentity, type RequestIdentity, DateTimeScalar } from '@shop/service-kit';
 import { NOTIFICATION_ID, notificationChannels } from './keys.js';
 import type { NotificationLoaders } from './loaders.js';
 import type { NotificationRecord, NotificationStore } from './read-model.js';
@@ -12,19 +11,6 @@ export interface NotificationsContext extends RequestIdentity {
 const CURSOR = 'notification';
 const memberId = (member: string): string => member.slice(member.indexOf(':') + 1);
 
-export const DateTimeScalar = new GraphQLScalarType({
-  name: 'DateTime',
-  description: 'An ISO-8601 date-time in UTC',
-  serialize: (v) => (v instanceof Date ? v.toISOString() : String(v)),
-  parseValue: (v) => {
-    if (typeof v !== 'string' || Number.isNaN(Date.parse(v))) throw badUserInput(`Expected an ISO-8601 date-time, got ${String(v)}.`);
-    return v;
-  },
-  parseLiteral: (ast) => {
-    if (ast.kind !== Kind.STRING || Number.isNaN(Date.parse(ast.value))) throw badUserInput('Expected an ISO-8601 date-time string.');
-    return ast.value;
-  },
-});
 
 export function createNotificationsResolvers(deps: { store: NotificationStore; pubsub: RedisPubSub }) {
   const { store } = deps;

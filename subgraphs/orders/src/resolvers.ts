@@ -1,5 +1,4 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { GraphQLScalarType, Kind } from 'graphql';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { RedisPubSub } from 'graphql-redis-subscriptions';
@@ -18,6 +17,7 @@ import {
   requireIdentity,
   requireOwnerOrAdmin,
   type RequestIdentity,
+  DateTimeScalar,
 } from '@shop/service-kit';
 import { newOrderId, orderIdForIdempotencyKey } from './ids.js';
 import { orderChannels, orderKeys } from './keys.js';
@@ -44,19 +44,6 @@ export interface OrdersResolverDeps {
 const CLAIM_TTL_MS = 15_000;
 const ORDER_CURSOR = 'order';
 
-export const DateTimeScalar = new GraphQLScalarType({
-  name: 'DateTime',
-  description: 'An ISO-8601 date-time in UTC',
-  serialize: (v) => (v instanceof Date ? v.toISOString() : String(v)),
-  parseValue: (v) => {
-    if (typeof v !== 'string' || Number.isNaN(Date.parse(v))) throw badUserInput(`Expected an ISO-8601 date-time, got ${String(v)}.`);
-    return v;
-  },
-  parseLiteral: (ast) => {
-    if (ast.kind !== Kind.STRING || Number.isNaN(Date.parse(ast.value))) throw badUserInput('Expected an ISO-8601 date-time string.');
-    return ast.value;
-  },
-});
 
 const memberOrderId = (member: string): string => member.slice(member.indexOf(':') + 1);
 
