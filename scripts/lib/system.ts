@@ -231,7 +231,8 @@ export async function devToken(gatewayUrl: string, sub: string, roles: readonly 
   return ((await res.json()) as { token: string }).token;
 }
 
-async function redisPing(url: string): Promise<boolean> {
+/** True when a Redis at `url` answers PING now (one short-lived connection). */
+export async function redisPing(url: string): Promise<boolean> {
   const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
   redis.on('error', () => undefined);
   try {

@@ -823,15 +823,7 @@ export class ChaosHarness {
     const out: { name: string; pid: number | undefined; alive: boolean; healthy: boolean }[] = [];
     for (const [name, p] of this.system.processes) {
       const pid = p.pid();
-      let alive = false;
-      try {
-        if (pid) {
-          process.kill(pid, 0);
-          alive = !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
-        }
-      } catch {
-        alive = false;
-      }
+      const alive = isAlive(pid);
       const base = this.baseUrlOf(name);
       const [host, port] = this.system.kafkaBrokers.split(',')[0]!.split(':');
       const healthy = base
@@ -863,15 +855,7 @@ export class ChaosHarness {
     for (const [name, p] of this.system.processes) {
       if (expectDown.includes(name)) continue;
       const pid = p.pid();
-      let alive = false;
-      try {
-        if (pid) {
-          process.kill(pid, 0);
-          alive = !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
-        }
-      } catch {
-        alive = false;
-      }
+      const alive = isAlive(pid);
       if (alive) continue;
       let tail: string;
       try {
@@ -939,4 +923,15 @@ export async function retry<T>(fn: () => Promise<T>, attempts: number, delayMs: 
     }
   }
   throw last;
+}
+
+/** The pid exists and is not a zombie (a killed child not reaped yet still answers kill(pid, 0)). */
+function isAlive(pid: number | undefined): boolean {
+  if (!pid) return false;
+  try {
+    process.kill(pid, 0);
+    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  } catch {
+    return false;
+  }
 }

@@ -1,25 +1,15 @@
-import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 import type { Kafka } from 'kafkajs';
 import { pino, type Logger } from 'pino';
 import { startBroker, type Broker } from '../../src/broker/index.js';
 import { createKafka } from '../../src/kafka/client.js';
 import { ensureTopics } from '../../src/kafka/topics-admin.js';
+import { startRedisServer } from '../../../test/support/redis-server.js';
 
 /** Silent unless EVENTS_TEST_LOG=debug|info|…: the suites assert on behaviour, not on log lines. */
 export const testLogger: Logger = pino({ level: process.env.EVENTS_TEST_LOG ?? 'silent' });
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const addr = server.address();
-      server.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
-}
+export { freePort } from '../../../scripts/lib/processes.js';
 
 export interface TestRedis {
   url: string;
@@ -30,27 +20,15 @@ export interface TestRedis {
 
 /** A throwaway `redis-server` (no persistence) on a free port; `stop()` kills it by pid. */
 export async function startRedis(): Promise<TestRedis> {
-  const port = await freePort();
-  const child = spawn('/usr/bin/redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-    stdio: 'ignore',
-  });
-  const url = `redis://127.0.0.1:${port}`;
-  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: (n) => (n > 50 ? null : 100) });
+  const server = await startRedisServer();
+  const client = new Redis(server.url, { maxRetriesPerRequest: 1 });
   client.on('error', () => undefined);
-  await waitFor('redis-server to answer', async () => {
-    if (client.status === 'wait' || client.status === 'end') await client.connect().catch(() => undefined);
-    return (await client.ping().catch(() => null)) === 'PONG';
-  });
   return {
-    url,
+    url: server.url,
     client,
     async stop() {
       client.disconnect();
-      if (child.exitCode === null && child.pid !== undefined) {
-        const exited = new Promise((resolve) => child.once('exit', resolve));
-        process.kill(child.pid, 'SIGKILL');
-        await exited;
-      }
+      await server.stop();
     },
   };
 }

@@ -1,0 +1,35 @@
+import { spawn } from 'node:child_process';
+import { freePort, waitUntil } from '../../scripts/lib/processes.js';
+import { redisPing } from '../../scripts/lib/system.js';
+
+export interface RedisServer {
+  readonly url: string;
+  /** Kills the server by its pid (SIGKILL: it holds nothing worth keeping) and waits for it to exit. */
+  stop(): Promise<void>;
+}
+
+/**
+ * A throwaway `redis-server` for one test file: 127.0.0.1, a free port, no persistence. The one
+ * fixture every workspace's integration tests use.
+ */
+export async function startRedisServer(): Promise<RedisServer> {
+  const port = await freePort();
+  const child = spawn('/usr/bin/redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: 'ignore',
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const url = `redis://127.0.0.1:${port}`;
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
+      process.kill(child.pid, 'SIGKILL');
+      await exited;
+    }
+  };
+  try {
+    await waitUntil('redis-server to answer', () => redisPing(url), 10_000, 50);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { url, stop };
+}
