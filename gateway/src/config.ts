@@ -33,6 +33,7 @@ const schema = z
     WS_MAX_CONNECTIONS_PER_CLIENT: envInt(20, 1, 100_000),
     UPSTREAM_RETRY_ATTEMPTS: envInt(15, 0, 1_000),
     MULTIPART_HEARTBEAT: envDurationMs(5_000),
+    WS_KEEPALIVE: envDurationMs(12_000),
     SHUTDOWN_GRACE: envDurationMs(10_000),
   })
   .superRefine((env, ctx) => {
@@ -82,6 +83,8 @@ export interface GatewayConfig {
   };
   readonly upstreamRetryAttempts: number;
   readonly multipartHeartbeatMs: number;
+  /** WebSocket ping period; a socket that has not answered the previous ping by the next is dropped. 0 = off. */
+  readonly wsKeepAliveMs: number;
   readonly shutdownGraceMs: number;
 }
 
@@ -112,6 +115,7 @@ export function loadConfig(env: EnvSource = process.env): GatewayConfig {
     },
     upstreamRetryAttempts: e.UPSTREAM_RETRY_ATTEMPTS,
     multipartHeartbeatMs: e.MULTIPART_HEARTBEAT,
+    wsKeepAliveMs: e.WS_KEEPALIVE,
     shutdownGraceMs: e.SHUTDOWN_GRACE,
   };
 }

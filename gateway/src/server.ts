@@ -8,7 +8,6 @@ import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import type { Redis } from 'ioredis';
 import type { DocumentNode, ExecutionResult, GraphQLFormattedError, GraphQLSchema } from 'graphql';
-import { useServer } from 'graphql-ws/use/ws';
 import { request as undiciRequest } from 'undici';
 import { WebSocketServer, type WebSocket } from 'ws';
 import {
@@ -34,6 +33,8 @@ import { createMetrics } from './metrics.js';
 import { acceptsMultipartSubscription, streamMultipart } from './multipart.js';
 import { createRateLimiter, type RateLimiter } from './rate-limit.js';
 import { FederatedSubscriptions, type PlannedSubscription } from './subscriptions/federated.js';
+import { Pushable } from './subscriptions/pushable.js';
+import { serveGraphQLOverWebSocket, socketSubscriber } from './websocket.js';
 
 export interface RunningGateway {
   /** `http://host:port` */
@@ -150,9 +151,9 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
    * Parsed and validated documents by query text, per schema: 10,000 clients sending the same
    * subscription are parsed and validated once, not 10,000 times.
    */
-  let documents = new Map<string, { document: DocumentNode } | { errors: readonly GraphQLError[] }>();
+  let documents = new Map<string, { document: DocumentNode; query: string } | { errors: readonly GraphQLError[] }>();
   let documentsSchema: GraphQLSchema | undefined;
-  const checkDocument = (query: string): { document: DocumentNode; schema: GraphQLSchema } | { errors: readonly GraphQLError[] } => {
+  const checkDocument = (query: string): { document: DocumentNode; query: string; schema: GraphQLSchema } | { errors: readonly GraphQLError[] } => {
     const schema = currentSchema();
     if (schema !== documentsSchema) {
       documents = new Map();
@@ -165,14 +166,15 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
         const validationErrors = validate(schema, document);
         entry = validationErrors.length
           ? { errors: validationErrors.map((e) => new GraphQLError(e.message, { nodes: e.nodes ?? null, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } })) }
-          : { document };
+          : { document, query };
       } catch (err) {
         entry = { errors: [new GraphQLError((err as GraphQLError).message, { extensions: { code: 'GRAPHQL_PARSE_FAILED' } })] };
       }
       if (documents.size >= 1_000) documents.delete(documents.keys().next().value!);
       documents.set(query, entry);
     }
-    return 'document' in entry ? { document: entry.document, schema } : entry;
+    // `query` is the cached copy of the text: subscribers that keep it share one string.
+    return 'document' in entry ? { document: entry.document, query: entry.query, schema } : entry;
   };
 
   /** Checks a subscription request (parse, validate, limits) and plans it. */
@@ -194,11 +196,11 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
       const { http: _http, ...extensions } = refusal.extensions;
       return { kind: 'errors', errors: [new GraphQLError(refusal.message, { extensions })] };
     }
-    const planned = subscriptions.plan({ document, query, operationName, variables });
+    const planned = subscriptions.plan({ document, query: checked.query, operationName, variables });
     return 'node' in planned ? { kind: 'subscription', planned } : { kind: 'errors', errors: planned };
   };
 
-  const rateLimited = async (key: string, log: Logger): Promise<GraphQLError | undefined> => {
+  const rateLimited = async (key: string, log: { readonly logger: Logger }): Promise<GraphQLError | undefined> => {
     if (config.limits.rateLimit <= 0) return undefined;
     try {
       // Fail open fast: a slow or reconnecting Redis must not add its timeouts to every request.
@@ -216,7 +218,7 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
       });
     } catch (err) {
       // Redis trouble must not take the API down: let the request through, loudly.
-      log.warn({ err: (err as Error).message }, 'rate limiter unavailable; allowing the request');
+      log.logger.warn({ err: (err as Error).message }, 'rate limiter unavailable; allowing the request');
       return undefined;
     }
   };
@@ -256,7 +258,7 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
         sendGraphQLError(res, 401, { message: `Unauthenticated: ${err.message}.`, extensions: { code: ErrorCode.UNAUTHENTICATED } }, { 'www-authenticate': 'Bearer' });
         return;
       }
-      const limited = await rateLimited(clientKey(identity, req.socket.remoteAddress), log);
+      const limited = await rateLimited(clientKey(identity, req.socket.remoteAddress), { logger: log });
       if (limited) {
         const retryAfter = String(Math.max(1, Math.ceil(Number(limited.extensions.retryAfterMs) / 1000)));
         sendGraphQLError(res, 429, limited.toJSON(), { 'retry-after': retryAfter });
@@ -411,16 +413,25 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
   };
   interface OperationContext {
     gateway: GatewayContext;
-    planned?: PlannedSubscription;
-    request: GraphQLRequest;
+    /** Subscriptions: the plan, until the subscription is attached to its group. */
+    planned?: PlannedSubscription | undefined;
+    operationName?: string | undefined;
+    /** Queries and mutations over WebSocket: what Apollo Server executes. */
+    request?: GraphQLRequest;
+    /** The graphql-ws subscription id and its socket, for writing events straight to it. */
+    id: string;
+    socket: WebSocket;
   }
 
-  const wsServer = useServer(
+  const wsServer = serveGraphQLOverWebSocket<Record<string, unknown> | undefined>(
     {
       onConnect: async (ctx) => {
-        const extra = ctx.extra as { request: IncomingMessage; socket: WebSocket };
+        const extra = ctx.extra;
         const params = ctx.connectionParams ?? {};
         const authorization = params.Authorization ?? params.authorization;
+        // graphql-ws keeps the connection params for the life of the socket; the token is not needed after this.
+        delete (params as Record<string, unknown>).Authorization;
+        delete (params as Record<string, unknown>).authorization;
         let identity: Identity | null;
         try {
           identity = await authenticator.authenticate(authorization);
@@ -429,7 +440,7 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
           metrics.refusals.inc({ reason: 'auth' });
           return false; // graphql-ws closes with 4403 Forbidden
         }
-        const key = clientKey(identity, extra.request.socket.remoteAddress);
+        const key = clientKey(identity, extra.remoteAddress);
         const count = connectionsPerClient.get(key) ?? 0;
         if (count >= config.limits.wsMaxConnectionsPerClient) {
           metrics.refusals.inc({ reason: 'ws_connections' });
@@ -462,41 +473,61 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
           metrics.wsConnections.dec();
         }
       },
-      onSubscribe: async (ctx, _id, payload) => {
+      onSubscribe: async (ctx, id, payload) => {
         const state = stateOf(ctx.extra);
         const gatewayContext = state.context;
         if (!gatewayContext) return [new GraphQLError('Not connected.', { extensions: { code: ErrorCode.UNAUTHENTICATED } })];
-        const extra = ctx.extra as { request: IncomingMessage };
-        const limited = await rateLimited(clientKey(gatewayContext.identity, extra.request.socket.remoteAddress), gatewayContext.logger);
+        // The context itself, not its logger: a connection's child logger is only made when something is logged.
+        const limited = await rateLimited(clientKey(gatewayContext.identity, ctx.extra.remoteAddress), gatewayContext);
         if (limited) return [limited];
         const variables = (payload.variables ?? {}) as Record<string, unknown>;
         const operationName = payload.operationName ?? undefined;
         const request: GraphQLRequest = { query: payload.query, variables, ...(operationName ? { operationName } : {}), ...(payload.extensions ? { extensions: payload.extensions } : {}) };
         if (typeof payload.query !== 'string' || payload.query === '') {
           // A persisted query without its text: Apollo Server resolves it (queries and mutations only).
-          return { schema: currentSchema(), document: parse('{ __typename }'), contextValue: { gateway: gatewayContext, request } satisfies OperationContext };
+          return { schema: currentSchema(), document: parse('{ __typename }'), contextValue: { gateway: gatewayContext, request, id, socket: ctx.extra.socket } satisfies OperationContext };
         }
         const prepared = prepareSubscription(payload.query, operationName, variables);
         if (prepared.kind === 'errors') return [...prepared.errors];
         if (prepared.kind === 'other') {
-          return { schema: currentSchema(), document: prepared.document, operationName, variableValues: variables, contextValue: { gateway: gatewayContext, request } satisfies OperationContext };
+          return {
+            schema: currentSchema(),
+            document: prepared.document,
+            operationName,
+            variableValues: variables,
+            contextValue: { gateway: gatewayContext, request, id, socket: ctx.extra.socket } satisfies OperationContext,
+          };
         }
+        // graphql-ws keeps the message for the life of the subscription: let it hold the shared copy of the text.
+        (payload as { query: string }).query = prepared.planned.request.query;
         return {
           schema: currentSchema(),
           document: prepared.planned.request.document,
           operationName,
           variableValues: variables,
-          contextValue: { gateway: gatewayContext, planned: prepared.planned, request } satisfies OperationContext,
+          contextValue: { gateway: gatewayContext, planned: prepared.planned, operationName, id, socket: ctx.extra.socket } satisfies OperationContext,
         };
       },
       subscribe: (args) => {
         const op = args.contextValue as OperationContext;
-        if (!op.planned) return { errors: [new GraphQLError('Not a subscription.')] };
-        metrics.requests.inc({ operation: op.request.operationName ?? '(anonymous)', type: 'subscription', transport: 'ws', outcome: 'ok' });
-        return subscriptions.subscribe(op.planned, op.gateway, 'ws');
+        const planned = op.planned;
+        if (!planned) return { errors: [new GraphQLError('Not a subscription.')] };
+        // Held by graphql-ws for as long as the subscription lives; the group has what it needs.
+        op.planned = undefined;
+        metrics.requests.inc({ operation: op.operationName ?? '(anonymous)', type: 'subscription', transport: 'ws', outcome: 'ok' });
+        // graphql-ws drives the operation through `control` (it sends `complete` when that ends, and
+        // returns it when the client leaves); the events themselves go straight to the socket.
+        const control = new Pushable<ExecutionResult>();
+        const subscriber = socketSubscriber(op.socket, op.id, control, () => {
+          metrics.refusals.inc({ reason: 'slow_consumer' });
+          op.gateway.logger.warn({ id: op.id }, 'closing a WebSocket that stopped reading');
+        });
+        control.onEnd(subscriptions.attach(planned, op.gateway, 'ws', subscriber));
+        return control;
       },
       execute: async (args) => {
         const op = args.contextValue as OperationContext;
+        if (!op.request) return { errors: [new GraphQLError('Not a query or mutation.')] };
         const response = await apollo.executeOperation(op.request, { contextValue: { ...op.gateway, transport: 'ws' } });
         if (response.body.kind !== 'single') return { errors: [new GraphQLError('Incremental delivery is not supported over WebSocket.')] };
         const { data, errors, extensions } = response.body.singleResult;
@@ -504,6 +535,7 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
       },
     },
     wss,
+    { keepAliveMs: config.wsKeepAliveMs, production: config.production, logger },
   );
 
   await new Promise<void>((resolve, reject) => {

@@ -6,6 +6,7 @@ import { GraphQLError } from '../graphql.js';
 import { CORRELATION_HEADER, IDENTITY_HEADER, signIdentity } from '@shop/service-kit';
 import { identityKey, type GatewayContext } from '../context.js';
 import type { GatewayMetrics } from '../metrics.js';
+import { FanOutGroup, ResolvedEvent, type Subscriber } from './fan-out.js';
 import { Pushable } from './pushable.js';
 import { SubscriptionRegistry } from './registry.js';
 import { RESUMABLE_FIELDS, startUpstreamSubscription } from './upstream.js';
@@ -20,6 +21,16 @@ interface GatewayInternals {
 }
 
 type UpstreamEvent = ExecutionResult<Record<string, unknown>, unknown>;
+
+/** Events kept for late joiners of a resumable stream (an order has a handful of status changes). */
+const REPLAY_LIMIT = 1_000;
+
+interface SharedGroup {
+  readonly key: string;
+  readonly group: FanOutGroup;
+  /** Leaves the shared upstream subscription. */
+  readonly release: () => void;
+}
 
 /** Service name of the synthetic fetch that hands an upstream event to the executor. */
 const EVENT_SERVICE = '__subscription_event__';
@@ -67,8 +78,8 @@ export class FederatedSubscriptions {
   readonly #registry = new SubscriptionRegistry<UpstreamEvent>();
   /** Plans by planner instance (a new supergraph gets a new planner) and operation. */
   #plans = new WeakMap<QueryPlanner, Map<string, SubscriptionNode>>();
-  /** Resolved results per upstream event and client operation, shared by identical subscribers. */
-  readonly #resolved = new WeakMap<UpstreamEvent, Map<string, Promise<ExecutionResult>>>();
+  /** Subscribers by upstream subscription and client operation. */
+  readonly #groups = new Map<string, SharedGroup>();
   /** Upstream subscribe calls made so far (for tests and metrics). */
   upstreamStarts = 0;
 
@@ -115,122 +126,113 @@ export class FederatedSubscriptions {
   }
 
   /**
-   * Subscribes one client. The iterator yields one shaped result per upstream event and ends after
-   * an error result when the upstream cannot be kept; `return()` leaves at once.
+   * Subscribes one client through an iterator (multipart HTTP, tests): it yields one shaped result
+   * per upstream event and ends after an error result when the upstream cannot be kept; `return()`
+   * leaves at once.
    */
   subscribe(planned: PlannedSubscription, context: GatewayContext, transport: 'ws' | 'multipart'): AsyncIterableIterator<ExecutionResult> {
-    const { primary, rest } = planned.node;
-    const { metrics } = this.#opts;
+    const out = new Pushable<ExecutionResult>();
+    out.onEnd(this.attach(planned, context, transport, { deliver: (event) => out.push(event.result), end: () => out.end() }));
+    return out;
+  }
+
+  /**
+   * Subscribes one client that takes its events as they come (`subscriber.deliver`, in event
+   * order, then `end`); returns the function that leaves. Subscribers of the same upstream
+   * subscription with the same operation share one group: each event is resolved and serialized
+   * once for all of them.
+   */
+  attach(planned: PlannedSubscription, context: GatewayContext, transport: 'ws' | 'multipart', subscriber: Subscriber): () => void {
+    const { primary } = planned.node;
+    const membership = new Membership(this.#opts.metrics, transport, subscriber);
+    const wsUrl = this.#opts.wsUrlFor(primary.serviceName);
+    if (!wsUrl) return membership.refuse(new GraphQLError(`No WebSocket URL for subgraph ${primary.serviceName}.`));
     const primaryVariables: Record<string, unknown> = {};
     for (const name of primary.variableUsages ?? []) {
       if (planned.request.variables[name] !== undefined) primaryVariables[name] = planned.request.variables[name];
     }
-    const who = identityKey(context.identity);
-    const upstreamKey = [primary.serviceName, primary.operation, stable(primaryVariables), who].join('\u0000');
-    const resultKey = [planned.request.operationName ?? '', planned.request.query, stable(planned.request.variables)].join('\u0000');
+    const upstreamKey = [primary.serviceName, primary.operation, stable(primaryVariables), identityKey(context.identity)].join('\u0000');
+    const groupKey = [upstreamKey, planned.request.operationName ?? '', planned.request.query, stable(planned.request.variables)].join('\u0000');
 
-    let release: (() => void) | undefined;
-    metrics.activeSubscriptions.inc({ transport });
-    const out = new Pushable<ExecutionResult>(() => {
-      metrics.activeSubscriptions.dec({ transport });
-      release?.();
-    });
-    // Results are resolved concurrently but delivered in event order.
-    let chain: Promise<void> = Promise.resolve();
-    const enqueue = (work: () => Promise<ExecutionResult | undefined>, end = false) => {
-      chain = chain.then(async () => {
-        if (out.ended) return;
-        const result = await work().catch((err: unknown) => ({ errors: [toError(err)] }) as ExecutionResult);
-        if (result) out.push(result);
-        if (end) out.end();
-      });
-    };
-
-    const wsUrl = this.#opts.wsUrlFor(primary.serviceName);
-    if (!wsUrl) {
-      enqueue(async () => ({ errors: [new GraphQLError(`No WebSocket URL for subgraph ${primary.serviceName}.`)] }), true);
-      return out;
+    let shared = this.#groups.get(groupKey);
+    if (!shared) {
+      try {
+        shared = this.#startGroup(groupKey, upstreamKey, wsUrl, planned, primaryVariables, context);
+      } catch (err) {
+        return membership.refuse(toError(err));
+      }
     }
+    // Only the group is kept from here: the keys built above are long and the group holds them already.
+    return membership.join(shared, this.#groups);
+  }
+
+  #startGroup(
+    groupKey: string,
+    upstreamKey: string,
+    wsUrl: string,
+    planned: PlannedSubscription,
+    primaryVariables: Record<string, unknown>,
+    context: GatewayContext,
+  ): SharedGroup {
+    const { primary, rest } = planned.node;
+    const { metrics } = this.#opts;
     const resumable = Object.keys(RESUMABLE_FIELDS).some((f) => primary.operation.includes(f));
-    try {
-      release = this.#registry.acquire(
-        upstreamKey,
-        {
-          next: (event) => {
-            const pending = this.#resolve(event, planned, primary, rest, context, resultKey);
-            enqueue(() => pending);
-          },
-          error: (errors) => enqueue(async () => ({ errors: errors.map(fromFormatted) }), true),
-          complete: () => enqueue(async () => undefined, true),
-        },
-        {
-          replayLimit: resumable ? 1_000 : 0,
-          start: (emit) => {
-            this.upstreamStarts++;
-            const subgraph = primary.serviceName;
-            metrics.activeUpstreamSubscriptions.inc({ subgraph });
-            const identity = context.identity;
-            const correlationId = context.correlationId;
-            const source = startUpstreamSubscription(
-              {
-                subgraph,
-                wsUrl,
-                operation: primary.operation,
-                operationName: primary.operationName,
-                variables: primaryVariables,
-                retryAttempts: this.#opts.retryAttempts,
-                ...(this.#opts.retryBaseDelayMs !== undefined ? { retryBaseDelayMs: this.#opts.retryBaseDelayMs } : {}),
-                connectionParams: () => ({
-                  ...(identity ? { [IDENTITY_HEADER]: signIdentity(identity, this.#opts.identitySecret) } : {}),
-                  [CORRELATION_HEADER]: correlationId,
-                }),
-                onDrop: (reason) => {
-                  metrics.upstreamErrors.inc({ subgraph, kind: 'ws_drop' });
-                  context.logger.warn({ subgraph, reason }, 'upstream subscription dropped');
-                },
-                onRetry: (attempt, reason) => context.logger.info({ subgraph, attempt, reason }, 'resubscribing upstream'),
+    const group = new FanOutGroup(resumable ? REPLAY_LIMIT : 0, () => {
+      if (this.#groups.get(groupKey) === shared) this.#groups.delete(groupKey);
+    });
+    const release = this.#registry.acquire(
+      upstreamKey,
+      {
+        next: (event) => group.enqueue(this.#execute(event, planned, primary, rest, context)),
+        error: (errors) => group.enqueue(Promise.resolve({ errors: errors.map(fromFormatted) }), true),
+        complete: () => group.enqueue(Promise.resolve(undefined), true),
+      },
+      {
+        replayLimit: resumable ? REPLAY_LIMIT : 0,
+        start: (emit) => {
+          this.upstreamStarts++;
+          const subgraph = primary.serviceName;
+          metrics.activeUpstreamSubscriptions.inc({ subgraph });
+          const identity = context.identity;
+          const correlationId = context.correlationId;
+          const source = startUpstreamSubscription(
+            {
+              subgraph,
+              wsUrl,
+              operation: primary.operation,
+              operationName: primary.operationName,
+              variables: primaryVariables,
+              retryAttempts: this.#opts.retryAttempts,
+              ...(this.#opts.retryBaseDelayMs !== undefined ? { retryBaseDelayMs: this.#opts.retryBaseDelayMs } : {}),
+              connectionParams: () => ({
+                ...(identity ? { [IDENTITY_HEADER]: signIdentity(identity, this.#opts.identitySecret) } : {}),
+                [CORRELATION_HEADER]: correlationId,
+              }),
+              onDrop: (reason) => {
+                metrics.upstreamErrors.inc({ subgraph, kind: 'ws_drop' });
+                context.logger.warn({ subgraph, reason }, 'upstream subscription dropped');
               },
-              emit,
-            );
-            return {
-              close: () => {
-                metrics.activeUpstreamSubscriptions.dec({ subgraph });
-                source.close();
-              },
-            };
-          },
+              onRetry: (attempt, reason) => context.logger.info({ subgraph, attempt, reason }, 'resubscribing upstream'),
+            },
+            emit,
+          );
+          return {
+            close: () => {
+              metrics.activeUpstreamSubscriptions.dec({ subgraph });
+              source.close();
+            },
+          };
         },
-      );
-    } catch (err) {
-      enqueue(async () => ({ errors: [toError(err)] }), true);
-    }
-    return out;
+      },
+    );
+    const shared: SharedGroup = { key: groupKey, group, release };
+    this.#groups.set(groupKey, shared);
+    return shared;
   }
 
   /** Closes every upstream subscription (shutdown). */
   closeAll(): void {
     this.#registry.closeAll();
-  }
-
-  #resolve(
-    event: UpstreamEvent,
-    planned: PlannedSubscription,
-    primary: FetchNode,
-    rest: PlanNode | undefined,
-    context: GatewayContext,
-    resultKey: string,
-  ): Promise<ExecutionResult> {
-    let byOperation = this.#resolved.get(event);
-    if (!byOperation) {
-      byOperation = new Map();
-      this.#resolved.set(event, byOperation);
-    }
-    let pending = byOperation.get(resultKey);
-    if (!pending) {
-      pending = this.#execute(event, planned, primary, rest, context);
-      byOperation.set(resultKey, pending);
-    }
-    return pending;
   }
 
   async #execute(event: UpstreamEvent, planned: PlannedSubscription, primary: FetchNode, rest: PlanNode | undefined, context: GatewayContext): Promise<ExecutionResult> {
@@ -291,4 +293,52 @@ function withoutHttp(e: GraphQLError): GraphQLError {
 function fromFormatted(e: GraphQLFormattedError): GraphQLError {
   const extensions = stripHttp(e.extensions);
   return new GraphQLError(e.message, { ...(e.path ? { path: e.path } : {}), ...(extensions ? { extensions } : {}) });
+}
+
+/**
+ * One subscriber's place in a group, and its `leave`. A class, not closures: at 10,000 subscribers
+ * every closure made per subscriber counts (and tsx gives each named one its own `name` property).
+ */
+class Membership {
+  #left = false;
+  #group: SharedGroup | undefined;
+  #groups: Map<string, SharedGroup> | undefined;
+
+  constructor(
+    private readonly metrics: GatewayMetrics,
+    private readonly transport: 'ws' | 'multipart',
+    private readonly subscriber: Subscriber,
+  ) {
+    metrics.activeSubscriptions.inc({ transport });
+  }
+
+  /** Ends the subscriber at once with an error. */
+  refuse(error: GraphQLError): () => void {
+    this.subscriber.deliver(new ResolvedEvent({ errors: [error] }));
+    this.subscriber.end();
+    return this.leave;
+  }
+
+  join(group: SharedGroup, groups: Map<string, SharedGroup>): () => void {
+    this.#group = group;
+    this.#groups = groups;
+    group.group.join(this.subscriber);
+    return this.leave;
+  }
+
+  /** The function that leaves (idempotent; the last one out releases the upstream subscription). */
+  get leave(): () => void {
+    return () => this.#leave();
+  }
+
+  #leave(): void {
+    if (this.#left) return;
+    this.#left = true;
+    this.metrics.activeSubscriptions.dec({ transport: this.transport });
+    const shared = this.#group;
+    if (shared?.group.leave(this.subscriber)) {
+      if (this.#groups?.get(shared.key) === shared) this.#groups.delete(shared.key);
+      shared.release();
+    }
+  }
 }

@@ -6,11 +6,18 @@
 export class Pushable<T> implements AsyncIterableIterator<T> {
   readonly #buffer: T[] = [];
   readonly #waiting: Array<(r: IteratorResult<T>) => void> = [];
-  readonly #onReturn: () => void;
+  #onReturn: (() => void) | undefined;
   #ended = false;
 
-  constructor(onReturn: () => void) {
+  /** `onReturn` runs once, when the iterator ends or is returned; see also `onEnd`. */
+  constructor(onReturn?: () => void) {
     this.#onReturn = onReturn;
+  }
+
+  /** Sets what runs when the iterator ends; at once if it already has. */
+  onEnd(fn: () => void): void {
+    if (this.#ended) fn();
+    else this.#onReturn = fn;
   }
 
   get ended(): boolean {
@@ -28,7 +35,9 @@ export class Pushable<T> implements AsyncIterableIterator<T> {
   end(): void {
     if (this.#ended) return;
     this.#ended = true;
-    this.#onReturn();
+    const onReturn = this.#onReturn;
+    this.#onReturn = undefined;
+    onReturn?.();
     if (this.#buffer.length === 0) for (const w of this.#waiting.splice(0)) w({ value: undefined, done: true });
   }
 

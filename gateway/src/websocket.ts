@@ -1,0 +1,150 @@
+import { CloseCode, handleProtocols, makeServer, type ServerOptions } from 'graphql-ws';
+import { WebSocket, type WebSocketServer } from 'ws';
+import type { Logger } from '@shop/service-kit';
+import type { ResolvedEvent, Subscriber } from './subscriptions/fan-out.js';
+
+/** What each graphql-ws connection context carries about its socket. */
+export interface SocketExtra {
+  readonly socket: WebSocket;
+  readonly remoteAddress: string | undefined;
+}
+
+export interface WebSocketServing {
+  /** Closes every socket with 1001 and stops the keep-alive sweep. */
+  dispose(): Promise<void>;
+}
+
+/** A reason string fits in a close frame (123 bytes). */
+function closeReason(message: string, production: boolean): string {
+  if (production) return 'Internal server error';
+  return Buffer.byteLength(message) > 123 ? 'Internal server error' : message;
+}
+
+/**
+ * graphql-ws's protocol server (`makeServer`: connection_init, ping/pong, subscribe, complete and
+ * their close codes) on a `ws` server. It replaces graphql-ws's `useServer`, which keeps the upgrade
+ * request and its own ping timers for every socket: with 10,000 subscribers those were a large
+ * share of the memory per connection. Here one sweep pings every socket each `keepAliveMs` and
+ * drops those that did not answer the previous ping.
+ */
+export function serveGraphQLOverWebSocket<P extends Record<string, unknown> | undefined>(
+  options: ServerOptions<P, SocketExtra>,
+  wss: WebSocketServer,
+  opts: { keepAliveMs: number; production: boolean; logger: Logger },
+): WebSocketServing {
+  const server = makeServer<P, SocketExtra>(options);
+  wss.options.handleProtocols = handleProtocols;
+  const { logger, production } = opts;
+
+  const awaitingPong = new WeakSet<WebSocket>();
+  const sweep =
+    opts.keepAliveMs > 0
+      ? setInterval(() => {
+          for (const socket of wss.clients) {
+            if (socket.readyState !== WebSocket.OPEN) continue;
+            if (awaitingPong.has(socket)) {
+              socket.terminate();
+              continue;
+            }
+            awaitingPong.add(socket);
+            socket.ping();
+          }
+        }, opts.keepAliveMs)
+      : undefined;
+  sweep?.unref();
+
+  const internalError = (socket: WebSocket, err: unknown, what: string) => {
+    logger.error({ err }, what);
+    if (socket.readyState === WebSocket.OPEN) socket.close(CloseCode.InternalServerError, closeReason(err instanceof Error ? err.message : String(err), production));
+  };
+
+  wss.on('connection', (socket, request) => {
+    socket.once('error', (err) => internalError(socket, err, 'websocket error'));
+    socket.on('pong', () => awaitingPong.delete(socket));
+    const closed = server.opened(
+      // Methods, not arrow properties: tsx (esbuild `keepNames`) gives every named arrow its own
+      // `name` property when it is created, a few hundred bytes per connection each.
+      {
+        protocol: socket.protocol,
+        send(data) {
+          return new Promise<void>((resolve, reject) => {
+            if (socket.readyState !== WebSocket.OPEN) return resolve();
+            socket.send(data, (err) => (err ? reject(err) : resolve()));
+          });
+        },
+        close(code, reason) {
+          socket.close(code, reason);
+        },
+        onMessage(cb) {
+          socket.on('message', (data) => {
+            cb(String(data as Buffer)).catch((err: unknown) => internalError(socket, err, 'websocket message handling failed'));
+          });
+        },
+      },
+      // Not the upgrade request: holding it for the life of the socket costs kilobytes per connection.
+      { socket, remoteAddress: request.socket.remoteAddress },
+    );
+    socket.once('close', (code, reason) => {
+      void closed(code, String(reason)).catch((err: unknown) => logger.error({ err }, 'websocket close handling failed'));
+    });
+  });
+
+  return {
+    async dispose() {
+      if (sweep) clearInterval(sweep);
+      for (const client of wss.clients) client.close(1001, 'Going away');
+      wss.removeAllListeners('connection');
+      await new Promise<void>((resolve, reject) => wss.close((err) => (err ? reject(err) : resolve())));
+    },
+  };
+}
+
+/** Bytes a socket may have queued before it counts as a client that stopped reading. */
+const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+
+/**
+ * A subscriber that writes `next` messages for subscription `id` straight to the socket, in the
+ * exact form graphql-ws's server writes them, from the event's once-serialized result. graphql-ws
+ * still runs the operation (its iterator is `control`, which ends after the last event and then
+ * sends `complete`); only the per-event path skips its per-subscriber serialization.
+ */
+export function socketSubscriber(socket: WebSocket, id: string, control: { end(): void }, onSlowConsumer: () => void): Subscriber {
+  return new SocketSubscriber(socket, id, control, onSlowConsumer);
+}
+
+/**
+ * A class rather than closures per subscriber, holding only the id it shares with graphql-ws: a
+ * small Buffer kept per subscriber would pin a whole 8 KiB pool slab for a few bytes.
+ */
+class SocketSubscriber implements Subscriber {
+  constructor(
+    private readonly socket: WebSocket,
+    private readonly id: string,
+    private readonly control: { end(): void },
+    private readonly onSlowConsumer: () => void,
+  ) {}
+
+  deliver(event: ResolvedEvent): void {
+    const { socket } = this;
+    if (socket.readyState !== WebSocket.OPEN) return;
+    if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
+      // It has stopped reading: buffering more for it would only grow the gateway's memory.
+      this.onSlowConsumer();
+      socket.terminate();
+      return;
+    }
+    // `{"id":<id>,"type":"next","payload":<result>}`, as graphql-ws writes it, in one allocation.
+    const head = `{"id":${JSON.stringify(this.id)},"type":"next","payload":`;
+    const headBytes = Buffer.byteLength(head);
+    const json = event.json;
+    const frame = Buffer.allocUnsafe(headBytes + json.length + 1);
+    frame.write(head, 0);
+    json.copy(frame, headBytes);
+    frame[frame.length - 1] = 0x7d; // }
+    socket.send(frame, { binary: false });
+  }
+
+  end(): void {
+    this.control.end();
+  }
+}
