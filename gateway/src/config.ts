@@ -34,6 +34,7 @@ const schema = z
     UPSTREAM_RETRY_ATTEMPTS: envInt(15, 0, 1_000),
     MULTIPART_HEARTBEAT: envDurationMs(5_000),
     WS_KEEPALIVE: envDurationMs(12_000),
+    QUERY_EXECUTOR: z.enum(['fast', 'stock']).default('fast'),
     SHUTDOWN_GRACE: envDurationMs(10_000),
   })
   .superRefine((env, ctx) => {
@@ -83,6 +84,8 @@ export interface GatewayConfig {
   };
   readonly upstreamRetryAttempts: number;
   readonly multipartHeartbeatMs: number;
+  /** `fast`: plans run by the gateway's own executor; `stock`: by @apollo/gateway's (for comparison, or as a way back). */
+  readonly queryExecutor: 'fast' | 'stock';
   /** WebSocket ping period; a socket that has not answered the previous ping by the next is dropped. 0 = off. */
   readonly wsKeepAliveMs: number;
   readonly shutdownGraceMs: number;
@@ -116,6 +119,7 @@ export function loadConfig(env: EnvSource = process.env): GatewayConfig {
     upstreamRetryAttempts: e.UPSTREAM_RETRY_ATTEMPTS,
     multipartHeartbeatMs: e.MULTIPART_HEARTBEAT,
     wsKeepAliveMs: e.WS_KEEPALIVE,
+    queryExecutor: e.QUERY_EXECUTOR,
     shutdownGraceMs: e.SHUTDOWN_GRACE,
   };
 }

@@ -17,6 +17,7 @@ export const {
   getNullableType,
   getOperationAST,
   graphql: executeGraphQL,
+  isAbstractType,
   isInterfaceType,
   isListType,
   isObjectType,

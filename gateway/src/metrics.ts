@@ -37,6 +37,12 @@ export function createMetrics() {
       labelNames: ['subgraph', 'kind'] as const,
       registers: [registry],
     }),
+    plansExecuted: new Counter({
+      name: 'gateway_query_plans_executed_total',
+      help: "Query plans of queries and mutations by executor: the gateway's own (fast) or @apollo/gateway's (stock)",
+      labelNames: ['executor'] as const,
+      registers: [registry],
+    }),
     wsConnections: new Gauge({ name: 'gateway_ws_connections', help: 'Open graphql-ws connections', registers: [registry] }),
     refusals: new Counter({
       name: 'gateway_refusals_total',

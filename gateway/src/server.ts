@@ -27,6 +27,9 @@ import { createAuthenticator, InvalidTokenError, signDevToken } from './auth.js'
 import type { GatewayConfig } from './config.js';
 import type { GatewayContext } from './context.js';
 import { createSubgraphAgent, SubgraphDataSource } from './data-source.js';
+import { PlanExecutor } from './execution/plan-executor.js';
+import { SubgraphClient } from './execution/subgraph-client.js';
+import type { GatewayInterface } from '@apollo/server-gateway-interface';
 import { BodyTooLargeError, readBody, sendGraphQLError } from './http-io.js';
 import { checkComplexity, measureOperation } from './limits.js';
 import { createMetrics } from './metrics.js';
@@ -47,6 +50,19 @@ export interface RunningGateway {
 }
 
 type ApolloContext = GatewayContext & { transport: Transport };
+
+/** A request's correlation id and its child logger, made only when something is logged (most requests log nothing). */
+class RequestScope {
+  #logger: Logger | undefined;
+  constructor(
+    private readonly root: Logger,
+    readonly correlationId: string,
+  ) {}
+
+  get logger(): Logger {
+    return (this.#logger ??= this.root.child({ correlationId: this.correlationId }));
+  }
+}
 
 const SAFE_SUB = /^[A-Za-z0-9._:@-]{1,128}$/;
 /** How long a request waits for the rate limiter before going through without it. */
@@ -114,8 +130,20 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
     return gatewayInternals.schema;
   };
 
+  // Apollo Server drives the gateway as usual; only the executor of queries and mutations is ours.
+  const planExecutor = new PlanExecutor(gateway, new SubgraphClient(agent, config.identitySecret, metrics), (name) => config.subgraphUrls[name], metrics);
+  const servedGateway: GatewayInterface = {
+    async load(options) {
+      const loaded = await gateway.load(options);
+      if (loaded.executor) planExecutor.fallback = loaded.executor;
+      return { schema: loaded.schema, executor: config.queryExecutor === 'fast' ? planExecutor.executor : loaded.executor };
+    },
+    onSchemaLoadOrUpdate: (callback) => gateway.onSchemaLoadOrUpdate(callback),
+    stop: () => gateway.stop(),
+  };
+
   const apollo = new ApolloServer<ApolloContext>({
-    gateway,
+    gateway: servedGateway,
     logger,
     csrfPrevention: true,
     introspection: !config.production,
@@ -244,8 +272,8 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
   let stopping = false;
 
   // --- HTTP
-  const handleGraphQL = async (req: IncomingMessage, res: ServerResponse, ctxBase: { correlationId: string; log: Logger }) => {
-    const { correlationId, log } = ctxBase;
+  const handleGraphQL = async (req: IncomingMessage, res: ServerResponse, scope: RequestScope) => {
+    const { correlationId } = scope;
     const url = new URL(req.url ?? '/', 'http://gateway');
     const isLandingPage = req.method === 'GET' && !url.searchParams.has('query') && !url.searchParams.has('extensions');
     let identity: Identity | null = null;
@@ -258,7 +286,7 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
         sendGraphQLError(res, 401, { message: `Unauthenticated: ${err.message}.`, extensions: { code: ErrorCode.UNAUTHENTICATED } }, { 'www-authenticate': 'Bearer' });
         return;
       }
-      const limited = await rateLimited(clientKey(identity, req.socket.remoteAddress), { logger: log });
+      const limited = await rateLimited(clientKey(identity, req.socket.remoteAddress), scope);
       if (limited) {
         const retryAfter = String(Math.max(1, Math.ceil(Number(limited.extensions.retryAfterMs) / 1000)));
         sendGraphQLError(res, 429, limited.toJSON(), { 'retry-after': retryAfter });
@@ -289,7 +317,14 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
         return;
       }
     }
-    const context: ApolloContext = { identity, correlationId, logger: log, transport: 'http' };
+    const context: ApolloContext = {
+      identity,
+      correlationId,
+      transport: 'http',
+      get logger() {
+        return scope.logger;
+      },
+    };
 
     // Subscriptions over multipart HTTP are ours; everything else goes to Apollo Server.
     if (req.method === 'POST' && acceptsMultipartSubscription(req.headers.accept) && body && typeof body === 'object' && !Array.isArray(body)) {
@@ -348,8 +383,9 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
   const server = createServer((req, res) => {
     const correlationId = correlationIdFrom(req.headers);
     res.setHeader(CORRELATION_HEADER, correlationId);
-    const log = logger.child({ correlationId });
-    if (log.isLevelEnabled('debug')) {
+    const scope = new RequestScope(logger, correlationId);
+    if (logger.isLevelEnabled('debug')) {
+      const log = scope.logger;
       const started = process.hrtime.bigint();
       res.once('finish', () =>
         log.debug({ method: req.method, url: req.url, status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'http request'),
@@ -380,12 +416,12 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
           sendGraphQLError(res, 503, { message: 'The gateway is shutting down.', extensions: { code: 'SERVICE_UNAVAILABLE' } }, { connection: 'close' });
           return;
         }
-        await handleGraphQL(req, res, { correlationId, log });
+        await handleGraphQL(req, res, scope);
         return;
       }
       res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'not found' }));
     })().catch((err: unknown) => {
-      log.error({ err }, 'request failed');
+      scope.logger.error({ err }, 'request failed');
       sendGraphQLError(res, 500, { message: config.production ? 'Internal server error' : (err as Error).message, extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } });
     });
   });
@@ -568,6 +604,7 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
       await apollo.stop().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'apollo stop failed'));
       logger.debug('apollo stopped');
       watcher?.close();
+      await rateLimiter.flush().catch(() => undefined);
       await redis.quit().catch(() => redis.disconnect());
       await agent.close().catch(() => undefined);
       logger.info('gateway stopped');
