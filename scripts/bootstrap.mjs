@@ -10,7 +10,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const [task, ...rest] = process.argv.slice(2);
 const TASKS = {
   start: { script: 'scripts/start.ts', system: ['redis-server'] },
-  test: { script: 'scripts/test.ts', system: ['redis-server', 'chromium'] },
+  test: { script: 'scripts/test.ts', system: ['redis-server', 'chromium', 'kcat', 'python3-confluent-kafka'] },
 };
 const spec = TASKS[task];
 if (!spec) {
@@ -37,9 +37,18 @@ if (!existsSync(installed) || statSync(installed).mtimeMs < statSync(lock).mtime
   if (!run('npm', ['ci', '--no-audit', '--no-fund'])) process.exit(1);
 }
 
-// Debian packages the task needs, installed when we may (root, or sudo without a password).
-const binaries = { 'redis-server': '/usr/bin/redis-server', chromium: '/usr/bin/chromium' };
-const onPath = (bin) => (process.env.PATH ?? '').split(':').some((d) => d && existsSync(join(d, bin)));
+// Debian packages the task needs, installed when we may (root, or sudo without a password), each with the file that
+// shows it is there. kcat and the confluent-kafka module are the librdkafka clients of the broker's int tests; the
+// module is installed for Debian's /usr/bin/python3, whatever python3 comes first on PATH.
+const binaries = {
+  'redis-server': '/usr/bin/redis-server',
+  chromium: '/usr/bin/chromium',
+  kcat: '/usr/bin/kcat',
+  'python3-confluent-kafka': '/usr/lib/python3/dist-packages/confluent_kafka/__init__.py',
+};
+// The broker tests run exactly these two files, so another copy on PATH does not count for them.
+const exactPath = new Set(['kcat', 'python3-confluent-kafka']);
+const onPath = (bin) => !exactPath.has(bin) && (process.env.PATH ?? '').split(':').some((d) => d && existsSync(join(d, bin)));
 const missing = spec.system.filter((bin) => !existsSync(binaries[bin]) && !onPath(bin));
 const needRedis = missing.includes('redis-server') && (task === 'test' || !process.env.REDIS_URL);
 const toInstall = missing.filter((bin) => bin !== 'redis-server' || needRedis);

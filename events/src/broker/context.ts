@@ -1,7 +1,18 @@
 import type { Logger } from 'pino';
 import type { GroupCoordinator } from './group/coordinator.js';
 import type { OffsetStore } from './group/offset-store.js';
-import type { LogManager } from './log/log-manager.js';
+import type { FsyncPolicy, LogManager } from './log/log-manager.js';
+
+/** Effective settings, as DescribeConfigs reports them (handlers/configs.ts maps them to Kafka's names). */
+export interface BrokerSettings {
+  dataDir: string | null;
+  retentionMs: number;
+  retentionBytes: number;
+  segmentBytes: number;
+  maxFrameBytes: number;
+  fsync: FsyncPolicy;
+  fsyncIntervalMs: number;
+}
 
 /** What request handlers share: the broker's identity, its stores and its lifecycle. */
 export interface BrokerContext {
@@ -12,6 +23,7 @@ export interface BrokerContext {
   clusterId: string;
   autoCreateTopics: boolean;
   defaultPartitions: number;
+  settings: BrokerSettings;
   logs: LogManager;
   offsets: OffsetStore;
   groups: GroupCoordinator;

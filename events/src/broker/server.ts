@@ -2,7 +2,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { Connection } from './connection.js';
-import type { BrokerContext } from './context.js';
+import type { BrokerContext, BrokerSettings } from './context.js';
 import { GroupCoordinator } from './group/coordinator.js';
 import { OffsetStore } from './group/offset-store.js';
 import { LogManager, type FsyncPolicy } from './log/log-manager.js';
@@ -68,17 +68,18 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
   const logger = options.logger ?? pino({ name: 'broker', level: process.env.LOG_LEVEL ?? 'info' });
   const dataDir = options.dataDir ?? null;
   const fsync = options.fsync ?? 'interval';
-  const logs = new LogManager({
+  const settings: BrokerSettings = {
     dataDir,
-    segmentBytes: options.segmentBytes ?? 64 * MiB,
-    retentionBytes: options.retentionBytes ?? 256 * MiB,
     retentionMs: options.retentionMs ?? 7 * 24 * 3600 * 1000,
+    retentionBytes: options.retentionBytes ?? 256 * MiB,
+    segmentBytes: options.segmentBytes ?? 64 * MiB,
+    maxFrameBytes: options.maxFrameBytes ?? 100 * MiB,
     fsync,
     fsyncIntervalMs: options.fsyncIntervalMs ?? 1000,
-    logger,
-  });
+  };
+  const logs = new LogManager({ ...settings, logger });
   const offsets = new OffsetStore(dataDir, fsync === 'always');
-  const offsetSync = dataDir && fsync === 'interval' ? setInterval(() => offsets.flush(), options.fsyncIntervalMs ?? 1000).unref() : null;
+  const offsetSync = dataDir && fsync === 'interval' ? setInterval(() => offsets.flush(), settings.fsyncIntervalMs).unref() : null;
   const groups = new GroupCoordinator(offsets, logger);
   const closingListeners = new Set<() => void>();
   let closing = false;
@@ -91,6 +92,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
     clusterId: 'shop-embedded-broker',
     autoCreateTopics: options.autoCreateTopics ?? true,
     defaultPartitions: options.defaultPartitions ?? 1,
+    settings,
     logs,
     offsets,
     groups,
@@ -108,7 +110,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
 
   const connections = new Set<Connection>();
   const sockets = new Set<Socket>();
-  const maxFrameBytes = options.maxFrameBytes ?? 100 * MiB;
+  const maxFrameBytes = settings.maxFrameBytes;
   const server: Server = createServer((socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));

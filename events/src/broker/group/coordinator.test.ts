@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ErrorCode } from '../protocol/errors.js';
+import { Writer } from '../protocol/writer.js';
 import type { JoinGroupRequest } from '../protocol/requests/join-group.js';
 import { GroupCoordinator } from './coordinator.js';
 import { OffsetStore } from './offset-store.js';
@@ -17,9 +18,11 @@ const req = (memberId = '', protocols = ['range', 'roundrobin']): JoinGroupReque
 });
 
 let coord: GroupCoordinator;
+let offsets: OffsetStore;
 beforeEach(() => {
   vi.useFakeTimers();
-  coord = new GroupCoordinator(new OffsetStore(null), pino({ level: 'silent' }));
+  offsets = new OffsetStore(null);
+  coord = new GroupCoordinator(offsets, pino({ level: 'silent' }));
 });
 afterEach(() => {
   coord.close();
@@ -123,5 +126,47 @@ describe('GroupCoordinator', () => {
     expect(second.memberId).not.toBe(first.memberId);
     expect(coord.describe('g').members.map((m) => m.memberId)).toEqual([second.memberId]);
     expect(coord.heartbeat('g', first.memberId, second.generationId)).toBe(ErrorCode.UNKNOWN_MEMBER_ID);
+  });
+
+  it('deletes only groups without members, and offsets only of topics no live member subscribes to', async () => {
+    // A real consumer-protocol subscription: version, topics, user data.
+    const subscription = (topics: string[]) =>
+      Buffer.from(new Writer().int16(0).array(topics, (w, t) => w.string(t)).bytes(null).toBuffer());
+    const consumerReq = (memberId: string): JoinGroupRequest => ({
+      ...req(memberId),
+      protocols: [{ name: 'range', metadata: subscription(['orders']) }],
+    });
+    const first = await coord.join(consumerReq(''), 5, client);
+    const joined = await coord.join(consumerReq(first.memberId), 5, client);
+    await coord.sync({ groupId: 'g', generationId: joined.generationId, memberId: first.memberId, assignments: [] });
+    offsets.commit('g', [
+      { topic: 'orders', partition: 0, offset: 5, metadata: null },
+      { topic: 'payments', partition: 0, offset: 7, metadata: null },
+    ]);
+
+    expect(coord.deleteGroup('g')).toBe(ErrorCode.NON_EMPTY_GROUP);
+    const verdict = coord.offsetDeletion('g');
+    expect(verdict.errorCode).toBe(ErrorCode.NONE);
+    expect([verdict.isSubscribed('orders'), verdict.isSubscribed('payments')]).toEqual([true, false]);
+    expect(coord.offsetDeletion('nobody').errorCode).toBe(ErrorCode.GROUP_ID_NOT_FOUND);
+    expect(coord.deleteGroup('nobody')).toBe(ErrorCode.GROUP_ID_NOT_FOUND);
+    expect(coord.deleteGroup('')).toBe(ErrorCode.INVALID_GROUP_ID);
+
+    // Opaque metadata of another protocol type: nothing may be deleted while members are live.
+    await coord.join({ ...req(''), groupId: 'connect', protocolType: 'connect' }, 3, client);
+    expect(coord.offsetDeletion('connect').errorCode).toBe(ErrorCode.NON_EMPTY_GROUP);
+
+    expect(coord.leave('g', first.memberId)).toBe(ErrorCode.NONE);
+    expect(coord.offsetDeletion('g').isSubscribed('orders')).toBe(false);
+    expect(coord.deleteGroup('g')).toBe(ErrorCode.NONE);
+    expect(offsets.get('g', 'orders', 0)).toBeUndefined();
+    expect(coord.describe('g').state).toBe('Dead');
+    expect(coord.deleteGroup('g')).toBe(ErrorCode.GROUP_ID_NOT_FOUND);
+
+    // Offsets alone (a group that only ever committed, or one from before a restart) make a group deletable.
+    offsets.commit('committer', [{ topic: 'orders', partition: 1, offset: 3, metadata: null }]);
+    expect(coord.offsetDeletion('committer').errorCode).toBe(ErrorCode.NONE);
+    expect(coord.deleteGroup('committer')).toBe(ErrorCode.NONE);
+    expect(offsets.groupIds()).toEqual([]);
   });
 });

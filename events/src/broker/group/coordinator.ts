@@ -11,12 +11,13 @@ import type { DescribedGroup } from '../protocol/requests/describe-groups.js';
 import type { JoinGroupRequest, JoinGroupResponse } from '../protocol/requests/join-group.js';
 import type { OffsetCommitRequest } from '../protocol/requests/offset-commit.js';
 import type { SyncGroupRequest, SyncGroupResponse } from '../protocol/requests/sync-group.js';
+import { CONSUMER_PROTOCOL_TYPE, subscribedTopics } from './consumer-protocol.js';
 import { Group, type Member } from './group.js';
 import type { OffsetStore } from './offset-store.js';
 
 /** Kafka's group.min/max.session.timeout.ms, with the minimum lowered so tests can use short ones. */
-const MIN_SESSION_TIMEOUT_MS = 1_000;
-const MAX_SESSION_TIMEOUT_MS = 1_800_000;
+export const MIN_SESSION_TIMEOUT_MS = 1_000;
+export const MAX_SESSION_TIMEOUT_MS = 1_800_000;
 
 export interface ClientInfo {
   clientId: string;
@@ -387,6 +388,52 @@ export class GroupCoordinator {
     // Committing proves liveness, and members commit right before rejoining during a rebalance.
     this.scheduleSessionExpiry(group, member);
     return ErrorCode.NONE;
+  }
+
+  // ── Deletion ─────────────────────────────────────────────────────────────────────────────────
+  /** DeleteGroups for one group: only a group without members can go, and its offsets go with it. */
+  deleteGroup(groupId: string): number {
+    if (!groupId) return ErrorCode.INVALID_GROUP_ID;
+    const group = this.group(groupId);
+    const hasOffsets = this.offsets.groupIds().includes(groupId);
+    if (!hasOffsets && (!group || group.state === 'Dead')) return ErrorCode.GROUP_ID_NOT_FOUND;
+    if (group && group.state !== 'Empty' && group.state !== 'Dead') return ErrorCode.NON_EMPTY_GROUP;
+    if (group) {
+      // Ids handed out with MEMBER_ID_REQUIRED die with the group; a later join starts a new one.
+      for (const t of group.pendingMembers.values()) clearTimeout(t);
+      group.pendingMembers.clear();
+      group.state = 'Dead';
+      this.groups.delete(groupId);
+    }
+    this.offsets.deleteGroup(groupId);
+    this.logger.info({ group: groupId }, 'group deleted');
+    return ErrorCode.NONE;
+  }
+
+  /**
+   * Whether OffsetDelete may touch this group (Kafka's rules): an unknown group is GROUP_ID_NOT_FOUND,
+   * an empty one may lose any offset, a live consumer group only those of topics no member subscribes
+   * to, and a live group of another protocol none (NON_EMPTY_GROUP, since its subscriptions are opaque).
+   */
+  offsetDeletion(groupId: string): { errorCode: number; isSubscribed: (topic: string) => boolean } {
+    const none = { errorCode: ErrorCode.NONE, isSubscribed: () => false };
+    const group = this.group(groupId);
+    if (!group || group.state === 'Dead') {
+      return this.offsets.groupIds().includes(groupId) ? none : { ...none, errorCode: ErrorCode.GROUP_ID_NOT_FOUND };
+    }
+    if (group.state === 'Empty') return none;
+    if (group.protocolType !== CONSUMER_PROTOCOL_TYPE) return { ...none, errorCode: ErrorCode.NON_EMPTY_GROUP };
+    const topics = new Set<string>();
+    let opaque = false;
+    for (const m of group.members.values()) {
+      for (const p of m.protocols) {
+        const subscribed = subscribedTopics(p.metadata);
+        if (subscribed) for (const t of subscribed) topics.add(t);
+        else opaque = true;
+      }
+    }
+    // A subscription that does not parse could name any topic: keep every offset rather than guess.
+    return { errorCode: ErrorCode.NONE, isSubscribed: (topic) => opaque || topics.has(topic) };
   }
 
   // ── Introspection ────────────────────────────────────────────────────────────────────────────

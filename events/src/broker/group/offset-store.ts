@@ -96,6 +96,24 @@ export class OffsetStore {
     return [...this.groups.keys()].filter((g) => [...(this.groups.get(g)?.values() ?? [])].some((p) => p.size > 0));
   }
 
+  /** Removes some of a group's offsets (OffsetDelete); partitions without one are ignored. */
+  delete(group: string, entries: { topic: string; partition: number }[]): void {
+    const tombstones: Line[] = [];
+    for (const e of entries) {
+      if (!this.get(group, e.topic, e.partition)) continue;
+      this.remove(group, e.topic, e.partition);
+      tombstones.push({ g: group, t: e.topic, p: e.partition, o: null });
+    }
+    this.append(tombstones);
+  }
+
+  /** Removes every offset of a group (DeleteGroups). */
+  deleteGroup(group: string): void {
+    const entries = [...this.ofGroup(group)].flatMap(([topic, parts]) => [...parts.keys()].map((partition) => ({ topic, partition })));
+    this.delete(group, entries);
+    this.groups.delete(group);
+  }
+
   /** Kafka drops the offsets of a deleted topic, so a re-created topic starts fresh for every group. */
   deleteTopic(topic: string): void {
     const tombstones: Line[] = [];

@@ -14,7 +14,7 @@ import type { MetadataRequest, MetadataResponse, MetadataTopic } from '../protoc
 
 export function supportedVersions(): ApiVersionsResponse['apiKeys'] {
   return codecs
-    .map((c) => ({ apiKey: c.apiKey, minVersion: c.minVersion, maxVersion: c.maxVersion }))
+    .map((c) => ({ apiKey: c.apiKey, minVersion: c.advertisedMinVersion ?? c.minVersion, maxVersion: c.maxVersion }))
     .sort((a, b) => a.apiKey - b.apiKey);
 }
 
@@ -70,7 +70,12 @@ const TRANSACTION_KEY = 1;
 
 export function handleFindCoordinator(ctx: BrokerContext, req: FindCoordinatorRequest): FindCoordinatorResponse {
   const self = { nodeId: ctx.nodeId, host: ctx.advertisedHost, port: ctx.advertisedPort };
-  if (req.keyType === TRANSACTION_KEY) return { errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, nodeId: -1, host: '', port: -1 };
+  // No transaction coordinator exists. COORDINATOR_NOT_AVAILABLE is what a Kafka cluster without a
+  // usable transaction log answers; clients retry until their own timeout, and the message says why.
+  if (req.keyType === TRANSACTION_KEY) {
+    const errorMessage = 'transactions are not supported by this broker';
+    return { errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, errorMessage, nodeId: -1, host: '', port: -1 };
+  }
   if (ctx.isClosing()) return { errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, nodeId: -1, host: '', port: -1 };
   return { errorCode: ErrorCode.NONE, ...self };
 }

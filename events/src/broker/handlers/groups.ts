@@ -1,12 +1,14 @@
 /** Consumer group APIs: thin adapters from the wire to the GroupCoordinator and the OffsetStore. */
 import type { BrokerContext, ConnectionInfo } from '../context.js';
 import { ErrorCode } from '../protocol/errors.js';
+import type { DeleteGroupsResponse } from '../protocol/requests/delete-groups.js';
 import type { DescribedGroup } from '../protocol/requests/describe-groups.js';
 import type { HeartbeatRequest } from '../protocol/requests/heartbeat.js';
 import type { JoinGroupRequest, JoinGroupResponse } from '../protocol/requests/join-group.js';
 import type { LeaveGroupRequest } from '../protocol/requests/leave-group.js';
 import type { ListGroupsResponse } from '../protocol/requests/list-groups.js';
 import type { OffsetCommitRequest, OffsetCommitResponse } from '../protocol/requests/offset-commit.js';
+import type { OffsetDeleteRequest, OffsetDeleteResponse } from '../protocol/requests/offset-delete.js';
 import type { OffsetFetchPartition, OffsetFetchRequest, OffsetFetchResponse } from '../protocol/requests/offset-fetch.js';
 import type { SyncGroupRequest, SyncGroupResponse } from '../protocol/requests/sync-group.js';
 
@@ -68,4 +70,26 @@ export function handleDescribeGroups(ctx: BrokerContext, req: { groups: string[]
 
 export function handleListGroups(ctx: BrokerContext): ListGroupsResponse {
   return { errorCode: ErrorCode.NONE, groups: ctx.groups.list() };
+}
+
+export function handleDeleteGroups(ctx: BrokerContext, req: { groupIds: string[] }): DeleteGroupsResponse {
+  return { results: req.groupIds.map((groupId) => ({ groupId, errorCode: ctx.groups.deleteGroup(groupId) })) };
+}
+
+export function handleOffsetDelete(ctx: BrokerContext, req: OffsetDeleteRequest): OffsetDeleteResponse {
+  const verdict = ctx.groups.offsetDeletion(req.groupId);
+  if (verdict.errorCode !== ErrorCode.NONE) return { errorCode: verdict.errorCode, topics: [] };
+  const deleted: { topic: string; partition: number }[] = [];
+  const topics = req.topics.map((t) => ({
+    name: t.name,
+    partitions: t.partitions.map((partition) => {
+      let errorCode: number = ErrorCode.NONE;
+      if (!ctx.logs.get(t.name, partition)) errorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+      else if (verdict.isSubscribed(t.name)) errorCode = ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC;
+      else deleted.push({ topic: t.name, partition });
+      return { partitionIndex: partition, errorCode };
+    }),
+  }));
+  ctx.offsets.delete(req.groupId, deleted);
+  return { errorCode: ErrorCode.NONE, topics };
 }

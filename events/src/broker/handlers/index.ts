@@ -1,6 +1,7 @@
 import type { BrokerContext, ConnectionInfo } from '../context.js';
 import { ApiKey } from '../protocol/api-keys.js';
 import * as cluster from './cluster.js';
+import * as configs from './configs.js';
 import * as data from './data.js';
 import * as groups from './groups.js';
 
@@ -26,5 +27,8 @@ export const handlers: Record<number, Handler> = {
   [ApiKey.CreateTopics]: (ctx, req) => cluster.handleCreateTopics(ctx, req),
   [ApiKey.DeleteTopics]: (ctx, req) => cluster.handleDeleteTopics(ctx, req),
   [ApiKey.InitProducerId]: (ctx, req) => cluster.handleInitProducerId(ctx, req),
+  [ApiKey.DescribeConfigs]: (ctx, req) => configs.handleDescribeConfigs(ctx, req),
   [ApiKey.CreatePartitions]: (ctx, req) => cluster.handleCreatePartitions(ctx, req),
+  [ApiKey.DeleteGroups]: (ctx, req) => groups.handleDeleteGroups(ctx, req),
+  [ApiKey.OffsetDelete]: (ctx, req) => groups.handleOffsetDelete(ctx, req),
 };

@@ -17,7 +17,10 @@ export const ApiKey = {
   CreateTopics: 19,
   DeleteTopics: 20,
   InitProducerId: 22,
+  DescribeConfigs: 32,
   CreatePartitions: 37,
+  DeleteGroups: 42,
+  OffsetDelete: 47,
 } as const;
 
 export type ApiKeyName = keyof typeof ApiKey;

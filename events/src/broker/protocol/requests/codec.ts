@@ -10,6 +10,11 @@ export interface ApiCodec<Req, Res> {
   name: string;
   minVersion: number;
   maxVersion: number;
+  /**
+   * Lowest version put in ApiVersions when it differs from `minVersion`. Requests below `minVersion`
+   * still close the connection; only the advertisement is wider (see produce.ts for the one user).
+   */
+  advertisedMinVersion?: number;
   /** First flexible (compact + tagged fields) version, if any advertised version is flexible. */
   flexibleFrom?: number;
   decode(r: Reader, version: number): Req;

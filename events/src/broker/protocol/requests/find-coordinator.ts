@@ -14,6 +14,7 @@ export interface FindCoordinatorRequest {
 }
 export interface FindCoordinatorResponse {
   errorCode: number;
+  errorMessage?: string | null;
   nodeId: number;
   host: string;
   port: number;
@@ -30,7 +31,7 @@ export const findCoordinator: ApiCodec<FindCoordinatorRequest, FindCoordinatorRe
   encode(w, v, res) {
     if (v >= 1) w.int32(0);
     w.int16(res.errorCode);
-    if (v >= 1) w.nullableString(null);
+    if (v >= 1) w.nullableString(res.errorMessage ?? null);
     w.int32(res.nodeId).string(res.host).int32(res.port);
   },
 };

@@ -10,6 +10,10 @@
  *   throttle_time_ms int32
  *
  * acks=0 gets no response at all; the connection skips the encode.
+ *
+ * ApiVersions nevertheless lists Produce from v0, as Kafka 4 does (KAFKA-18659): librdkafka checks
+ * gzip/snappy/lz4 support by asking whether the broker accepts Produce v0, and with min 3 it silently
+ * sends those batches uncompressed. A v0-v2 request itself is never decoded: it closes the connection.
  */
 import { ApiKey } from '../api-keys.js';
 import type { ApiCodec } from './codec.js';
@@ -36,6 +40,7 @@ export const produce: ApiCodec<ProduceRequest, ProduceResponse> = {
   name: 'Produce',
   minVersion: 3,
   maxVersion: 8,
+  advertisedMinVersion: 0,
   decode(r) {
     return {
       transactionalId: r.nullableString(),
