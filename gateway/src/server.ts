@@ -173,6 +173,7 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
     identitySecret: config.identitySecret,
     metrics,
     retryAttempts: config.upstreamRetryAttempts,
+    ...(config.queryExecutor === 'fast' ? { events: planExecutor } : {}),
   });
 
   /**

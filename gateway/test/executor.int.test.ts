@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningGateway } from '../src/server.js';
-import { startTestGateway, tokenFor } from './fixtures/gateway.js';
+import { collect, startTestGateway, tokenFor, wsClient } from './fixtures/gateway.js';
 import { startRedis, type TestRedis } from './fixtures/redis.js';
 import { startTestGraph, type TestGraph } from './fixtures/subgraphs.js';
 
@@ -112,6 +112,20 @@ describe('the gateway executor answers exactly as the stock one', () => {
       expect(a.body.data !== undefined || (a.body.errors?.length ?? 0) > 0).toBe(true);
     });
   }
+
+  it('resolves subscription events the same way, fields from three subgraphs included', async () => {
+    const query = `subscription($id: ID!) { orderStatusChanged(orderId: $id) { status s: sequence order { id lines { quantity product { name } } notifications { message } } } }`;
+    const clients = [wsClient(fast, { Authorization: `Bearer ${tokens.alice}` }), wsClient(stock, { Authorization: `Bearer ${tokens.alice}` })];
+    const [a, b] = clients.map((client) => collect(client, { query, variables: { id: 'o1' } }));
+    await Promise.all([a!.waitFor(1), b!.waitFor(1)]);
+    graph.changeStatus('o1', 'INVENTORY_RESERVED');
+    await Promise.all([a!.waitFor(2), b!.waitFor(2)]);
+    expect(a!.results).toEqual(b!.results);
+    expect(a!.results[1]?.data).toMatchObject({ orderStatusChanged: { status: 'INVENTORY_RESERVED', order: { lines: [{ product: { name: 'Kettle' } }, { product: { name: 'Teapot' } }] } } });
+    a!.unsubscribe();
+    b!.unsubscribe();
+    await Promise.all(clients.map((c) => c.dispose()));
+  });
 
   it('reports a subgraph that is down as UPSTREAM_UNAVAILABLE for its part, with the same data as the stock executor', async () => {
     await graph.inventory.close();

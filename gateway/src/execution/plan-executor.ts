@@ -65,6 +65,7 @@ interface Cursor {
  */
 export class PlanExecutor {
   readonly #prepared = new WeakMap<DocumentNode, Map<string, Prepared>>();
+  readonly #operations = new WeakMap<DocumentNode, Map<string, { apiSchema: Schema; operation: Operation }>>();
   /** The stock executor, for what this one leaves to it (set once the gateway has loaded). */
   fallback: GatewayExecutor = () => Promise.reject(new Error('the gateway has not loaded yet'));
 
@@ -101,18 +102,59 @@ export class PlanExecutor {
     const root: Data = Object.create(null) as Data;
     const node = prepared.plan.node as PlanNode | undefined;
     if (node) await this.#run(run, node, { path: [], data: root, root });
-    const shaped = computeResponse({
-      operation: prepared.operation,
-      variables: run.variables,
-      input: root,
-      introspectionHandling: () => {
-        throw new Error('introspection is left to the stock executor');
-      },
-    });
-    if (run.errors.length > 0) return { errors: run.errors, data: shaped.data ?? null };
-    // As the stock executor: values that broke non-null rules without a subgraph error are reported aside.
-    if (shaped.errors.length > 0) return { data: shaped.data ?? null, extensions: { valueCompletion: shaped.errors } };
-    return { data: shaped.data ?? null };
+    return shape(run, root);
+  }
+
+  /**
+   * Resolves the `rest` of a subscription plan for one upstream event, `primary` being the fetch that
+   * produced it: the event's data is the root the entity fetches merge into, the result is shaped
+   * for the client's operation. `undefined` when this executor does not run such a plan (the caller
+   * then uses the stock one).
+   */
+  async resolveEvent(args: {
+    readonly document: DocumentNode;
+    readonly operationName: string | undefined;
+    readonly variables: Record<string, unknown>;
+    readonly primary: FetchNode;
+    readonly rest: PlanNode | undefined;
+    readonly event: { readonly data?: Data | null; readonly errors?: readonly GraphQLFormattedError[] };
+    readonly context: GatewayContext;
+  }): Promise<{ data?: Data | null; errors?: readonly GraphQLError[]; extensions?: Data } | undefined> {
+    const gw = this.#gw;
+    if (!gw.apiSchema || !gw.supergraphSchema || (args.rest && !isPlain(args.rest))) return undefined;
+    const operation = this.#operation(args.document, args.operationName, gw.apiSchema);
+    if (!operation) return undefined;
+    const run: Run = {
+      prepared: { apiSchema: gw.apiSchema, operation, plan: { kind: 'QueryPlan' }, fast: true },
+      variables: args.variables,
+      context: args.context,
+      supergraphSchema: gw.supergraphSchema,
+      errors: [],
+    };
+    this.#collectErrors(run, args.primary, args.event.errors, (path) => (path ? [...path] : undefined));
+    if (!args.event.data) return { data: null, errors: run.errors };
+    // A copy: other groups resolve the same event, and entity data is merged into it.
+    const root = structuredClone(args.event.data);
+    if (args.rest) await this.#run(run, args.rest, { path: [], data: root, root });
+    return shape(run, root);
+  }
+
+  /** The federation form of a client operation, for result shaping; cached like plans. */
+  #operation(document: DocumentNode, operationName: string | undefined, apiSchema: Schema): Operation | undefined {
+    let byName = this.#operations.get(document);
+    if (!byName) {
+      byName = new Map();
+      this.#operations.set(document, byName);
+    }
+    const cached = byName.get(operationName ?? '');
+    if (cached && cached.apiSchema === apiSchema) return cached.operation;
+    try {
+      const operation = operationFromDocument(apiSchema, document, { operationName });
+      byName.set(operationName ?? '', { apiSchema, operation });
+      return operation;
+    } catch {
+      return undefined;
+    }
   }
 
   #prepare(document: DocumentNode, operationName: string | undefined): Prepared | undefined {
@@ -242,6 +284,22 @@ export class PlanExecutor {
       );
     }
   }
+}
+
+/** The client's result from the merged data: @apollo/gateway's shaping, and its way of reporting errors. */
+function shape(run: Run, root: Data): { data: Data | null; errors?: readonly GraphQLError[]; extensions?: Data } {
+  const shaped = computeResponse({
+    operation: run.prepared.operation,
+    variables: run.variables,
+    input: root,
+    introspectionHandling: () => {
+      throw new Error('introspection is left to the stock executor');
+    },
+  });
+  if (run.errors.length > 0) return { errors: run.errors, data: shaped.data ?? null };
+  // As the stock executor: values that broke non-null rules without a subgraph error are reported aside.
+  if (shaped.errors.length > 0) return { data: shaped.data ?? null, extensions: { valueCompletion: shaped.errors } };
+  return { data: shaped.data ?? null };
 }
 
 /** Whether the plan has only what this executor runs: sequences, parallels, flattens, conditions and rewrite-free fetches. */

@@ -6,6 +6,7 @@ import { GraphQLError } from '../graphql.js';
 import { CORRELATION_HEADER, IDENTITY_HEADER, signIdentity } from '@shop/service-kit';
 import { identityKey, type GatewayContext } from '../context.js';
 import type { GatewayMetrics } from '../metrics.js';
+import type { PlanExecutor } from '../execution/plan-executor.js';
 import { FanOutGroup, ResolvedEvent, type Subscriber } from './fan-out.js';
 import { Pushable } from './pushable.js';
 import { SubscriptionRegistry } from './registry.js';
@@ -56,6 +57,8 @@ export interface FederatedSubscriptionsOptions {
   readonly metrics: GatewayMetrics;
   readonly retryAttempts: number;
   readonly retryBaseDelayMs?: number;
+  /** Resolves an event's `rest` with the gateway's own executor; the stock one is used when it declines. */
+  readonly events?: Pick<PlanExecutor, 'resolveEvent'>;
 }
 
 const stable = (value: unknown): string =>
@@ -236,6 +239,16 @@ export class FederatedSubscriptions {
   }
 
   async #execute(event: UpstreamEvent, planned: PlannedSubscription, primary: FetchNode, rest: PlanNode | undefined, context: GatewayContext): Promise<ExecutionResult> {
+    const fast = await this.#opts.events?.resolveEvent({
+      document: planned.request.document,
+      operationName: planned.request.operationName,
+      variables: planned.request.variables,
+      primary,
+      rest,
+      event: event as { data?: Record<string, unknown> | null; errors?: readonly GraphQLFormattedError[] },
+      context,
+    });
+    if (fast) return { data: fast.data ?? null, ...(fast.errors?.length ? { errors: fast.errors.map(withoutHttp) } : {}) } as ExecutionResult;
     const gw = this.#gw;
     if (!gw.schema || !gw.apiSchema || !gw.supergraphSchema) throw new Error('the gateway has no schema');
     const serviceMap: ServiceMap = Object.create(null) as ServiceMap;
