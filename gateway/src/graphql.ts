@@ -16,6 +16,7 @@ export const {
   getNamedType,
   getNullableType,
   getOperationAST,
+  getVariableValues,
   graphql: executeGraphQL,
   isAbstractType,
   isInterfaceType,

@@ -27,6 +27,7 @@ import { createAuthenticator, InvalidTokenError, signDevToken } from './auth.js'
 import type { GatewayConfig } from './config.js';
 import type { GatewayContext } from './context.js';
 import { createSubgraphAgent, SubgraphDataSource } from './data-source.js';
+import { FastHttpPath } from './execution/fast-http.js';
 import { PlanExecutor } from './execution/plan-executor.js';
 import { SubgraphClient } from './execution/subgraph-client.js';
 import type { GatewayInterface } from '@apollo/server-gateway-interface';
@@ -142,6 +143,14 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
     stop: () => gateway.stop(),
   };
 
+  const formatError = (formatted: GraphQLFormattedError): GraphQLFormattedError => {
+    const code = formatted.extensions?.code;
+    if (config.production && (code === undefined || code === ErrorCode.INTERNAL_SERVER_ERROR)) {
+      return { message: 'Internal server error', extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } };
+    }
+    return formatted;
+  };
+
   const apollo = new ApolloServer<ApolloContext>({
     gateway: servedGateway,
     logger,
@@ -157,13 +166,7 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
       complexityPlugin(config.limits, metrics),
       metricsPlugin(metrics),
     ],
-    formatError: (formatted) => {
-      const code = formatted.extensions?.code;
-      if (config.production && (code === undefined || code === ErrorCode.INTERNAL_SERVER_ERROR)) {
-        return { message: 'Internal server error', extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } };
-      }
-      return formatted;
-    },
+    formatError,
   });
   await apollo.start();
 
@@ -205,6 +208,22 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
     // `query` is the cached copy of the text: subscribers that keep it share one string.
     return 'document' in entry ? { document: entry.document, query: entry.query, schema } : entry;
   };
+
+  const fastPath =
+    config.queryExecutor === 'fast'
+      ? new FastHttpPath({
+          schema: currentSchema,
+          document: (query) => {
+            const checked = checkDocument(query);
+            return 'document' in checked ? checked.document : undefined;
+          },
+          executor: planExecutor,
+          limits: config.limits,
+          metrics,
+          includeStacktrace: !config.production,
+          formatError,
+        })
+      : undefined;
 
   /** Checks a subscription request (parse, validate, limits) and plans it. */
   const prepareSubscription = (
@@ -362,6 +381,8 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
         }
       }
     }
+
+    if (fastPath && req.method === 'POST' && /^application\/json\s*(;|$)/i.test(contentType) && (await fastPath.run(body, req.headers.accept, context, res))) return;
 
     const headers = new HeaderMap();
     for (const [key, value] of Object.entries(req.headers)) {

@@ -15,19 +15,24 @@ interface Body {
   extensions?: unknown;
 }
 
-async function post(gateway: RunningGateway, body: Record<string, unknown>, token?: string): Promise<{ status: number; body: Body }> {
+async function post(gateway: RunningGateway, body: Record<string, unknown>, token?: string, accept?: string): Promise<{ status: number; type: string | null; text: string; body: Body }> {
   const res = await fetch(`${gateway.url}/graphql`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}), ...(accept ? { accept } : {}) },
     body: JSON.stringify(body),
   });
-  return { status: res.status, body: (await res.json()) as Body };
+  const text = await res.text();
+  return { status: res.status, type: res.headers.get('content-type'), text, body: JSON.parse(text) as Body };
 }
 
 /** What must match: the data, and per error its message, path and code (stack traces differ by design). */
-function comparable(r: { status: number; body: Body }) {
+function comparable(r: { status: number; type: string | null; text: string; body: Body }) {
   return {
     status: r.status,
+    type: r.type,
+    // Apollo Server's shape: errors, then data, then extensions, and a newline.
+    keys: Object.keys(r.body),
+    newline: r.text.endsWith('\n'),
     data: r.body.data,
     errors: r.body.errors?.map((e) => ({ message: e.message, path: e.path, code: e.extensions?.code })),
   };
@@ -35,7 +40,16 @@ function comparable(r: { status: number; body: Body }) {
 
 const ORDER_FIELDS = 'id status total { amount currency } lines { quantity unitPrice { amount } product { id name price { amount } } }';
 
-const CASES: { name: string; who?: 'alice' | 'bob' | 'admin'; body: Record<string, unknown> }[] = [
+const CASES: { name: string; who?: 'alice' | 'bob' | 'admin'; accept?: string; body: Record<string, unknown> }[] = [
+  { name: 'only __typename', body: { query: '{ __typename }' } },
+  {
+    name: 'graphql-response+json when the client prefers it',
+    who: 'alice',
+    accept: 'application/graphql-response+json, application/json;q=0.9',
+    body: { query: `query($id: ID!) { order(id: $id) { id } }`, variables: { id: 'o1' } },
+  },
+  { name: 'a variable of the wrong type (left to Apollo Server)', who: 'alice', body: { query: `query($id: ID!) { order(id: $id) { id } }`, variables: { id: { no: 1 } } } },
+  { name: 'a validation error (left to Apollo Server)', who: 'alice', body: { query: `{ order(id: "o1") { nope } }` } },
   { name: 'an order with its lines and products (orders, then inventory)', who: 'alice', body: { query: `query($id: ID!) { order(id: $id) { ${ORDER_FIELDS} } }`, variables: { id: 'o1' } } },
   {
     name: 'aliases, fragments, __typename and three subgraphs',
@@ -104,9 +118,10 @@ describe('the gateway executor answers exactly as the stock one', () => {
     it(c.name, async () => {
       const token = c.who ? tokens[c.who] : undefined;
       const before = await plans(fast, 'fast');
-      const [a, b] = await Promise.all([post(fast, c.body, token), post(stock, c.body, token)]);
-      // Introspection is the one case left to the stock executor; everything else here runs on ours.
-      expect(await plans(fast, 'fast')).toBe((c.body.query as string).includes('__type(') ? before : before + 1);
+      const [a, b] = await Promise.all([post(fast, c.body, token, c.accept), post(stock, c.body, token, c.accept)]);
+      // Introspection and invalid requests are left to the stock executor or Apollo Server; the rest runs on ours.
+      const ours = !(c.body.query as string).includes('__type(') && !c.name.includes('left to Apollo Server');
+      expect(await plans(fast, 'fast')).toBe(ours ? before + 1 : before);
       expect(comparable(a)).toEqual(comparable(b));
       // Every case answers something: data or errors.
       expect(a.body.data !== undefined || (a.body.errors?.length ?? 0) > 0).toBe(true);

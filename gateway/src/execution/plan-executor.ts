@@ -4,7 +4,7 @@ import type { GatewayExecutor, GatewayGraphQLRequestContext } from '@apollo/serv
 import { operationFromDocument, type Operation, type Schema } from '@apollo/federation-internals';
 import { evaluateCondition, type FetchNode, type PlanNode, type QueryPlan, type QueryPlanner, type QueryPlanSelectionNode } from '@apollo/query-planner';
 import type { DocumentNode, GraphQLFormattedError, GraphQLSchema } from 'graphql';
-import { GraphQLError, Kind, isAbstractType, isObjectType } from '../graphql.js';
+import { GraphQLError, Kind, getVariableValues, isAbstractType, isObjectType } from '../graphql.js';
 import type { GatewayContext } from '../context.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { SubgraphClient } from './subgraph-client.js';
@@ -24,13 +24,21 @@ const { computeResponse } = createRequire(import.meta.url)('@apollo/gateway/dist
 
 /** The parts of ApolloGateway the executor reads; not public API, so named in one place. */
 interface GatewayInternals {
+  schema?: GraphQLSchema;
   apiSchema?: Schema;
   supergraphSchema?: GraphQLSchema;
   queryPlanner?: QueryPlanner;
 }
 
+/** What the executor answers: GraphQL's result shape, errors as GraphQLError for Apollo Server to format. */
+export interface ExecutionOutcome {
+  readonly data?: Data | null;
+  readonly errors?: readonly GraphQLError[];
+  readonly extensions?: Data;
+}
+
 /** An operation ready to run: planned once per document, operation name and schema. */
-interface Prepared {
+export interface Prepared {
   readonly apiSchema: Schema;
   readonly operation: Operation;
   readonly plan: QueryPlan;
@@ -83,22 +91,30 @@ export class PlanExecutor {
 
   readonly executor: GatewayExecutor = (requestContext) => this.#execute(requestContext);
 
-  async #execute(requestContext: GatewayGraphQLRequestContext): Promise<{ data?: Data | null; errors?: readonly GraphQLError[]; extensions?: Data }> {
-    const gw = this.#gw;
+  async #execute(requestContext: GatewayGraphQLRequestContext): Promise<ExecutionOutcome> {
     const context = requestContext.context as unknown as GatewayContext;
-    const prepared = this.#prepare(requestContext.document, requestContext.request.operationName ?? undefined);
-    if (!prepared?.fast || !gw.supergraphSchema || !context?.correlationId) {
+    const prepared = this.prepare(requestContext.document, requestContext.request.operationName ?? undefined);
+    if (!prepared?.fast || !context?.correlationId || !this.#validVariables(requestContext)) {
       this.metrics.plansExecuted.inc({ executor: 'stock' });
       return this.fallback(requestContext);
     }
+    return this.run(prepared, requestContext.request.variables ?? {}, context);
+  }
+
+  /** As the stock executor checks them first; an invalid request is left to it, for its exact errors. */
+  #validVariables(requestContext: GatewayGraphQLRequestContext): boolean {
+    const schema = this.#gw.schema;
+    const operation = requestContext.operation;
+    if (!schema || !operation) return false;
+    return !getVariableValues(schema, operation.variableDefinitions ?? [], requestContext.request.variables ?? {}, { maxErrors: 1 }).errors;
+  }
+
+  /** Runs a prepared plan that is `fast`. */
+  async run(prepared: Prepared, variables: Record<string, unknown>, context: GatewayContext): Promise<ExecutionOutcome> {
+    const supergraphSchema = this.#gw.supergraphSchema;
+    if (!supergraphSchema) throw new Error('the gateway has no supergraph yet');
     this.metrics.plansExecuted.inc({ executor: 'fast' });
-    const run: Run = {
-      prepared,
-      variables: requestContext.request.variables ?? {},
-      context,
-      supergraphSchema: gw.supergraphSchema,
-      errors: [],
-    };
+    const run: Run = { prepared, variables, context, supergraphSchema, errors: [] };
     const root: Data = Object.create(null) as Data;
     const node = prepared.plan.node as PlanNode | undefined;
     if (node) await this.#run(run, node, { path: [], data: root, root });
@@ -119,7 +135,7 @@ export class PlanExecutor {
     readonly rest: PlanNode | undefined;
     readonly event: { readonly data?: Data | null; readonly errors?: readonly GraphQLFormattedError[] };
     readonly context: GatewayContext;
-  }): Promise<{ data?: Data | null; errors?: readonly GraphQLError[]; extensions?: Data } | undefined> {
+  }): Promise<ExecutionOutcome | undefined> {
     const gw = this.#gw;
     if (!gw.apiSchema || !gw.supergraphSchema || (args.rest && !isPlain(args.rest))) return undefined;
     const operation = this.#operation(args.document, args.operationName, gw.apiSchema);
@@ -157,7 +173,8 @@ export class PlanExecutor {
     }
   }
 
-  #prepare(document: DocumentNode, operationName: string | undefined): Prepared | undefined {
+  /** The plan of an operation, cached per parsed document and operation name; `undefined` when it cannot be planned. */
+  prepare(document: DocumentNode, operationName: string | undefined): Prepared | undefined {
     const gw = this.#gw;
     if (!gw.apiSchema || !gw.queryPlanner) return undefined;
     let byName = this.#prepared.get(document);
@@ -287,7 +304,7 @@ export class PlanExecutor {
 }
 
 /** The client's result from the merged data: @apollo/gateway's shaping, and its way of reporting errors. */
-function shape(run: Run, root: Data): { data: Data | null; errors?: readonly GraphQLError[]; extensions?: Data } {
+function shape(run: Run, root: Data): ExecutionOutcome {
   const shaped = computeResponse({
     operation: run.prepared.operation,
     variables: run.variables,
