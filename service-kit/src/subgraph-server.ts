@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ApolloServer, HeaderMap } from '@apollo/server';
+import { ApolloServer, HeaderMap, type ApolloServerPlugin, type GraphQLRequestListener } from '@apollo/server';
+import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import type { GraphQLFormattedError, GraphQLSchema, ExecutionResult } from 'graphql';
 import { WebSocketServer } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
@@ -62,16 +63,73 @@ export function createErrorFormatter(production: boolean, logger: Logger) {
   };
 }
 
-async function readBody(req: IncomingMessage, limit: number): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) throw Object.assign(new Error('request body too large'), { status: 413 });
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+/**
+ * The request body as text. A body over `limit` bytes rejects with status 413 and the rest of it
+ * is not read (the 413 answer still goes out on the connection).
+ */
+function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  // Plain listeners instead of an async iterator over the request, which costs several times as
+  // much per request; inline (unnamed) functions, since tsx wraps each named one in a `__name` call.
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let settled = false;
+    req.on('data', (chunk: Buffer) => {
+      if (settled) return;
+      size += chunk.length;
+      if (size > limit) {
+        settled = true;
+        req.pause();
+        reject(Object.assign(new Error('request body too large'), { status: 413 }));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (settled) return;
+      settled = true;
+      resolve(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8'));
+    });
+    req.on('error', (err: Error) => {
+      if (settled) return;
+      settled = true;
+      reject(err);
+    });
+    req.on('close', () => {
+      if (settled) return;
+      settled = true;
+      reject(Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
+    });
+  });
 }
+
+const HTTP_TRANSPORT = { kind: 'http' } as const;
+const WS_TRANSPORT = { kind: 'ws' } as const;
+
+/**
+ * The per-request hooks, one object for every request. A subgraph answers its GraphQL errors
+ * (BAD_USER_INPUT, CONFLICT, …) with HTTP 200 and `extensions.code`, as federation expects: a
+ * gateway treats a 4xx from a subgraph as the subgraph failing and would turn the code into
+ * INTERNAL_SERVER_ERROR. The gateway picks its own HTTP status for the client.
+ *
+ * `cache-control: no-store` is what Apollo's cache-control plugin answers for this schema (no
+ * `@cacheControl` hints, default max age 0, so nothing is ever cacheable). That plugin is
+ * disabled because it wraps every resolver call with per-field bookkeeping; this sets the same
+ * header on the same responses (those of the request pipeline, errors included).
+ */
+const subgraphRequestListener: GraphQLRequestListener<object> = {
+  async willSendResponse({ response }) {
+    if (!response.http.headers.has('cache-control')) response.http.headers.set('cache-control', 'no-store');
+    if (response.body.kind !== 'single') return;
+    const errors = response.body.singleResult.errors;
+    if (errors?.length && errors.every((e) => isPublicCode(e.extensions?.code))) response.http.status = 200;
+  },
+};
+const subgraphResponsePlugin: ApolloServerPlugin<object> = {
+  async requestDidStart() {
+    return subgraphRequestListener;
+  },
+};
 
 /**
  * One node:http server per subgraph: Apollo Server 5 on `/graphql` (POST/GET), graphql-ws on the
@@ -89,26 +147,15 @@ export async function startSubgraphServer<TContext extends object>(opts: Subgrap
     // The service's main.ts owns SIGTERM (consumers must leave their groups first); Apollo's own
     // handler would re-raise the signal and kill the process half-way through that.
     stopOnTerminationSignals: false,
-    plugins: [
-      {
-        // A subgraph answers its GraphQL errors (BAD_USER_INPUT, CONFLICT, …) with HTTP 200 and
-        // `extensions.code`, as federation expects: a gateway treats a 4xx from a subgraph as the
-        // subgraph failing and would turn the code into INTERNAL_SERVER_ERROR. The gateway picks
-        // its own HTTP status for the client.
-        async requestDidStart() {
-          return {
-            async willSendResponse({ response }) {
-              if (response.body.kind !== 'single') return;
-              const errors = response.body.singleResult.errors;
-              if (errors?.length && errors.every((e) => isPublicCode(e.extensions?.code))) response.http.status = 200;
-            },
-          };
-        },
-      },
-    ],
+    plugins: [subgraphResponsePlugin, ApolloServerPluginCacheControlDisabled()],
   });
   await apollo.start();
   const maxBodyBytes = opts.maxBodyBytes ?? 1024 * 1024;
+
+  // Returned inline (not a named property) so tsx adds no `__name` call per request.
+  function httpContext(req: IncomingMessage): () => Promise<TContext> {
+    return async () => opts.context(requestIdentityFrom(req.headers, opts.identitySecret), HTTP_TRANSPORT);
+  }
 
   async function handleGraphQL(req: IncomingMessage, res: ServerResponse, search: string): Promise<void> {
     const headers = new HeaderMap();
@@ -128,10 +175,7 @@ export async function startSubgraphServer<TContext extends object>(opts: Subgrap
         }
       } else body = text;
     }
-    const result = await apollo.executeHTTPGraphQLRequest({
-      httpGraphQLRequest: { method: req.method ?? 'GET', headers, search, body },
-      context: async () => opts.context(requestIdentityFrom(req.headers, opts.identitySecret), { kind: 'http' }),
-    });
+    const result = await apollo.executeHTTPGraphQLRequest({ httpGraphQLRequest: { method: req.method ?? 'GET', headers, search, body }, context: httpContext(req) });
     const outHeaders: Record<string, string> = {};
     for (const [key, value] of result.headers) outHeaders[key] = value;
     res.writeHead(result.status ?? 200, outHeaders);
@@ -143,20 +187,22 @@ export async function startSubgraphServer<TContext extends object>(opts: Subgrap
     res.end();
   }
 
-  const http = createServer((req, res) => {
+  const ops = { checks: opts.checks, registry: opts.registry };
+  const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    // The common case, `/graphql` without a query string, skips the URL parser (no ops route has that path).
+    if (req.url === '/graphql') return handleGraphQL(req, res, '');
     const url = new URL(req.url ?? '/', 'http://localhost');
-    void (async () => {
-      try {
-        if (await handleOpsRequest(req, res, { checks: opts.checks, registry: opts.registry })) return;
-        if (url.pathname === '/graphql') return await handleGraphQL(req, res, url.search);
-        res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'not found' }));
-      } catch (err) {
-        const status = (err as { status?: number }).status ?? 500;
-        opts.logger.error({ err }, 'http request failed');
-        if (!res.headersSent) res.writeHead(status, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ errors: [{ message: status === 413 ? 'Request body too large' : INTERNAL_MESSAGE }] }));
-      }
-    })();
+    if (await handleOpsRequest(req, res, ops)) return;
+    if (url.pathname === '/graphql') return handleGraphQL(req, res, url.search);
+    res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'not found' }));
+  };
+  const http = createServer((req, res) => {
+    route(req, res).catch((err: unknown) => {
+      const status = (err as { status?: number }).status ?? 500;
+      opts.logger.error({ err }, 'http request failed');
+      if (!res.headersSent) res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ errors: [{ message: status === 413 ? 'Request body too large' : INTERNAL_MESSAGE }] }));
+    });
   });
 
   const wss = new WebSocketServer({ server: http, path: '/graphql' });
@@ -165,7 +211,7 @@ export async function startSubgraphServer<TContext extends object>(opts: Subgrap
       schema: opts.schema,
       // Called per operation; a subscription keeps its context for its whole life, so per-request
       // caches must not be used there (the transport tells the service).
-      context: async (ctx) => opts.context(requestIdentityFrom(ctx.connectionParams ?? {}, opts.identitySecret), { kind: 'ws' }),
+      context: async (ctx) => opts.context(requestIdentityFrom(ctx.connectionParams ?? {}, opts.identitySecret), WS_TRANSPORT),
       onNext: (_ctx, _id, _payload, _args, result) => {
         const r = result as ExecutionResult;
         if (!r.errors?.length) return undefined;

@@ -83,14 +83,11 @@ export function createNotificationStore(redis: Redis) {
       return toRecord(await redis.hgetall(notificationKeys.notification(id)));
     },
 
+    /** N notifications in one round trip (same-tick commands are auto-pipelined into one write). */
     async getMany(ids: readonly string[]): Promise<(NotificationRecord | null)[]> {
       if (ids.length === 0) return [];
-      const pipeline = redis.pipeline();
-      for (const id of ids) pipeline.hgetall(notificationKeys.notification(id));
-      return ((await pipeline.exec()) ?? []).map(([err, v]) => {
-        if (err) throw err;
-        return toRecord(v as Record<string, string>);
-      });
+      const hashes = await Promise.all(ids.map((id) => redis.hgetall(notificationKeys.notification(id))));
+      return hashes.map((h) => toRecord(h));
     },
 
     async byOrders(orderIds: readonly string[]): Promise<NotificationRecord[][]> {
