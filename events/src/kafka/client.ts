@@ -1,5 +1,6 @@
 import { Kafka, type KafkaConfig, type LogEntry, logLevel } from 'kafkajs';
 import type { Logger } from 'pino';
+import { fixKafkajsIdleTimer } from './request-queue-fix.js';
 
 export interface CreateKafkaOptions {
   /** `host:port` of one or more bootstrap brokers. */
@@ -19,6 +20,7 @@ export interface CreateKafkaOptions {
 /** A kafkajs client whose log lines go to pino, at the pino logger's level. */
 export function createKafka(opts: CreateKafkaOptions): Kafka {
   if (opts.brokers.length === 0) throw new TypeError('createKafka: brokers must not be empty');
+  fixKafkajsIdleTimer();
   const log = opts.logger.child({ component: 'kafkajs' });
   return new Kafka({
     clientId: opts.clientId,
