@@ -7,21 +7,29 @@
  * the gateway's memory per subscriber (RSS from /proc/<pid>/status after connecting minus before,
  * divided by the subscribers added).
  *
- *   node --import tsx bench/fanout.ts [--clients 10000] [--batch 250] [--selection full|own]
+ *   node --import tsx bench/fanout.ts [--clients 10000] [--batch 250] [--selection full|own] [--workers <cores>]
  *
- * Writes bench/results/fanout.json. Every client lives in this one process (one socket each, so
- * `ulimit -n` must exceed N; `npm run bench` raises the soft limit to the hard one), which shares
- * the machine's cores with the gateway: receipt times include this process working through 10,000
- * messages one after the other.
+ * Writes bench/results/fanout.json. The clients live in W worker processes (bench/lib/fanout-worker.ts,
+ * forked with `node --import tsx`; client i in worker i mod W); this process only coordinates: it
+ * tells the workers to open each batch (a batch split across them, the next batch when the whole
+ * batch has subscribed, so the gateway sees the same connection rate whatever W), reads the memory,
+ * sends the mutation and, at the end, gathers every worker's receipt times (absolute
+ * `performance.timeOrigin + performance.now()` ms, comparable across processes) in one message each.
+ * Each worker holds its share of the sockets, so its `ulimit -n` must exceed N / W (and the
+ * gateway's N); `npm run bench` raises the soft limit to the hard one. The workers still share the
+ * machine's cores with the gateway: receipt times include each worker working through its share of
+ * the messages one after the other.
  */
-import { execFileSync } from 'node:child_process';
-import { performance } from 'node:perf_hooks';
-import { createClient, type Client } from 'graphql-ws';
+import { fork, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import WebSocket from 'ws';
+import { REPO_ROOT } from '../scripts/lib/system.js';
 import { CANCEL_ORDER } from '../test/support/shop.js';
 import { eventually, graphql } from '../test/support/clients.js';
 import { numberArg, stringArg } from './lib/args.js';
+import { fdLimit, now, type Collected, type FromWorker, type RequestName, type WorkerRequests } from './lib/fanout-protocol.js';
 import { openInspector, type InspectorSession } from './lib/inspector.js';
 import {
   cpuSeconds,
@@ -42,10 +50,16 @@ import { metricValue, onCleanup, orderState, placeBenchOrder, runBenchmark, slee
 const REQUESTED = numberArg('clients', 10_000);
 const BATCH = numberArg('batch', 250);
 const SELECTION = stringArg('selection', 'full');
+/** One client process per core by default (2 on the 2-core machine the results come from), at most 8. */
+const WORKERS = numberArg('workers', Math.min(8, Math.max(1, availableParallelism())));
 const BATCH_TIMEOUT_MS = 30_000;
 const CONNECT_PHASE_MS = 300_000;
 const DELIVERY_TIMEOUT_MS = 30_000;
+const WORKER_START_MS = 60_000;
+const WORKER_REQUEST_MS = 30_000;
+const MUTATION_TIMEOUT_MS = 30_000;
 const CUSTOMER = 'bench-fanout';
+const WORKER_FILE = fileURLToPath(new URL('./lib/fanout-worker.ts', import.meta.url));
 
 const FIELDS = {
   /** Fields from orders plus the order's lines with product names from inventory: the federated case. */
@@ -54,48 +68,165 @@ const FIELDS = {
   own: 'orderId sequence status previous at',
 } as const;
 if (SELECTION !== 'full' && SELECTION !== 'own') throw new Error('--selection is full or own');
+if (!Number.isInteger(WORKERS)) throw new Error('--workers expects a whole number');
 const SUBSCRIPTION = `subscription Watch($orderId: ID!) { orderStatusChanged(orderId: $orderId) { ${FIELDS[SELECTION]} } }`;
 
-interface StatusEvent {
-  orderId: string;
-  sequence: number;
-  status: string;
-  order?: { lines: { product: { name: string } | null }[] } | null;
+type Delivered = Extract<FromWorker, { type: 'delivered' }>;
+
+/** A forked client process, as the coordinator sees it. */
+interface Worker {
+  readonly index: number;
+  readonly pid: number;
+  readonly fdLimit: { soft: number; hard: number };
+  /** Sends a request and resolves with the answer; rejects after `timeoutMs`, or when the worker exits. */
+  request<K extends RequestName>(type: K, req: WorkerRequests[K]['req'], timeoutMs?: number): Promise<WorkerRequests[K]['res']>;
+  /** The worker's `delivered` message (after `arm`: every subscribed client of it has the CANCELLED event). */
+  readonly delivered: Promise<Delivered>;
+  /** Why the worker is gone, once it is. */
+  exitReason(): string | undefined;
 }
 
-function fdLimit(hard = false): number {
+/** Every forked worker, stopped by pid at cleanup (and killed at exit should a cleanup not run). */
+const forked: { child: ChildProcess; exited: Promise<void> }[] = [];
+process.once('exit', () => {
+  for (const { child } of forked) {
+    if (child.pid && child.exitCode === null && child.signalCode === null) {
+      try {
+        process.kill(child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
+});
+
+/** SIGTERM by pid, then SIGKILL after 5 s; bounded either way. */
+async function stopWorker({ child, exited }: (typeof forked)[number]): Promise<void> {
+  const pid = child.pid;
+  if (!pid || child.exitCode !== null || child.signalCode !== null) return;
   try {
-    const out = execFileSync('sh', ['-c', hard ? 'ulimit -Hn' : 'ulimit -n'], { encoding: 'utf8' }).trim();
-    return out === 'unlimited' ? Infinity : Number(out);
+    process.kill(pid, 'SIGTERM');
   } catch {
-    return NaN;
+    return;
+  }
+  if (await withTimeout(exited.then(() => true), 5_000)) return;
+  console.warn(`worker pid ${pid} did not stop on SIGTERM within 5 s: SIGKILL`);
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    return;
+  }
+  await withTimeout(exited, 2_000);
+}
+
+function startWorker(index: number): Promise<Worker> {
+  const child = fork(WORKER_FILE, [], {
+    cwd: REPO_ROOT,
+    execArgv: ['--import', 'tsx'],
+    // Typed arrays cross the channel as typed arrays.
+    serialization: 'advanced',
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  forked.push({ child, exited });
+  let reason: string | undefined;
+  let nextId = 1;
+  const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  let onHello: ((m: Extract<FromWorker, { type: 'hello' }>) => void) | undefined;
+  let onGone: ((e: Error) => void) | undefined;
+  let resolveDelivered: (m: Delivered) => void = () => undefined;
+  const delivered = new Promise<Delivered>((r) => (resolveDelivered = r));
+
+  const gone = (why: string) => {
+    reason ??= `worker ${index} (pid ${child.pid ?? '?'}) ${why}`;
+    for (const p of pending.values()) p.reject(new Error(reason));
+    pending.clear();
+    onGone?.(new Error(reason));
+  };
+  child.on('error', (err) => gone(`failed: ${err.message}`));
+  child.once('exit', (code, signal) => gone(`exited (${signal ?? `code ${code}`})`));
+  child.on('message', (msg: FromWorker) => {
+    if (msg.type === 'hello') onHello?.(msg);
+    else if (msg.type === 'delivered') resolveDelivered(msg);
+    else {
+      const p = pending.get(msg.id);
+      if (!p) return; // answered after its timeout
+      pending.delete(msg.id);
+      if (msg.error !== undefined) p.reject(new Error(`worker ${index}: ${msg.error}`));
+      else p.resolve(msg.body);
+    }
+  });
+
+  const request = <K extends RequestName>(type: K, req: WorkerRequests[K]['req'], timeoutMs = WORKER_REQUEST_MS) =>
+    new Promise<WorkerRequests[K]['res']>((resolve, reject) => {
+      if (reason) return reject(new Error(reason));
+      const id = nextId++;
+      const timer = setTimeout(() => {
+        pending.delete(id);
+        reject(new Error(`worker ${index} (pid ${child.pid}): no answer to ${type} within ${timeoutMs / 1000} s`));
+      }, timeoutMs);
+      pending.set(id, {
+        resolve: (v) => {
+          clearTimeout(timer);
+          resolve(v as WorkerRequests[K]['res']);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      });
+      child.send({ type, id, ...req }, (err) => {
+        if (!err) return;
+        const p = pending.get(id);
+        pending.delete(id);
+        p?.reject(new Error(`worker ${index}: ${err.message}`));
+      });
+    });
+
+  return new Promise<Worker>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`worker ${index} (pid ${child.pid}) did not start within ${WORKER_START_MS / 1000} s`)), WORKER_START_MS);
+    onGone = (e) => {
+      clearTimeout(timer);
+      reject(e);
+    };
+    onHello = (hello) => {
+      clearTimeout(timer);
+      onGone = undefined;
+      resolve({ index, pid: hello.pid, fdLimit: hello.fdLimit, request, delivered, exitReason: () => reason });
+    };
+  });
+}
+
+/** The soft and hard open-files limits of another process, from /proc/<pid>/limits. */
+function procFdLimit(pid: number): { soft: number; hard: number } {
+  try {
+    const m = readFileSync(`/proc/${pid}/limits`, 'utf8').match(/^Max open files\s+(\S+)\s+(\S+)/m);
+    const n = (v: string | undefined) => (v === 'unlimited' ? Infinity : Number(v));
+    return m ? { soft: n(m[1]), hard: n(m[2]) } : { soft: NaN, hard: NaN };
+  } catch {
+    return { soft: NaN, hard: NaN };
   }
 }
 
-function describe(err: unknown): string {
-  if (Array.isArray(err)) return err.map((e: { message?: string }) => e?.message ?? String(e)).join('; ');
-  if (err && typeof err === 'object' && 'code' in err) {
-    const e = err as { code: unknown; reason?: unknown };
-    return `closed ${String(e.code)}${e.reason ? ` ${String(e.reason)}` : ''}`;
-  }
-  return err instanceof Error ? err.message : String(err);
+/** How many of clients [from, to) go to each worker (client i to worker i mod W). */
+function shares(from: number, to: number, workers: number): number[] {
+  const out = new Array<number>(workers).fill(0);
+  for (let i = from; i < to; i++) out[i % workers]!++;
+  return out;
 }
+
+const mergeErrors = (lists: Iterable<[string, number][]>) => {
+  const merged = new Map<string, number>();
+  for (const list of lists) for (const [m, n] of list) merged.set(m, (merged.get(m) ?? 0) + n);
+  return merged;
+};
 
 async function main() {
   const began = Date.now();
   const notes: string[] = [];
   const softLimit = fdLimit();
   const hardLimit = fdLimit(true);
-  let target = REQUESTED;
-  // One socket per client here, plus what the process already holds.
-  if (Number.isFinite(softLimit) && softLimit < REQUESTED + 500) {
-    target = Math.max(1, softLimit - 500);
-    notes.push(
-      `ulimit -n is ${softLimit} (hard ${hardLimit}) in this process, too low for ${REQUESTED} sockets: measured ${target} clients. Raise it (ulimit -n ${REQUESTED + 1000}; npm run bench raises the soft limit to the hard one) to measure ${REQUESTED}.`,
-    );
-    console.warn(notes.at(-1));
-  }
-  console.log(`fan-out benchmark: ${fmtInt(target)} graphql-ws clients on one gateway, batches of ${BATCH}, selection "${SELECTION}" (ulimit -n ${softLimit}, hard ${hardLimit})`);
+  console.log(`fan-out benchmark: ${fmtInt(REQUESTED)} graphql-ws clients in ${WORKERS} worker process${WORKERS === 1 ? '' : 'es'} on one gateway, batches of ${BATCH}, selection "${SELECTION}"`);
 
   console.log('starting the system (redis, broker, subgraphs, gateway)...');
   const system = await startBenchSystem({
@@ -119,82 +250,81 @@ async function main() {
     200,
   );
   if (state.status !== 'INVENTORY_RESERVED') throw new Error(`order ${orderId} is ${state.status}, expected INVENTORY_RESERVED`);
-  await sleep(1_000);
-  console.log(`order ${orderId} is ${state.status} (sequence ${state.sequence}); gateway pid ${gatewayPid}`);
 
-  const clients: Client[] = new Array(target);
-  const readyAt = new Float64Array(target); // when the first (replayed) event arrived: the subscription is live
-  const deliveredAt = new Float64Array(target); // when the CANCELLED event arrived
-  let opened = 0;
-  let ready = 0;
-  let failed = 0;
-  let delivered = 0;
-  let incomplete = 0;
-  let disposing = false;
-  const errors = new Map<string, number>();
-  let onDelivered: (() => void) | undefined;
-  let t0 = 0;
-
+  // The client processes. Registered after the system, so they are stopped before it.
   onCleanup(async () => {
-    disposing = true;
-    for (let i = 0; i < opened; i++) void clients[i]?.dispose();
+    await Promise.all(forked.map(stopWorker));
   });
+  const workers = await Promise.all(Array.from({ length: WORKERS }, (_, k) => startWorker(k)));
+  // Receipts are compared across processes: check each worker's clock against ours (its reading must
+  // fall between our two around an IPC round trip); keep the tightest of a few.
+  const clocks: { offsetMs: number; rttMs: number }[] = [];
+  for (const w of workers) {
+    let best = { offsetMs: NaN, rttMs: Infinity };
+    for (let k = 0; k < 5; k++) {
+      const t1 = now();
+      const { now: tw } = await w.request('ping', {});
+      const t2 = now();
+      if (t2 - t1 < best.rttMs) best = { offsetMs: tw - (t1 + t2) / 2, rttMs: t2 - t1 };
+    }
+    clocks.push(best);
+  }
+  const clockBoundMs = Math.max(...clocks.map((c) => Math.abs(c.offsetMs) + c.rttMs / 2));
+  const clocksDisagree = clocks.some((c) => Math.abs(c.offsetMs) > c.rttMs / 2 + 0.5);
+  console.log(`${WORKERS} worker${WORKERS === 1 ? '' : 's'} started (pids ${workers.map((w) => w.pid).join(', ')}); clocks within ${fmt(clockBoundMs, 3)} ms of this process's; gateway pid ${gatewayPid}`);
 
-  const open = (i: number) =>
-    new Promise<boolean>((resolve) => {
-      let settled = false;
-      const settle = (ok: boolean) => {
-        if (settled) return;
-        settled = true;
-        resolve(ok);
-      };
-      const fail = (err: unknown) => {
-        if (disposing) return;
-        if (!settled || !deliveredAt[i]) {
-          const key = describe(err).slice(0, 200);
-          errors.set(key, (errors.get(key) ?? 0) + 1);
-        }
-        if (!settled) failed++;
-        settle(false);
-      };
-      const client = createClient({
-        url: wsUrl,
-        webSocketImpl: WebSocket,
-        connectionParams: { Authorization: `Bearer ${token}` },
-        retryAttempts: 0,
-        lazy: true,
-        // Keep the socket when the server completes the subscription after the final status, so
-        // 10,000 closing handshakes do not compete with the receipts still being measured.
-        lazyCloseTimeout: 120_000,
-      });
-      clients[i] = client;
-      opened++;
-      client.subscribe<{ orderStatusChanged: StatusEvent }>(
-        { query: SUBSCRIPTION, variables: { orderId } },
-        {
-          next: (value) => {
-            const event = value.data?.orderStatusChanged;
-            if (!event) return fail(value.errors ?? 'an event without data');
-            if (!readyAt[i]) {
-              readyAt[i] = performance.now();
-              ready++;
-              settle(true);
-            }
-            if (event.status === 'CANCELLED' && t0 && !deliveredAt[i]) {
-              deliveredAt[i] = performance.now();
-              if (SELECTION === 'full' && !event.order?.lines.every((l) => l.product?.name)) incomplete++;
-              if (++delivered === ready) onDelivered?.();
-            }
-          },
-          error: fail,
-          complete: () => settle(!!readyAt[i]),
-        },
-      );
-    });
+  // One socket per client in its worker (plus what the process already holds), and all of them in the gateway.
+  const workerSoft = Math.min(...workers.map((w) => w.fdLimit.soft));
+  const workerHard = Math.min(...workers.map((w) => w.fdLimit.hard));
+  const gatewayLimit = procFdLimit(gatewayPid);
+  let target = REQUESTED;
+  const perWorker = Math.ceil(REQUESTED / WORKERS);
+  if (Number.isFinite(workerSoft) && workerSoft < perWorker + 500) {
+    target = Math.max(1, Math.min(target, WORKERS * (workerSoft - 500)));
+    notes.push(
+      `ulimit -n is ${workerSoft} (hard ${workerHard}) in the worker processes, too low for ${perWorker} sockets each: measured ${target} clients. Raise it (ulimit -n ${perWorker + 1000}; npm run bench raises the soft limit to the hard one) or use more --workers to measure ${REQUESTED}.`,
+    );
+    console.warn(notes.at(-1));
+  }
+  if (Number.isFinite(gatewayLimit.soft) && gatewayLimit.soft < target + 500) {
+    target = Math.max(1, gatewayLimit.soft - 500);
+    notes.push(
+      `The gateway's open-files limit is ${gatewayLimit.soft} (hard ${gatewayLimit.hard}), too low for ${REQUESTED} sockets: measured ${target} clients. Raise it (ulimit -n ${REQUESTED + 1000} before starting the benchmark; npm run bench raises the soft limit to the hard one) to measure ${REQUESTED}.`,
+    );
+    console.warn(notes.at(-1));
+  }
+  const assigned = shares(0, target, WORKERS);
+  console.log(`${fmtInt(target)} clients: ${assigned.map(fmtInt).join(' / ')} per worker (ulimit -n ${workerSoft} in the workers, ${gatewayLimit.soft} in the gateway, ${softLimit} here)`);
+  await Promise.all(
+    workers.map((w) =>
+      w.request('init', { wsUrl, token, orderId, subscription: SUBSCRIPTION, checkProductNames: SELECTION === 'full', capacity: assigned[w.index]! }),
+    ),
+  );
+  await sleep(1_000);
+  console.log(`order ${orderId} is ${state.status} (sequence ${state.sequence})`);
+
+  // The coordinator's view of the connect phase: each worker's figures from its last answer.
+  const progress = workers.map(() => ({ opened: 0, ready: 0, failed: 0, errors: [] as [string, number][] }));
+  const total = (key: 'opened' | 'ready' | 'failed') => progress.reduce((sum, p) => sum + p[key], 0);
+  const errorKeys = () => [...mergeErrors(progress.map((p) => p.errors)).keys()];
+  /** Opens clients [from, to) across the workers; resolves with how many did not subscribe, or undefined when a worker timed out. */
+  const openBatch = async (from: number, to: number): Promise<number | undefined> => {
+    const counts = shares(from, to, WORKERS);
+    const results = await Promise.all(
+      workers.map(async (w) => {
+        const count = counts[w.index]!;
+        if (count === 0) return { bad: 0, timedOut: false };
+        const r = await w.request('open', { count, timeoutMs: BATCH_TIMEOUT_MS }, BATCH_TIMEOUT_MS + 10_000);
+        progress[w.index] = { opened: r.opened, ready: r.ready, failed: r.failed, errors: r.errors };
+        return r;
+      }),
+    );
+    return results.some((r) => r.timedOut) ? undefined : results.reduce((sum, r) => sum + r.bad, 0);
+  };
 
   // Client 0 first: it starts the one shared upstream subscription, so the "before" figure
   // already holds everything that is not per subscriber.
-  if (!(await withTimeout(open(0), BATCH_TIMEOUT_MS))) throw new Error(`the first subscriber did not get an event: ${[...errors.keys()].join(' | ') || 'timeout'}`);
+  if ((await openBatch(0, 1)) !== 0) throw new Error(`the first subscriber did not get an event: ${errorKeys().join(' | ') || 'timeout'}`);
   // Memory is read after a full GC, forced through the inspector (SIGUSR1), so it counts what
   // subscribers retain; without it, the figures include garbage not yet collected.
   let inspector: InspectorSession | undefined;
@@ -225,24 +355,21 @@ async function main() {
       break;
     }
     const end = Math.min(target, next + BATCH);
-    const batch: Promise<boolean>[] = [];
-    for (let i = next; i < end; i++) batch.push(open(i));
     const size = end - next;
-    const results = await withTimeout(Promise.all(batch), BATCH_TIMEOUT_MS);
-    const bad = results ? results.filter((ok) => !ok).length : size;
+    const bad = await openBatch(next, end);
     next = end;
     if (Math.floor((next - 1) / 2_000) !== Math.floor((next - 1 - size) / 2_000) || next === target) {
-      console.log(`  ${fmtInt(ready)} subscribed, ${failed} failed, ${((performance.now() - connectStart) / 1000).toFixed(1)} s`);
+      console.log(`  ${fmtInt(total('ready'))} subscribed, ${total('failed')} failed, ${((performance.now() - connectStart) / 1000).toFixed(1)} s`);
     }
     // A few refusals are reported; a batch mostly refused means a limit was reached, so stop there.
-    if (!results || bad > size * 0.1) {
-      stopReason = results ? `${bad} of a batch of ${size} failed: ${[...errors.keys()].slice(0, 3).join(' | ')}` : `a batch did not subscribe within ${BATCH_TIMEOUT_MS / 1000} s`;
+    if (bad === undefined || bad > size * 0.1) {
+      stopReason = bad !== undefined ? `${bad} of a batch of ${size} failed: ${errorKeys().slice(0, 3).join(' | ')}` : `a batch did not subscribe within ${BATCH_TIMEOUT_MS / 1000} s`;
       break;
     }
   }
   const connectSeconds = (performance.now() - connectStart) / 1000;
   if (stopReason) {
-    notes.push(`Stopped opening clients at ${opened} (${ready} subscribed): ${stopReason}.`);
+    notes.push(`Stopped opening clients at ${total('opened')} (${total('ready')} subscribed): ${stopReason}.`);
     console.warn(notes.at(-1));
   }
 
@@ -251,12 +378,13 @@ async function main() {
   const activeSubscriptions = await metricValue(gatewayUrl, 'gateway_active_subscriptions');
   const upstreamSubscriptions = await metricValue(gatewayUrl, 'gateway_active_upstream_subscriptions');
   const wsConnections = await metricValue(gatewayUrl, 'gateway_ws_connections');
-  const added = ready - 1;
+  const subscribedBefore = total('ready');
+  const added = subscribedBefore - 1;
   const rssPerSubscriber = (after.rss - before.rss) / added;
   const heapPerSubscriber = (after.heapUsed - before.heapUsed) / added;
   const rssPerSubscriberNoGc = (after.noGc.rss - before.noGc.rss) / added;
   console.log(
-    `${fmtInt(ready)} subscribed in ${connectSeconds.toFixed(1)} s; gateway RSS ${mib(before.rss)} → ${mib(after.rss)} MiB, ${fmt(rssPerSubscriber / 1024)} KiB per subscriber; gateway reports ${activeSubscriptions} subscriptions, ${upstreamSubscriptions} upstream, ${wsConnections} WebSockets`,
+    `${fmtInt(subscribedBefore)} subscribed in ${connectSeconds.toFixed(1)} s; gateway RSS ${mib(before.rss)} → ${mib(after.rss)} MiB, ${fmt(rssPerSubscriber / 1024)} KiB per subscriber; gateway reports ${activeSubscriptions} subscriptions, ${upstreamSubscriptions} upstream, ${wsConnections} WebSockets`,
   );
 
   // The moment the orders subgraph publishes the change: its Redis pub/sub channel (architecture.md,
@@ -267,56 +395,88 @@ async function main() {
   onCleanup(async () => {
     listener.disconnect();
   });
-  await listener.subscribe(`order-status:${orderId}`);
+  if ((await withTimeout(listener.subscribe(`order-status:${orderId}`), 10_000)) === undefined) throw new Error('could not subscribe to the Redis order-status channel within 10 s');
   listener.on('message', (_channel: string, message: string) => {
-    if (!publishedAt && message.includes('CANCELLED')) publishedAt = performance.now();
+    if (!publishedAt && message.includes('CANCELLED')) publishedAt = now();
   });
 
-  // The status change.
-  const allDelivered = new Promise<void>((resolve) => {
-    onDelivered = resolve;
-  });
+  // The status change. Every worker starts counting (and its CPU clock) before the mutation is sent.
+  await Promise.all(workers.map((w) => w.request('arm', {})));
   const gatewayCpu0 = cpuSeconds(gatewayPid);
   const selfCpu0 = process.cpuUsage();
-  t0 = performance.now();
-  const cancel = await graphql<{ cancelOrder: { status: string } }>(gatewayUrl, CANCEL_ORDER, { id: orderId }, { token });
-  const mutationMs = performance.now() - t0;
+  const t0 = now();
+  const cancel = await withTimeout(graphql<{ cancelOrder: { status: string } }>(gatewayUrl, CANCEL_ORDER, { id: orderId }, { token }), MUTATION_TIMEOUT_MS);
+  const mutationMs = now() - t0;
+  if (!cancel) throw new Error(`cancelOrder did not answer within ${MUTATION_TIMEOUT_MS / 1000} s`);
   if (!cancel.data?.cancelOrder) throw new Error(`cancelOrder failed: ${JSON.stringify(cancel.errors)}`);
-  if (delivered < ready) await withTimeout(allDelivered, DELIVERY_TIMEOUT_MS);
-  const waitedMs = performance.now() - t0;
+  const deliveredMessages = await withTimeout(Promise.all(workers.map((w) => w.delivered)), DELIVERY_TIMEOUT_MS);
+  const waitedMs = now() - t0;
   const gatewayCpuMs = (cpuSeconds(gatewayPid) - gatewayCpu0) * 1000;
   const selfCpu = process.cpuUsage(selfCpu0);
-  const clientCpuMs = (selfCpu.user + selfCpu.system) / 1000;
+  const coordinatorCpuMs = (selfCpu.user + selfCpu.system) / 1000;
   const loadAvgAfter = loadAverage();
-
   listener.disconnect();
+  const dead = workers.map((w) => w.exitReason()).filter(Boolean);
+  if (dead.length) throw new Error(dead.join('; '));
+
+  // Every worker's receipt times, one message each.
+  const collected: Collected[] = await Promise.all(workers.map((w) => w.request('collect', {})));
+  const sum = (key: 'ready' | 'failed' | 'delivered' | 'incomplete') => collected.reduce((s, c) => s + c[key], 0);
+  const ready = sum('ready');
+  const failed = sum('failed');
+  const delivered = sum('delivered');
+  const incomplete = sum('incomplete');
+  const errors = mergeErrors(collected.map((c) => c.errors));
   const times: number[] = [];
   const sincePublish: number[] = [];
   let first = Infinity;
   let last = 0;
-  for (let i = 0; i < target; i++) {
-    if (!readyAt[i] || !deliveredAt[i]) continue;
-    times.push(deliveredAt[i]! - t0);
-    if (publishedAt) sincePublish.push(deliveredAt[i]! - publishedAt);
-    first = Math.min(first, deliveredAt[i]!);
-    last = Math.max(last, deliveredAt[i]!);
-  }
+  const workerFigures = collected.map((c, k) => {
+    const own: number[] = [];
+    let wFirst = Infinity;
+    let wLast = 0;
+    for (let i = 0; i < c.opened; i++) {
+      const at = c.deliveredAt[i]!;
+      if (!c.readyAt[i] || !at) continue;
+      times.push(at - t0);
+      own.push(at - t0);
+      if (publishedAt) sincePublish.push(at - publishedAt);
+      wFirst = Math.min(wFirst, at);
+      wLast = Math.max(wLast, at);
+    }
+    first = Math.min(first, wFirst);
+    last = Math.max(last, wLast);
+    const dw = distribution(own);
+    return {
+      pid: workers[k]!.pid,
+      opened: c.opened,
+      subscribed: c.ready,
+      delivered: c.delivered,
+      deliveryMs: { p50: dw.p50, p99: dw.p99, min: dw.min, max: dw.max },
+      cpuToLastReceiptMs: c.cpuToLastReceiptMs,
+      cpuToCollectMs: c.cpuToCollectMs,
+      deliveredMessageAfterMs: deliveredMessages?.[k] ? deliveredMessages[k]!.at - t0 : null,
+      clockOffsetMs: clocks[k]!.offsetMs,
+      clockRttMs: clocks[k]!.rttMs,
+      fdLimit: workers[k]!.fdLimit,
+    };
+  });
   const d = distribution(times);
   const dp = distribution(sincePublish);
   if (!publishedAt) notes.push('The CANCELLED publish on Redis channel order-status:<id> was not heard, so there are no figures from the publish.');
   const spreadMs = times.length ? last - first : NaN;
   const missing = ready - delivered;
+  // A worker whose clients did not all receive has no CPU figure to its last receipt: show its CPU to the collection instead.
+  const clientCpuPerWorker = collected.map((c) => (Number.isFinite(c.cpuToLastReceiptMs) ? c.cpuToLastReceiptMs : c.cpuToCollectMs));
+  const clientCpuMs = clientCpuPerWorker.reduce((s, v) => s + v, 0);
   console.log(`CANCELLED reached ${fmtInt(delivered)} of ${fmtInt(ready)} subscribers; cancelOrder answered in ${fmt(mutationMs)} ms`);
   if (missing > 0) notes.push(`${missing} subscribers did not receive the CANCELLED event within ${(waitedMs / 1000).toFixed(0)} s.`);
   if (incomplete > 0) notes.push(`${incomplete} CANCELLED events lacked product names from inventory.`);
   if (errors.size) notes.push(`Client errors: ${[...errors].slice(0, 5).map(([m, n]) => `${n}× ${m}`).join(' | ')}`);
+  if (clocksDisagree) notes.push(`A worker's clock disagreed with the coordinator's by more than an IPC round trip (offsets ${clocks.map((c) => `${fmt(c.offsetMs, 3)} ± ${fmt(c.rttMs / 2, 3)}`).join(', ')} ms): cross-process figures are off by up to that much.`);
 
-  // Leave, and check the gateway lets go of everything.
-  disposing = true;
-  for (let i = 0; i < opened; i++) {
-    void clients[i]!.dispose();
-    if (i % 1_000 === 999) await sleep(50);
-  }
+  // Leave, and check the gateway lets go of everything (about 1,000 clients per 50 ms over all the workers, as before).
+  await Promise.all(workers.map((w) => w.request('leave', { chunk: Math.ceil(1_000 / WORKERS), pauseMs: 50 }, 60_000)));
   let leftover: number;
   try {
     leftover = await eventually(
@@ -339,6 +499,7 @@ async function main() {
     rows: [
       ['subscribers (requested)', `${fmtInt(ready)} (${fmtInt(REQUESTED)})`],
       ['subscription selection', SELECTION === 'full' ? 'orders fields + order.lines.product.name (inventory)' : 'orders fields only'],
+      ['client processes (workers; clients each)', `${WORKERS} (${collected.map((c) => fmtInt(c.ready)).join(' / ')})`],
       ['time to connect and subscribe all', `${fmt(connectSeconds, 1)} s`],
       ['upstream subscriptions held by the gateway', String(upstreamSubscriptions)],
       ['delivered', `${fmtInt(delivered)} of ${fmtInt(ready)}`],
@@ -351,7 +512,8 @@ async function main() {
       ['first receipt (≈ cancel applied + published + one hop)', `${fmt(d.min)} ms`],
       ['first → last receipt (the fan-out itself)', `${fmt(spreadMs)} ms`],
       ['cancelOrder mutation answered after', `${fmt(mutationMs)} ms`],
-      ['CPU used from cancelOrder to the last receipt: gateway / clients (this process)', `${fmtInt(gatewayCpuMs)} / ${fmtInt(clientCpuMs)} ms in ${fmtInt(waitedMs)} ms`],
+      ['CPU used from cancelOrder to the last receipt: gateway / clients (all workers)', `${fmtInt(gatewayCpuMs)} / ${fmtInt(clientCpuMs)} ms in ${fmtInt(waitedMs)} ms`],
+      ['client CPU per worker, from cancelOrder to its own last receipt', `${clientCpuPerWorker.map(fmtInt).join(' / ')} ms`],
       [`gateway RSS before → after subscribing${inspector ? ' (after a full GC)' : ''}`, `${mib(before.rss)} → ${mib(after.rss)} MiB`],
       ['gateway RSS per subscriber', `${fmt(rssPerSubscriber / 1024)} KiB`],
       ['gateway JS heap used per subscriber', `${fmt(heapPerSubscriber / 1024)} KiB`],
@@ -370,7 +532,8 @@ async function main() {
     { goal: 'at most 10 KB per subscriber', measured: `${fmt(rssPerSubscriber / 1024)} KiB RSS (${fmt(heapPerSubscriber / 1024)} KiB heap)`, pass: rssPerSubscriber <= 10 * 1024 },
   ];
   notes.push(
-    `One machine (${machine().nproc} cores): the ${fmtInt(ready)} clients live in this one process, which shares the cores with the gateway, the subgraphs, Redis and the broker; each receipt time includes this process parsing the messages before it, one after another.`,
+    `One machine (${machine().nproc} cores): the ${fmtInt(ready)} clients live in ${WORKERS} worker process${WORKERS === 1 ? '' : 'es'} (${collected.map((c) => fmtInt(c.ready)).join(' / ')} clients; this coordinating process hosts none), and the workers still share the ${machine().nproc} cores with the gateway, the subgraphs, Redis and the broker: each receipt time includes its worker parsing the messages before it, one after another, while the gateway is still writing to the others.`,
+    `Receipt times are absolute (performance.timeOrigin + performance.now()) in every process and gathered from the workers after the delivery; the workers' clocks agreed with the coordinator's within ${fmt(clockBoundMs, 3)} ms (checked over IPC round trips).`,
     'Delivery time is measured two ways: from the publish of the change on the orders subgraph\'s Redis pub/sub channel (heard by this process), which covers the orders subgraph pushing the event to the gateway, the gateway resolving the inventory fields and the fan-out; and from just before the cancelOrder mutation is sent, which adds the mutation and the saga applying it.',
     inspector
       ? 'Memory is the gateway\'s RSS (VmRSS from /proc) 3 s after the last subscriber joined minus 2 s after the first, divided by the subscribers in between, each read after a full GC forced through the inspector (SIGUSR1 opens it on 127.0.0.1:9229); KiB = 1024 bytes.'
@@ -386,7 +549,7 @@ async function main() {
     title: 'Subscription fan-out: one status change to N graphql-ws clients',
     date: new Date().toISOString(),
     machine: machine(),
-    command: `node --import tsx bench/fanout.ts --clients ${REQUESTED} --batch ${BATCH} --selection ${SELECTION}`,
+    command: `node --import tsx bench/fanout.ts --clients ${REQUESTED} --batch ${BATCH} --selection ${SELECTION} --workers ${WORKERS}`,
     durationSeconds: Math.round((Date.now() - began) / 1000),
     notes,
     tables: [figures],
@@ -395,6 +558,7 @@ async function main() {
       orderId,
       subscription: SUBSCRIPTION,
       requested: REQUESTED,
+      workers: WORKERS,
       subscribed: ready,
       failed,
       delivered,
@@ -411,13 +575,14 @@ async function main() {
       rssPerSubscriberBytes: rssPerSubscriber,
       heapPerSubscriberBytes: heapPerSubscriber,
       rssPerSubscriberNoGcBytes: rssPerSubscriberNoGc,
-      cpuDuringDeliveryMs: { gateway: gatewayCpuMs, clients: clientCpuMs, wallMs: waitedMs },
+      cpuDuringDeliveryMs: { gateway: gatewayCpuMs, clients: clientCpuMs, clientsPerWorker: clientCpuPerWorker, coordinator: coordinatorCpuMs, wallMs: waitedMs },
       loadAverage: { before: loadAvgBefore, after: loadAvgAfter },
       activeSubscriptions,
       upstreamSubscriptions,
       wsConnections,
       leftoverSubscriptions: leftover,
-      fdLimit: { soft: softLimit, hard: hardLimit },
+      fdLimit: { soft: softLimit, hard: hardLimit, workers: { soft: workerSoft, hard: workerHard }, gateway: gatewayLimit },
+      perWorker: workerFigures,
     },
   });
   console.log(`\nwrote ${file}`);
