@@ -402,6 +402,8 @@ async function main() {
 
   // The status change. Every worker starts counting (and its CPU clock) before the mutation is sent.
   await Promise.all(workers.map((w) => w.request('arm', {})));
+  // The gateway's own measure of its write loop (one observation per event and group of subscribers).
+  const fanOut0 = { sum: await metricValue(gatewayUrl, 'gateway_fanout_seconds_sum'), count: await metricValue(gatewayUrl, 'gateway_fanout_seconds_count') };
   const gatewayCpu0 = cpuSeconds(gatewayPid);
   const selfCpu0 = process.cpuUsage();
   const t0 = now();
@@ -412,6 +414,8 @@ async function main() {
   const deliveredMessages = await withTimeout(Promise.all(workers.map((w) => w.delivered)), DELIVERY_TIMEOUT_MS);
   const waitedMs = now() - t0;
   const gatewayCpuMs = (cpuSeconds(gatewayPid) - gatewayCpu0) * 1000;
+  const fanOutLoops = (await metricValue(gatewayUrl, 'gateway_fanout_seconds_count')) - fanOut0.count;
+  const fanOutLoopMs = ((await metricValue(gatewayUrl, 'gateway_fanout_seconds_sum')) - fanOut0.sum) * 1000;
   const selfCpu = process.cpuUsage(selfCpu0);
   const coordinatorCpuMs = (selfCpu.user + selfCpu.system) / 1000;
   const loadAvgAfter = loadAverage();
@@ -512,6 +516,10 @@ async function main() {
       ['first receipt (≈ cancel applied + published + one hop)', `${fmt(d.min)} ms`],
       ['first → last receipt (the fan-out itself)', `${fmt(spreadMs)} ms`],
       ['cancelOrder mutation answered after', `${fmt(mutationMs)} ms`],
+      [
+        "the gateway's write loop for the status change (gateway_fanout_seconds: first to last subscriber socket written)",
+        fanOutLoops === 1 ? `${fmt(fanOutLoopMs)} ms` : `${fmt(fanOutLoopMs)} ms over ${fanOutLoops} events`,
+      ],
       ['CPU used from cancelOrder to the last receipt: gateway / clients (all workers)', `${fmtInt(gatewayCpuMs)} / ${fmtInt(clientCpuMs)} ms in ${fmtInt(waitedMs)} ms`],
       ['client CPU per worker, from cancelOrder to its own last receipt', `${clientCpuPerWorker.map(fmtInt).join(' / ')} ms`],
       [`gateway RSS before → after subscribing${inspector ? ' (after a full GC)' : ''}`, `${mib(before.rss)} → ${mib(after.rss)} MiB`],
@@ -575,6 +583,7 @@ async function main() {
       rssPerSubscriberBytes: rssPerSubscriber,
       heapPerSubscriberBytes: heapPerSubscriber,
       rssPerSubscriberNoGcBytes: rssPerSubscriberNoGc,
+      gatewayFanOutLoop: { ms: fanOutLoopMs, events: fanOutLoops },
       cpuDuringDeliveryMs: { gateway: gatewayCpuMs, clients: clientCpuMs, clientsPerWorker: clientCpuPerWorker, coordinator: coordinatorCpuMs, wallMs: waitedMs },
       loadAverage: { before: loadAvgBefore, after: loadAvgAfter },
       activeSubscriptions,

@@ -37,6 +37,12 @@ export function createMetrics() {
       labelNames: ['subgraph', 'kind'] as const,
       registers: [registry],
     }),
+    fanOut: new Histogram({
+      name: 'gateway_fanout_seconds',
+      help: 'Time to write one subscription event to every client of a group (same operation on one upstream subscription)',
+      buckets: [0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
     plansExecuted: new Counter({
       name: 'gateway_query_plans_executed_total',
       help: "Query plans of queries and mutations by executor: the gateway's own (fast) or @apollo/gateway's (stock)",

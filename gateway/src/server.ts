@@ -450,7 +450,8 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
   server.keepAliveTimeout = 65_000;
 
   // --- WebSocket (graphql-transport-ws) on the same path
-  const wss = new WebSocketServer({ noServer: true, maxPayload: config.limits.wsMaxMessageBytes });
+  // No compression: the fan-out writes finished frames straight to the sockets (websocket.ts).
+  const wss = new WebSocketServer({ noServer: true, maxPayload: config.limits.wsMaxMessageBytes, perMessageDeflate: false });
   server.on('upgrade', (req, socket, head) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path !== '/graphql' || stopping) {

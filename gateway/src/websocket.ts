@@ -1,4 +1,5 @@
 import { CloseCode, handleProtocols, makeServer, type ServerOptions } from 'graphql-ws';
+import type { Socket } from 'node:net';
 import { WebSocket, type WebSocketServer } from 'ws';
 import type { Logger } from '@shop/service-kit';
 import type { ResolvedEvent, Subscriber } from './subscriptions/fan-out.js';
@@ -99,6 +100,11 @@ export function serveGraphQLOverWebSocket<P extends Record<string, unknown> | un
   };
 }
 
+/** The TCP socket under a ws WebSocket (ws keeps it in `_socket`; there is no public accessor). */
+function rawSocketOf(socket: WebSocket): Socket {
+  return (socket as unknown as { _socket: Socket })._socket;
+}
+
 /** Bytes a socket may have queued before it counts as a client that stopped reading. */
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 
@@ -127,21 +133,36 @@ class SocketSubscriber implements Subscriber {
   deliver(event: ResolvedEvent): void {
     const { socket } = this;
     if (socket.readyState !== WebSocket.OPEN) return;
-    if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
+    const raw = rawSocketOf(socket);
+    if (raw.writableLength > MAX_BUFFERED_BYTES) {
       // It has stopped reading: buffering more for it would only grow the gateway's memory.
       this.onSlowConsumer();
       socket.terminate();
       return;
     }
-    // `{"id":<id>,"type":"next","payload":<result>}`, as graphql-ws writes it, in one allocation.
+    // `{"id":<id>,"type":"next","payload":<result>}`, as graphql-ws writes it, framed here and written
+    // in one piece: ws's sender would allocate and write the frame header separately for each of
+    // thousands of sockets. Safe because nothing here is compressed or fragmented, so ws never holds
+    // a message of this socket back in its own queue.
     const head = `{"id":${JSON.stringify(this.id)},"type":"next","payload":`;
     const headBytes = Buffer.byteLength(head);
     const json = event.json;
-    const frame = Buffer.allocUnsafe(headBytes + json.length + 1);
-    frame.write(head, 0);
-    json.copy(frame, headBytes);
+    const length = headBytes + json.length + 1;
+    const offset = length < 126 ? 2 : length < 65_536 ? 4 : 10;
+    const frame = Buffer.allocUnsafe(offset + length);
+    frame[0] = 0x81; // FIN, text
+    if (offset === 2) frame[1] = length;
+    else if (offset === 4) {
+      frame[1] = 126;
+      frame.writeUInt16BE(length, 2);
+    } else {
+      frame[1] = 127;
+      frame.writeBigUInt64BE(BigInt(length), 2);
+    }
+    frame.write(head, offset);
+    json.copy(frame, offset + headBytes);
     frame[frame.length - 1] = 0x7d; // }
-    socket.send(frame, { binary: false });
+    raw.write(frame);
   }
 
   end(): void {

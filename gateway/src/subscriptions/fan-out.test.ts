@@ -116,4 +116,28 @@ describe('FanOutGroup', () => {
     expect(b.statuses()).toEqual(['one']);
     expect(group.leave(b.subscriber)).toBe(true);
   });
+
+  it('writes a large fan-out in slices: joiners meanwhile get the event once, leavers not at all', async () => {
+    const published: number[] = [];
+    const group = new FanOutGroup(10, undefined, (subscribers) => published.push(subscribers));
+    const members = Array.from({ length: 2_500 }, () => recorder());
+    for (const m of members) group.join(m.subscriber);
+    group.enqueue(Promise.resolve(result('big')));
+    // Let the first slice go out, then change the membership mid-publish.
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    const deliveredSoFar = members.filter((m) => m.events.length === 1).length;
+    expect(deliveredSoFar).toBeGreaterThan(0);
+    expect(deliveredSoFar).toBeLessThan(members.length);
+    const joiner = recorder();
+    group.join(joiner.subscriber);
+    const leaver = members.at(-1)!;
+    group.leave(leaver.subscriber);
+    await settle();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(joiner.statuses()).toEqual(['big']);
+    expect(leaver.events).toHaveLength(0);
+    expect(members.slice(0, -1).every((m) => m.statuses().join() === 'big')).toBe(true);
+    expect(published).toEqual([2_500]);
+  });
 });

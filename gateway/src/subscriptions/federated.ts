@@ -180,9 +180,13 @@ export class FederatedSubscriptions {
     const { primary, rest } = planned.node;
     const { metrics } = this.#opts;
     const resumable = Object.keys(RESUMABLE_FIELDS).some((f) => primary.operation.includes(f));
-    const group = new FanOutGroup(resumable ? REPLAY_LIMIT : 0, () => {
-      if (this.#groups.get(groupKey) === shared) this.#groups.delete(groupKey);
-    });
+    const group = new FanOutGroup(
+      resumable ? REPLAY_LIMIT : 0,
+      () => {
+        if (this.#groups.get(groupKey) === shared) this.#groups.delete(groupKey);
+      },
+      (_subscribers, seconds) => metrics.fanOut.observe(seconds),
+    );
     const release = this.#registry.acquire(
       upstreamKey,
       {

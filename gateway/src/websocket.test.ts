@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { Receiver, WebSocket } from 'ws';
+import { ResolvedEvent } from './subscriptions/fan-out.js';
+import { socketSubscriber } from './websocket.js';
+
+/** What a ws client makes of the bytes the fan-out writes: the frames must be valid WebSocket text frames. */
+function decode(bytes: Buffer): Promise<{ text: string; binary: boolean }[]> {
+  return new Promise((resolve, reject) => {
+    const receiver = new Receiver({ isServer: false });
+    const messages: { text: string; binary: boolean }[] = [];
+    receiver.on('message', (data: Buffer, isBinary: boolean) => messages.push({ text: data.toString(), binary: isBinary }));
+    receiver.on('error', reject);
+    receiver.write(bytes, () => resolve(messages));
+  });
+}
+
+function fakeSocket(buffered = 0) {
+  const written: Buffer[] = [];
+  let terminated = false;
+  const socket = {
+    readyState: WebSocket.OPEN,
+    _socket: { writableLength: buffered, write: (b: Buffer) => written.push(Buffer.from(b)) },
+    terminate: () => {
+      terminated = true;
+    },
+  };
+  return { socket: socket as unknown as WebSocket, written, terminated: () => terminated };
+}
+
+describe('socketSubscriber', () => {
+  it('writes graphql-ws next messages as single text frames, for every length encoding', async () => {
+    for (const size of [10, 300, 70_000]) {
+      const { socket, written } = fakeSocket();
+      const sub = socketSubscriber(socket, 'a-1', { end: () => undefined }, () => undefined);
+      const event = new ResolvedEvent({ data: { s: 'x'.repeat(size) } });
+      sub.deliver(event);
+      sub.deliver(event);
+      expect(written).toHaveLength(2);
+      const messages = await decode(Buffer.concat(written));
+      expect(messages).toHaveLength(2);
+      for (const m of messages) {
+        expect(m.binary).toBe(false);
+        expect(JSON.parse(m.text)).toEqual({ id: 'a-1', type: 'next', payload: { data: { s: 'x'.repeat(size) } } });
+      }
+    }
+  });
+
+  it('drops a socket with too much unsent data instead of buffering more', () => {
+    const { socket, written, terminated } = fakeSocket(5 * 1024 * 1024);
+    let slow = 0;
+    socketSubscriber(socket, '1', { end: () => undefined }, () => slow++).deliver(new ResolvedEvent({ data: {} }));
+    expect(written).toHaveLength(0);
+    expect(terminated()).toBe(true);
+    expect(slow).toBe(1);
+  });
+});
