@@ -1,7 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { Receiver, WebSocket } from 'ws';
+import * as ws from 'ws';
+import { WebSocket } from 'ws';
 import { ResolvedEvent } from './subscriptions/fan-out.js';
 import { socketSubscriber } from './websocket.js';
+
+/** ws's frame parser; exported by ws but not declared in @types/ws. */
+interface FrameReceiver {
+  on(event: 'message', listener: (data: Buffer, isBinary: boolean) => void): void;
+  on(event: 'error', listener: (err: Error) => void): void;
+  write(chunk: Buffer, callback: () => void): void;
+}
+const { Receiver } = ws as unknown as { Receiver: new (options: { isServer: boolean }) => FrameReceiver };
 
 /** What a ws client makes of the bytes the fan-out writes: the frames must be valid WebSocket text frames. */
 function decode(bytes: Buffer): Promise<{ text: string; binary: boolean }[]> {
