@@ -9,7 +9,7 @@ import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/dis
 import type { Redis } from 'ioredis';
 import type { DocumentNode, ExecutionResult, GraphQLFormattedError, GraphQLSchema } from 'graphql';
 import { request as undiciRequest } from 'undici';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocket, WebSocketServer } from 'ws';
 import {
   CORRELATION_HEADER,
   ErrorCode,
@@ -499,6 +499,9 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
           metrics.refusals.inc({ reason: 'auth' });
           return false; // graphql-ws closes with 4403 Forbidden
         }
+        // Closed while the token was being checked: graphql-ws has already run onClose for it, so
+        // counting it now would hold one of the client's connection slots forever.
+        if (extra.socket.readyState !== WebSocket.OPEN) return false;
         const key = clientKey(identity, extra.remoteAddress);
         const count = connectionsPerClient.get(key) ?? 0;
         if (count >= config.limits.wsMaxConnectionsPerClient) {
@@ -584,6 +587,10 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
         control.onEnd(subscriptions.attach(planned, op.gateway, 'ws', subscriber));
         return control;
       },
+      // Queries and mutations over WebSocket come back from Apollo Server with formatted (plain)
+      // errors; graphql-ws's default would call toJSON() on each. Send results as they are (real
+      // GraphQLErrors still serialize through their own toJSON).
+      onNext: (_ctx, _id, _payload, _args, result) => result,
       execute: async (args) => {
         const op = args.contextValue as OperationContext;
         if (!op.request) return { errors: [new GraphQLError('Not a query or mutation.')] };

@@ -128,6 +128,15 @@ describe('the gateway executor answers exactly as the stock one', () => {
     });
   }
 
+  it('treats a __proto__ alias as an ordinary key: same answer as stock, Object.prototype untouched', async () => {
+    const body = { query: '{ order(id: "o1") { id lines { product { id __proto__: price { polluted: currency } } } } }' };
+    const [a, b] = await Promise.all([post(fast, body, tokens.alice), post(stock, body, tokens.alice)]);
+    expect(comparable(a)).toEqual(comparable(b));
+    expect(a.text).toContain('"__proto__":{"polluted":"USD"}');
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(Object.prototype).not.toHaveProperty('polluted');
+  });
+
   it('resolves subscription events the same way, fields from three subgraphs included', async () => {
     const query = `subscription($id: ID!) { orderStatusChanged(orderId: $id) { status s: sequence order { id lines { quantity product { name } } notifications { message } } } }`;
     const clients = [wsClient(fast, { Authorization: `Bearer ${tokens.alice}` }), wsClient(stock, { Authorization: `Bearer ${tokens.alice}` })];

@@ -123,6 +123,38 @@ describe('graphql-transport-ws on the gateway', () => {
     await eventually(() => gateway.subscriptions.upstreamCount === 0, 5_000, 'the upstream subscription to be released after the close');
   });
 
+  it('answers a query that fails with next (errors) and complete, and keeps the socket open', async () => {
+    const raw = track(await open(gateway));
+    raw.send({ type: 'connection_init', payload: { Authorization: `Bearer ${alice}` } });
+    await raw.next((m) => m.type === 'connection_ack');
+    raw.send({ id: 'q1', type: 'subscribe', payload: { query: '{ order(id: "o2") { id } }' } });
+    const next = await raw.next((m) => m.type === 'next' && m.id === 'q1');
+    expect((next.payload as { errors?: { extensions?: { code?: string } }[] }).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    await raw.next((m) => m.type === 'complete' && m.id === 'q1');
+    raw.send({ type: 'ping' });
+    await raw.next((m) => m.type === 'pong');
+    expect(raw.socket.readyState).toBe(WebSocket.OPEN);
+  });
+
+  it('does not count a connection that closed while its token was being checked', async () => {
+    const connections = async () => {
+      const text = await (await fetch(`${gateway.url}/metrics`)).text();
+      return Number(/^gateway_ws_connections (\d+)/m.exec(text)?.[1] ?? NaN);
+    };
+    for (const socket of sockets) socket.terminate();
+    await eventually(async () => (await connections()) === 0, 5_000, 'no open connections');
+    for (const role of ['r1', 'r2', 'r3', 'r4']) {
+      // A token not seen before, so its check really waits for the signature verification.
+      const token = await tokenFor('carol', [role]);
+      const raw = await open(gateway);
+      raw.send({ type: 'connection_init', payload: { Authorization: `Bearer ${token}` } });
+      raw.socket.terminate();
+      await raw.closed;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await connections()).toBe(0);
+  });
+
   it('drops a socket that stops answering pings, and with it its subscriptions', async () => {
     const raw = track(await open(gateway, ['graphql-transport-ws'], { autoPong: false }));
     raw.send({ type: 'connection_init', payload: { Authorization: `Bearer ${alice}` } });

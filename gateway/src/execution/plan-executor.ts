@@ -256,6 +256,7 @@ export class PlanExecutor {
       }
     }
     if (representations.length === 0) return;
+    if (Object.hasOwn(variables, 'representations')) throw new GraphQLError('Variables cannot contain key "representations".', { extensions: { code: 'BAD_USER_INPUT' } });
     const response = await this.client.fetch(fetch.serviceName, url, { query: fetch.operation, operationName: fetch.operationName, variables: { ...variables, representations } }, run.context);
     // An error at `_entities.<i>.…` belongs to the i-th entity's place in the client's result.
     let entityPaths: (string | number)[][] | undefined;
@@ -301,6 +302,19 @@ export class PlanExecutor {
       );
     }
   }
+}
+
+/**
+ * Response keys are chosen by clients (aliases), so `__proto__` is an ordinary key here: read only
+ * own properties, and define rather than assign, or a crafted alias would reach Object.prototype.
+ */
+function own(value: Data, key: string): unknown {
+  return Object.hasOwn(value, key) ? value[key] : undefined;
+}
+
+function setOwn(target: Data, key: string, value: unknown): void {
+  if (key === '__proto__') Object.defineProperty(target, key, { value, writable: true, enumerable: true, configurable: true });
+  else target[key] = value;
 }
 
 /** The client's result from the merged data: @apollo/gateway's shaping, and its way of reporting errors. */
@@ -364,7 +378,7 @@ function moveInto(cursor: Cursor, path: readonly (string | number)[]): Cursor | 
         if (Array.isArray(value)) next.push(...(value as unknown[]));
         list = true;
       } else {
-        const child = (value as Data)[step as string];
+        const child = own(value as Data, step as string);
         if (child !== undefined) next.push(child);
       }
     }
@@ -388,7 +402,7 @@ function pathsOf(root: Data, path: readonly (string | number)[]): (string | numb
     if (step === '@') {
       if (Array.isArray(value)) value.forEach((item, i) => walk(item, at + 1, [...prefix, i]));
     } else {
-      walk((value as Data)[step as string], at + 1, [...prefix, step]);
+      walk(own(value as Data, step as string), at + 1, [...prefix, step]);
     }
   };
   walk(root, 0, []);
@@ -401,11 +415,11 @@ function selectRepresentation(schema: GraphQLSchema, source: Data, selections: r
   for (const selection of selections) {
     if (selection.kind === 'Field') {
       const name = selection.alias ?? selection.name;
-      const value = source[name];
+      const value = own(source, name);
       if (value === undefined) return null;
-      if (!selection.selections || value === null) out[name] = value;
-      else if (Array.isArray(value)) out[name] = value.map((item: unknown) => (item && typeof item === 'object' ? selectRepresentation(schema, item as Data, selection.selections!) : item));
-      else out[name] = selectRepresentation(schema, value as Data, selection.selections);
+      if (!selection.selections || value === null) setOwn(out, name, value);
+      else if (Array.isArray(value)) setOwn(out, name, value.map((item: unknown) => (item && typeof item === 'object' ? selectRepresentation(schema, item as Data, selection.selections!) : item)));
+      else setOwn(out, name, selectRepresentation(schema, value as Data, selection.selections));
     } else if (!selection.typeCondition || isOfType(schema, source, selection.typeCondition)) {
       const inner = selectRepresentation(schema, source, selection.selections);
       if (inner) deepMerge(out, inner);
@@ -430,7 +444,7 @@ function deepMerge(target: Data, source: Data | null | undefined): void {
   for (const key of Object.keys(source)) {
     const value = source[key];
     if (value === undefined) continue;
-    const existing = target[key];
+    const existing = own(target, key);
     if (existing && typeof existing === 'object' && value && typeof value === 'object') {
       if (Array.isArray(existing) && Array.isArray(value)) {
         if (existing.length === value.length) {
@@ -447,6 +461,6 @@ function deepMerge(target: Data, source: Data | null | undefined): void {
         continue;
       }
     }
-    target[key] = value;
+    setOwn(target, key, value);
   }
 }
