@@ -20,13 +20,14 @@ import {
   type Identity,
   type Logger,
 } from '@shop/service-kit';
-import { GraphQLError, getOperationAST, parse, validate } from './graphql.js';
+import { GraphQLError, getOperationAST, getVariableValues, parse } from './graphql.js';
 import { complexityPlugin, metricsPlugin, type Transport } from './apollo-plugins.js';
 import { createCorsPolicy } from './cors.js';
 import { createAuthenticator, InvalidTokenError, signDevToken } from './auth.js';
 import type { GatewayConfig } from './config.js';
 import type { GatewayContext } from './context.js';
 import { createSubgraphAgent, SubgraphDataSource } from './data-source.js';
+import { DocumentCache, type CheckedDocument } from './execution/document-cache.js';
 import { FastHttpPath } from './execution/fast-http.js';
 import { PlanExecutor } from './execution/plan-executor.js';
 import { SubgraphClient } from './execution/subgraph-client.js';
@@ -179,35 +180,8 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
     ...(config.queryExecutor === 'fast' ? { events: planExecutor } : {}),
   });
 
-  /**
-   * Parsed and validated documents by query text, per schema: 10,000 clients sending the same
-   * subscription are parsed and validated once, not 10,000 times.
-   */
-  let documents = new Map<string, { document: DocumentNode; query: string } | { errors: readonly GraphQLError[] }>();
-  let documentsSchema: GraphQLSchema | undefined;
-  const checkDocument = (query: string): { document: DocumentNode; query: string; schema: GraphQLSchema } | { errors: readonly GraphQLError[] } => {
-    const schema = currentSchema();
-    if (schema !== documentsSchema) {
-      documents = new Map();
-      documentsSchema = schema;
-    }
-    let entry = documents.get(query);
-    if (!entry) {
-      try {
-        const document = parse(query);
-        const validationErrors = validate(schema, document);
-        entry = validationErrors.length
-          ? { errors: validationErrors.map((e) => new GraphQLError(e.message, { nodes: e.nodes ?? null, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } })) }
-          : { document, query };
-      } catch (err) {
-        entry = { errors: [new GraphQLError((err as GraphQLError).message, { extensions: { code: 'GRAPHQL_PARSE_FAILED' } })] };
-      }
-      if (documents.size >= 1_000) documents.delete(documents.keys().next().value!);
-      documents.set(query, entry);
-    }
-    // `query` is the cached copy of the text: subscribers that keep it share one string.
-    return 'document' in entry ? { document: entry.document, query: entry.query, schema } : entry;
-  };
+  const documents = new DocumentCache();
+  const checkDocument = (query: string): CheckedDocument => documents.check(currentSchema(), query);
 
   const fastPath =
     config.queryExecutor === 'fast'
@@ -237,6 +211,9 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
     const operation = getOperationAST(document, operationName);
     if (!operation) return { kind: 'errors', errors: [new GraphQLError('Unknown or ambiguous operation name.', { extensions: { code: 'BAD_USER_INPUT' } })] };
     if (operation.operation !== 'subscription') return { kind: 'other', document };
+    // Checked here, before the variables key a shared upstream subscription or reach a subgraph.
+    const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], variables, { maxErrors: 5 });
+    if (coerced.errors) return { kind: 'errors', errors: coerced.errors.map((e) => new GraphQLError(e.message, { extensions: { code: 'BAD_USER_INPUT' } })) };
     const refusal = checkComplexity(measureOperation(schema, document, operation, variables), config.limits);
     if (refusal) {
       metrics.refusals.inc({ reason: String(refusal.extensions.limit) });

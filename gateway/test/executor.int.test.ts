@@ -15,21 +15,27 @@ interface Body {
   extensions?: unknown;
 }
 
-async function post(gateway: RunningGateway, body: Record<string, unknown>, token?: string, accept?: string): Promise<{ status: number; type: string | null; text: string; body: Body }> {
+async function post(
+  gateway: RunningGateway,
+  body: Record<string, unknown>,
+  token?: string,
+  accept?: string,
+): Promise<{ status: number; type: string | null; cacheControl: string | null; text: string; body: Body }> {
   const res = await fetch(`${gateway.url}/graphql`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}), ...(accept ? { accept } : {}) },
     body: JSON.stringify(body),
   });
   const text = await res.text();
-  return { status: res.status, type: res.headers.get('content-type'), text, body: JSON.parse(text) as Body };
+  return { status: res.status, type: res.headers.get('content-type'), cacheControl: res.headers.get('cache-control'), text, body: JSON.parse(text) as Body };
 }
 
 /** What must match: the data, and per error its message, path and code (stack traces differ by design). */
-function comparable(r: { status: number; type: string | null; text: string; body: Body }) {
+function comparable(r: { status: number; type: string | null; cacheControl: string | null; text: string; body: Body }) {
   return {
     status: r.status,
     type: r.type,
+    cacheControl: r.cacheControl,
     // Apollo Server's shape: errors, then data, then extensions, and a newline.
     keys: Object.keys(r.body),
     newline: r.text.endsWith('\n'),

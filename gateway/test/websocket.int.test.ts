@@ -155,6 +155,17 @@ describe('graphql-transport-ws on the gateway', () => {
     expect(await connections()).toBe(0);
   });
 
+  it('refuses subscription variables of the wrong type with BAD_USER_INPUT, before subscribing upstream', async () => {
+    const raw = track(await open(gateway));
+    raw.send({ type: 'connection_init', payload: { Authorization: `Bearer ${alice}` } });
+    await raw.next((m) => m.type === 'connection_ack');
+    const before = gateway.subscriptions.upstreamStarts;
+    raw.send({ id: 'bad', type: 'subscribe', payload: { query: STATUS_SUB, variables: { id: { not: 'an id' } } } });
+    const error = await raw.next((m) => m.type === 'error' && m.id === 'bad');
+    expect((error.payload as { extensions?: { code?: string } }[])[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(gateway.subscriptions.upstreamStarts).toBe(before);
+  });
+
   it('drops a socket that stops answering pings, and with it its subscriptions', async () => {
     const raw = track(await open(gateway, ['graphql-transport-ws'], { autoPong: false }));
     raw.send({ type: 'connection_init', payload: { Authorization: `Bearer ${alice}` } });

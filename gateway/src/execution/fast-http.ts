@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import type { ServerResponse } from 'node:http';
 import type { DocumentNode, GraphQLFormattedError, GraphQLSchema, OperationDefinitionNode } from 'graphql';
-import { getOperationAST, getVariableValues, type GraphQLError } from '../graphql.js';
+import { GraphQLError, getOperationAST, getVariableValues } from '../graphql.js';
 import type { GatewayContext } from '../context.js';
 import { checkComplexity, measureOperation, type ComplexityLimits } from '../limits.js';
 import type { GatewayMetrics } from '../metrics.js';
@@ -61,14 +61,24 @@ export class FastHttpPath {
     if (!prepared?.fast) return false;
 
     const started = process.hrtime.bigint();
-    const result = await this.opts.executor.run(prepared, vars, context);
-    const errors = result.errors?.map((e) => this.#format(e));
-    const extensions = result.extensions;
-    const text = `${JSON.stringify({ errors, data: result.data, extensions })}\n`;
-    res.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(text) }).end(text);
+    let status = 200;
+    let payload: { errors?: GraphQLFormattedError[]; data?: unknown; extensions?: unknown };
+    try {
+      const result = await this.opts.executor.run(prepared, vars, context);
+      payload = { errors: result.errors?.map((e) => this.#format(e)), data: result.data, extensions: result.extensions };
+    } catch (err) {
+      // As Apollo Server answers an executor that throws: 500, one formatted error, no data.
+      status = 500;
+      context.logger.error({ err }, 'query execution failed');
+      payload = { errors: [this.#format(err instanceof GraphQLError ? err : new GraphQLError((err as Error).message))] };
+    }
+    const text = `${JSON.stringify({ errors: payload.errors, data: payload.data, extensions: payload.extensions })}\n`;
+    // no-store as Apollo Server's cache-control plugin answers for this schema (no cache hints): answers hold personal data.
+    res.writeHead(status, { 'content-type': contentType, 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text) }).end(text);
 
-    const labels = { operation: name ?? '(anonymous)', type: operation.operation, transport: 'http' };
-    this.opts.metrics.requests.inc({ ...labels, outcome: errors?.length ? 'error' : 'ok' });
+    // Apollo Server names the operation it ran, whatever the request's operationName said.
+    const labels = { operation: operation.name?.value ?? '(anonymous)', type: operation.operation, transport: 'http' };
+    this.opts.metrics.requests.inc({ ...labels, outcome: payload.errors?.length ? 'error' : 'ok' });
     this.opts.metrics.latency.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
     return true;
   }
