@@ -264,8 +264,22 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
 
   const cors = createCorsPolicy({ origins: config.corsOrigins, production: config.production });
   const activeStreams = new Set<AsyncIterableIterator<ExecutionResult>>();
-  /** Open WebSockets and multipart streams per customer (or IP when anonymous). */
+  /** Open WebSockets and multipart streams per customer (or IP when anonymous), capped alike. */
   const connectionsPerClient = new Map<string, number>();
+  const takeConnectionSlot = (key: string): boolean => {
+    const open = connectionsPerClient.get(key) ?? 0;
+    if (open >= config.limits.wsMaxConnectionsPerClient) {
+      metrics.refusals.inc({ reason: 'ws_connections' });
+      return false;
+    }
+    connectionsPerClient.set(key, open + 1);
+    return true;
+  };
+  const releaseConnectionSlot = (key: string): void => {
+    const left = (connectionsPerClient.get(key) ?? 1) - 1;
+    if (left <= 0) connectionsPerClient.delete(key);
+    else connectionsPerClient.set(key, left);
+  };
   let stopping = false;
 
   // --- HTTP
@@ -336,13 +350,10 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
         if (prepared.kind === 'subscription') {
           // An open multipart stream holds a connection like a WebSocket does: same per-client cap.
           const key = clientKey(identity, req.socket.remoteAddress);
-          const open = connectionsPerClient.get(key) ?? 0;
-          if (open >= config.limits.wsMaxConnectionsPerClient) {
-            metrics.refusals.inc({ reason: 'ws_connections' });
+          if (!takeConnectionSlot(key)) {
             sendGraphQLError(res, 429, { message: 'Too many open subscriptions for this client.', extensions: { code: ErrorCode.RATE_LIMITED } });
             return;
           }
-          connectionsPerClient.set(key, open + 1);
           const stream = subscriptions.subscribe(prepared.planned, context, 'multipart');
           activeStreams.add(stream);
           metrics.requests.inc({ operation: (operationName as string | undefined) ?? '(anonymous)', type: 'subscription', transport: 'multipart', outcome: 'ok' });
@@ -350,9 +361,7 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
             await streamMultipart(req, res, stream, { heartbeatMs: config.multipartHeartbeatMs });
           } finally {
             activeStreams.delete(stream);
-            const left = (connectionsPerClient.get(key) ?? 1) - 1;
-            if (left <= 0) connectionsPerClient.delete(key);
-            else connectionsPerClient.set(key, left);
+            releaseConnectionSlot(key);
           }
           return;
         }
@@ -438,15 +447,6 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
   });
 
-  interface ConnectionState {
-    context?: GatewayContext;
-    counted?: string;
-  }
-  const stateOf = (extra: unknown): ConnectionState => {
-    const e = extra as { gateway?: ConnectionState };
-    e.gateway ??= {};
-    return e.gateway;
-  };
   interface OperationContext {
     gateway: GatewayContext;
     /** Subscriptions: the plan, until the subscription is attached to its group. */
@@ -480,19 +480,15 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
         // counting it now would hold one of the client's connection slots forever.
         if (extra.socket.readyState !== WebSocket.OPEN) return false;
         const key = clientKey(identity, extra.remoteAddress);
-        const count = connectionsPerClient.get(key) ?? 0;
-        if (count >= config.limits.wsMaxConnectionsPerClient) {
-          metrics.refusals.inc({ reason: 'ws_connections' });
+        if (!takeConnectionSlot(key)) {
           extra.socket.close(4429, 'Too many connections for this client');
           return false;
         }
-        connectionsPerClient.set(key, count + 1);
         const correlationId = correlationIdFrom(params as Record<string, unknown>);
-        const state = stateOf(ctx.extra);
-        state.counted = key;
+        extra.connection.slot = key;
         // The child logger is made on first use: most connections never log, and 10,000 of them add up.
         let child: Logger | undefined;
-        state.context = {
+        extra.connection.context = {
           identity,
           correlationId,
           get logger() {
@@ -503,18 +499,15 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
         return true;
       },
       onClose: (ctx) => {
-        const state = stateOf(ctx.extra);
-        if (state.counted) {
-          const left = (connectionsPerClient.get(state.counted) ?? 1) - 1;
-          if (left <= 0) connectionsPerClient.delete(state.counted);
-          else connectionsPerClient.set(state.counted, left);
-          state.counted = undefined;
+        const { connection } = ctx.extra;
+        if (connection.slot) {
+          releaseConnectionSlot(connection.slot);
+          connection.slot = undefined;
           metrics.wsConnections.dec();
         }
       },
       onSubscribe: async (ctx, id, payload) => {
-        const state = stateOf(ctx.extra);
-        const gatewayContext = state.context;
+        const gatewayContext = ctx.extra.connection.context;
         if (!gatewayContext) return [new GraphQLError('Not connected.', { extensions: { code: ErrorCode.UNAUTHENTICATED } })];
         // The context itself, not its logger: a connection's child logger is only made when something is logged.
         const limited = await rateLimited(clientKey(gatewayContext.identity, ctx.extra.remoteAddress), gatewayContext);

@@ -2,12 +2,15 @@ import { CloseCode, handleProtocols, makeServer, type ServerOptions } from 'grap
 import type { Socket } from 'node:net';
 import { WebSocket, type WebSocketServer } from 'ws';
 import type { Logger } from '@shop/service-kit';
+import type { GatewayContext } from './context.js';
 import type { ResolvedEvent, Subscriber } from './subscriptions/fan-out.js';
 
 /** What each graphql-ws connection context carries about its socket. */
 export interface SocketExtra {
   readonly socket: WebSocket;
   readonly remoteAddress: string | undefined;
+  /** Set once the connection is accepted: who it is, and the per-client slot it holds. */
+  readonly connection: { context?: GatewayContext; slot?: string | undefined };
 }
 
 export interface WebSocketServing {
@@ -83,7 +86,7 @@ export function serveGraphQLOverWebSocket<P extends Record<string, unknown> | un
         },
       },
       // Not the upgrade request: holding it for the life of the socket costs kilobytes per connection.
-      { socket, remoteAddress: request.socket.remoteAddress },
+      { socket, remoteAddress: request.socket.remoteAddress, connection: {} },
     );
     socket.once('close', (code, reason) => {
       void closed(code, String(reason)).catch((err: unknown) => logger.error({ err }, 'websocket close handling failed'));

@@ -2,7 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Agent } from 'undici';
 import { request as undiciRequest } from 'undici';
 import type { GraphQLFormattedError } from 'graphql';
-import { CORRELATION_HEADER, IDENTITY_HEADER, signIdentity, type Identity } from '@shop/service-kit';
+import { CORRELATION_HEADER, IDENTITY_HEADER, signIdentity } from '@shop/service-kit';
 import { GraphQLError } from '../graphql.js';
 import type { GatewayContext } from '../context.js';
 import type { GatewayMetrics } from '../metrics.js';
@@ -20,20 +20,11 @@ export interface SubgraphOperation {
 }
 
 /**
- * A signed identity header is valid for minutes (service-kit's MAX_AGE_MS); re-signing it for every
- * subgraph call of every request was a measurable share of the gateway's CPU. It is re-signed
- * well within that window.
- */
-const RESIGN_AFTER_MS = 60_000;
-
-/**
  * Subgraph calls of the query path: one POST per fetch on the pooled keep-alive agent, with the
  * caller's signed identity and the correlation id. Transport failures and non-GraphQL answers
  * throw a GraphQLError with code `UPSTREAM_UNAVAILABLE` (the subgraph name in `serviceName`).
  */
 export class SubgraphClient {
-  readonly #signed = new WeakMap<Identity, { header: string; atMs: number }>();
-
   constructor(
     private readonly agent: Agent,
     private readonly identitySecret: string,
@@ -46,7 +37,8 @@ export class SubgraphClient {
       accept: 'application/graphql-response+json, application/json',
       [CORRELATION_HEADER]: context.correlationId,
     };
-    if (context.identity) headers[IDENTITY_HEADER] = this.#identityHeader(context.identity);
+    // signIdentity hands out the same value for a second, which subgraphs answer from their cache of verified values.
+    if (context.identity) headers[IDENTITY_HEADER] = signIdentity(context.identity, this.identitySecret);
     const body = JSON.stringify(operation.operationName ? operation : { query: operation.query, variables: operation.variables });
     let status: number;
     let text: string;
@@ -73,15 +65,6 @@ export class SubgraphClient {
     this.metrics.upstreamErrors.inc({ subgraph, kind: 'http' });
     context.logger.warn({ subgraph, status: `${status} ${STATUS_CODES[status] ?? ''}`.trim(), body: text.slice(0, 200) }, 'subgraph answered without a GraphQL response');
     throw unavailable(subgraph);
-  }
-
-  #identityHeader(identity: Identity): string {
-    const now = Date.now();
-    const cached = this.#signed.get(identity);
-    if (cached && now - cached.atMs < RESIGN_AFTER_MS) return cached.header;
-    const header = signIdentity(identity, this.identitySecret, now);
-    this.#signed.set(identity, { header, atMs: now });
-    return header;
   }
 }
 
