@@ -3,7 +3,7 @@ export { parseEnv, envBoolean, envInt, envDurationMs, type EnvSource } from './e
 export { IDENTITY_HEADER, CORRELATION_HEADER, signIdentity, verifyIdentity, type Identity } from './identity.js';
 export { ErrorCode, appError, badUserInput, unauthenticated, forbidden, notFound, conflict } from './errors.js';
 export { handleOpsRequest, type ReadinessCheck } from './ops-routes.js';
-export { connectRedis } from './redis.js';
+export { connectRedis, redisScript, type RedisScript } from './redis.js';
 export { DEFAULT_PORTS, DEV_SECRETS, isProduction } from './defaults.js';
 export { correlationIdFrom } from './correlation.js';
 export { requestIdentityFrom, requireIdentity, requireAdmin, requireOwnerOrAdmin, isAdmin, type RequestIdentity } from './auth.js';

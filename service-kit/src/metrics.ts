@@ -56,21 +56,22 @@ export function isInfrastructureError(err: unknown): boolean {
 }
 
 /**
- * Wraps an event handler so every call is counted by type and outcome and timed; errors are
+ * Wraps an event handler so every call is counted by type and outcome and timed (the outcome is passed on); errors are
  * counted as `error` and rethrown (the consumer runner decides retry or dead letter from
  * `retriable`). Infrastructure errors without a `retriable` flag (a lost Redis connection) are
  * rethrown with `retriable: true`, so an outage is waited out instead of dead-lettering events.
  */
-export function instrumentHandler<E extends { readonly type: string }, C>(
+export function instrumentHandler<E extends { readonly type: string }, C, O extends string | void>(
   metrics: ServiceMetrics,
   group: string,
-  handle: (event: E, ctx: C) => Promise<string | void>,
-): (event: E, ctx: C) => Promise<void> {
+  handle: (event: E, ctx: C) => Promise<O>,
+): (event: E, ctx: C) => Promise<O> {
   return async (event, ctx) => {
     const end = metrics.handlerSeconds.startTimer({ group, type: event.type });
     try {
       const outcome = await handle(event, ctx);
       metrics.eventsHandled.inc({ group, type: event.type, outcome: outcome || 'ok' });
+      return outcome;
     } catch (err) {
       metrics.eventsHandled.inc({ group, type: event.type, outcome: 'error' });
       if (isInfrastructureError(err) && (err as { retriable?: unknown }).retriable === undefined) {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DEFAULT_PORTS, DEV_SECRETS } from './defaults.js';
 import { envDurationMs, envInt } from './env.js';
+import { DEFAULT_PARTITIONS } from '@shop/events';
 
 /**
  * The environment variables every subgraph service reads, with their defaults and messages.
@@ -19,6 +20,7 @@ export const serviceEnvFields = (defaultPort: number) => ({
   IDENTITY_SECRET: z.string().min(16, 'at least 16 characters').optional(),
   CONSUMER_CONCURRENCY: envInt(6, 1, 64),
   KAFKA_SESSION_TIMEOUT_MS: envDurationMs(30_000),
+  KAFKA_TOPIC_PARTITIONS: envInt(DEFAULT_PARTITIONS, 1, 1_000),
 });
 
 /** The parsed common variables (what `serviceEnvFields` yields). */
@@ -31,6 +33,7 @@ export interface ServiceEnv {
   readonly IDENTITY_SECRET?: string | undefined;
   readonly CONSUMER_CONCURRENCY: number;
   readonly KAFKA_SESSION_TIMEOUT_MS: number;
+  readonly KAFKA_TOPIC_PARTITIONS: number;
 }
 
 /**
@@ -62,6 +65,11 @@ export interface ServiceConfig {
    * so how long a restarted replica's first join waits. Shorter means faster failover, more false alarms.
    */
   readonly consumerSessionTimeoutMs: number;
+  /**
+   * Partitions of each event topic the service creates when it is missing (existing topics keep theirs):
+   * the most replicas of one consumer group that can share its work.
+   */
+  readonly topicPartitions: number;
 }
 
 /** Maps the parsed common variables to the common config (the dev secret when none is set). */
@@ -75,5 +83,6 @@ export function serviceConfigFrom(e: ServiceEnv): ServiceConfig {
     identitySecret: e.IDENTITY_SECRET ?? DEV_SECRETS.identity,
     consumerConcurrency: e.CONSUMER_CONCURRENCY,
     consumerSessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT_MS,
+    topicPartitions: e.KAFKA_TOPIC_PARTITIONS,
   };
 }

@@ -63,7 +63,7 @@ export async function startSubgraphService<TContext extends object>(opts: StartS
     closers.push(() => pubsub.close());
 
     const kafka = createKafka({ brokers: [...config.kafkaBrokers], clientId: name, logger });
-    await retryUntilReady('kafka', () => ensureTopics(kafka), { logger });
+    await retryUntilReady('kafka', () => ensureTopics(kafka, { partitions: config.topicPartitions }), { logger });
     const producer = await retryUntilReady('kafka producer', () => createEventProducer({ kafka, logger }), { logger });
     closers.push(() => producer.close());
     const admin = kafka.admin();

@@ -32,6 +32,7 @@ describe('service config', () => {
         IDENTITY_SECRET: 'a-real-secret-of-some-length',
         CONSUMER_CONCURRENCY: '12',
         KAFKA_SESSION_TIMEOUT_MS: '6s',
+        KAFKA_TOPIC_PARTITIONS: '24',
         EXTRA: '3',
       }),
     ).toEqual({
@@ -43,6 +44,7 @@ describe('service config', () => {
       identitySecret: 'a-real-secret-of-some-length',
       consumerConcurrency: 12,
       consumerSessionTimeoutMs: 6_000,
+      topicPartitions: 24,
       extra: 3,
     });
   });

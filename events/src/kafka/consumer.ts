@@ -1,24 +1,12 @@
-import { type Consumer, type EachBatchPayload, type Kafka, type KafkaMessage, type Message, type Producer, Partitioners } from 'kafkajs';
+import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { AnyEvent } from '../contracts/envelope.js';
-import { parseEvent } from '../contracts/parse.js';
-import { deadLetterTopic } from '../contracts/topics.js';
-import { isRetriable } from '../errors.js';
-import { AbortedError, backoffDelayMs, sleep } from './backoff.js';
-import { buildDeadLetter, errorText } from './dead-letter-record.js';
-import { headersToStrings } from './headers.js';
+import { AbortedError, backoffDelayMs } from './backoff.js';
+import { createBatchProcessor, type EventHandler } from './batch-processor.js';
+import { errorText } from './dead-letter-record.js';
 import type { EventProducer } from './producer.js';
 
-export interface HandlerContext {
-  topic: string;
-  partition: number;
-  offset: string;
-  /** Record headers as strings (`x-correlation-id`, …). */
-  headers: Record<string, string>;
-  /** Child logger bound to the event (id, type, correlation id) and its position. */
-  logger: Logger;
-}
+export { processedKey, type EventHandler, type HandleOutcome, type HandlerContext } from './batch-processor.js';
 
 export interface ConsumerRunner {
   /** Graceful: stops fetching, finishes the in-flight message, commits, leaves the group. Idempotent. */
@@ -32,10 +20,13 @@ export interface StartConsumerOptions {
   /** One group per service (no default: two services sharing a group would split the events between them). */
   groupId: string;
   topics: readonly string[];
-  /** Throw an error with `retriable: true` for "try again later" (retried forever); anything else is retried `maxAttempts` times. */
-  handle: (event: AnyEvent, ctx: HandlerContext) => Promise<void>;
+  /**
+   * Throw an error with `retriable: true` for "try again later" (retried forever); anything else is retried
+   * `maxAttempts` times. Publish through `ctx.emit`, push to clients through `ctx.afterEmit`.
+   */
+  handle: EventHandler;
   logger: Logger;
-  /** Publishes dead letters (through `sendRecords` when it has one, so the original bytes are kept). */
+  /** Publishes what handlers emit, and dead letters (through `sendRecords`, so the original bytes are kept). */
   producer: EventProducer;
   /** Where a group without committed offsets starts; default `true` (read models are built from the whole log). */
   fromBeginning?: boolean;
@@ -53,9 +44,11 @@ export interface StartConsumerOptions {
   maxWaitTimeMs?: number;
   /** Partitions handled at once (each still in order); default 1. */
   partitionsConsumedConcurrently?: number;
-  /** Within a batch, commit after this many processed records; default 100 (batch end, close and rebalance always commit). */
+  /** Records handled together (one marker lookup, one produce, one marker write); default 500. */
+  maxBatchRecords?: number;
+  /** Commit the resolved offsets after this many records; default 1_000 (close and rebalance always commit). */
   commitEveryRecords?: number;
-  /** Within a batch, commit when the last commit is older than this; default 1_000 ms. */
+  /** Commit the resolved offsets when the last commit is older than this; default 1_000 ms. */
   commitIntervalMs?: number;
 }
 
@@ -68,131 +61,59 @@ const DEFAULTS = {
   maxRetryDelayMs: 5_000,
   maxWaitTimeMs: 500,
   partitionsConsumedConcurrently: 1,
-  commitEveryRecords: 100,
+  maxBatchRecords: 500,
+  commitEveryRecords: 1_000,
   commitIntervalMs: 1_000,
 } as const;
 
-/** Redis key of the marker saying `groupId` has processed `eventId`. */
-export function processedKey(groupId: string, eventId: string): string {
-  return `events:processed:${groupId}:${eventId}`;
-}
-
 /**
- * Starts a consumer group member: per-partition order; each record is parsed (failure → dead letter at once),
- * skipped if this group already processed its id, handled, marked processed, then its offset is resolved and
- * committed (batched: see `commitEveryRecords`; never before the record is done). Resolves once it has
- * joined the group. It keeps running through kafkajs crashes: kafkajs restarts itself after retriable ones,
- * and this runner restarts a fresh kafkajs consumer after the others.
+ * Starts a consumer group member. Each fetched batch (one partition's records) is taken to done by the
+ * batch processor (`batch-processor.ts`: records grouped by key, keys at once, one produce and one round of
+ * Redis writes per batch), and only then are its offsets resolved; kafkajs commits resolved offsets every
+ * `commitEveryRecords` records or `commitIntervalMs`, and at close and rebalance. What a crash leaves
+ * uncommitted is redelivered and skipped by the processed markers. Resolves once it has joined the group.
+ * It keeps running through kafkajs crashes: kafkajs restarts itself after retriable ones, and this runner
+ * restarts a fresh kafkajs consumer after the others.
  */
 export async function startConsumer(opts: StartConsumerOptions): Promise<ConsumerRunner> {
   const cfg = { ...DEFAULTS, ...definedOnly(opts) };
   if (!cfg.groupId) throw new TypeError('startConsumer: groupId is required');
   if (cfg.topics.length === 0) throw new TypeError('startConsumer: topics must not be empty');
   if (!(cfg.maxAttempts >= 1)) throw new TypeError('startConsumer: maxAttempts must be >= 1');
-  const { redis, groupId, handle } = cfg;
+  if (!(cfg.maxBatchRecords >= 1)) throw new TypeError('startConsumer: maxBatchRecords must be >= 1');
+  const { groupId } = cfg;
   const log = cfg.logger.child({ component: 'event-consumer', groupId });
   const closing = new AbortController();
   let consumer: Consumer | undefined;
-  let ownDeadLetterProducer: Producer | undefined;
   let restartTimer: NodeJS.Timeout | undefined;
   let restarts = 0;
 
-  const retryDelay = (attempt: number) => backoffDelayMs(attempt, cfg.initialRetryDelayMs, cfg.maxRetryDelayMs);
-
-  /** Sleeps in slices so the group keeps seeing our heartbeats during a long backoff. */
-  async function pause(ms: number, heartbeat: () => Promise<void>): Promise<void> {
-    const slice = Math.max(100, Math.floor(cfg.sessionTimeoutMs / 6));
-    for (let left = ms; left > 0; left -= slice) {
-      await sleep(Math.min(left, slice), closing.signal);
-      await heartbeat();
-    }
-  }
-
-  /** Infrastructure (Redis, the dead-letter send) is retried without limit: skipping ahead would lose the record. */
-  async function untilItWorks<T>(what: string, heartbeat: () => Promise<void>, fn: () => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await fn();
-      } catch (err) {
-        const delayMs = retryDelay(attempt);
-        log.warn({ err: errorText(err), attempt, delayMs }, `${what} failed, retrying`);
-        await pause(delayMs, heartbeat);
-      }
-    }
-  }
-
-  async function sendDeadLetter(topic: string, message: Message): Promise<void> {
-    if (opts.producer.sendRecords) return opts.producer.sendRecords(topic, [message]);
-    if (!ownDeadLetterProducer) {
-      ownDeadLetterProducer = cfg.kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
-      await ownDeadLetterProducer.connect();
-    }
-    await ownDeadLetterProducer.send({ topic, messages: [message], acks: -1 });
-  }
-
-  async function deadLetter(topic: string, partition: number, message: KafkaMessage, error: unknown, attempts: number, heartbeat: () => Promise<void>) {
-    const record = buildDeadLetter(message, { topic, partition, offset: message.offset, groupId }, error, attempts, new Date());
-    const dlq = deadLetterTopic(topic);
-    await untilItWorks(`dead letter to ${dlq}`, heartbeat, () => sendDeadLetter(dlq, record));
-    log.error({ topic, partition, offset: message.offset, dlq, attempts, err: errorText(error) }, 'record dead-lettered');
-  }
-
-  /**
-   * Takes one record to done: handled and marked, skipped as already processed, or dead-lettered. Throws
-   * `AbortedError` when the consumer closes first (the record is then not done), or a rebalance from heartbeat().
-   */
-  async function processRecord(topic: string, partition: number, message: KafkaMessage, heartbeat: () => Promise<void>): Promise<void> {
-    let event: AnyEvent;
-    try {
-      event = parseEvent(message.value);
-    } catch (err) {
-      // A malformed record never gets better: dead-letter it at once and go on.
-      await deadLetter(topic, partition, message, err, 0, heartbeat);
-      return;
-    }
-    const key = processedKey(groupId, event.id);
-    const ctx: HandlerContext = {
-      topic,
-      partition,
-      offset: message.offset,
-      headers: headersToStrings(message.headers),
-      logger: log.child({ eventId: event.id, eventType: event.type, correlationId: event.correlationId, topic, partition, offset: message.offset }),
-    };
-    if ((await untilItWorks('processed-marker lookup', heartbeat, () => redis.exists(key))) === 1) {
-      ctx.logger.debug('already processed by this group, skipping');
-      return;
-    }
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await handle(event, ctx);
-        break;
-      } catch (err) {
-        const retriable = isRetriable(err);
-        if (!retriable && attempt >= cfg.maxAttempts) {
-          await deadLetter(topic, partition, message, err, attempt, heartbeat);
-          return;
-        }
-        const delayMs = retryDelay(attempt);
-        ctx.logger.warn({ err: errorText(err), retriable, attempt, delayMs }, 'handler failed, retrying');
-        await pause(delayMs, heartbeat);
-      }
-    }
-    // Written after the handler: a crash in between redelivers, so handlers stay idempotent on their own state.
-    await untilItWorks('processed-marker write', heartbeat, () =>
-      redis.set(key, `${topic}:${partition}:${message.offset}`, 'EX', cfg.processedTtlSeconds, 'NX'),
-    );
-  }
+  const processor = createBatchProcessor({
+    redis: cfg.redis,
+    groupId,
+    handle: cfg.handle,
+    producer: cfg.producer,
+    logger: log,
+    maxAttempts: cfg.maxAttempts,
+    processedTtlSeconds: cfg.processedTtlSeconds,
+    initialRetryDelayMs: cfg.initialRetryDelayMs,
+    maxRetryDelayMs: cfg.maxRetryDelayMs,
+    heartbeatSliceMs: Math.max(100, Math.floor(cfg.sessionTimeoutMs / 6)),
+    signal: closing.signal,
+  });
 
   async function eachBatch({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }: EachBatchPayload) {
-    for (const message of batch.messages) {
+    const { messages } = batch;
+    for (let start = 0; start < messages.length; start += cfg.maxBatchRecords) {
       if (closing.signal.aborted || !isRunning() || isStale()) break;
+      const slice = messages.slice(start, start + cfg.maxBatchRecords);
       try {
-        await processRecord(batch.topic, batch.partition, message, heartbeat);
+        await processor.process(batch.topic, batch.partition, slice, heartbeat);
       } catch (err) {
         if (err instanceof AbortedError) break; // not done: left uncommitted for whoever gets the partition next
         throw err; // a rebalance from heartbeat(): kafkajs commits what is resolved and rejoins
       }
-      resolveOffset(message.offset);
+      resolveOffset(slice[slice.length - 1]!.offset);
       await commitOffsetsIfNecessary();
       await heartbeat();
     }
@@ -228,9 +149,7 @@ export async function startConsumer(opts: StartConsumerOptions): Promise<Consume
     await member.subscribe({ topics: [...cfg.topics], fromBeginning: cfg.fromBeginning });
     await member.run({
       eachBatch,
-      // Offsets are resolved one by one once each record is done. They are committed at the end of each
-      // batch, on close and on rebalance, and within a long batch every `commitEveryRecords` records or
-      // `commitIntervalMs`: a commit per record costs a broker round trip each, and what a crash leaves
+      // A commit per batch would cost a broker round trip per batch and partition; what a crash leaves
       // uncommitted is redelivered and skipped by the processed markers.
       eachBatchAutoResolve: false,
       autoCommitThreshold: cfg.commitEveryRecords,
@@ -279,9 +198,8 @@ export async function startConsumer(opts: StartConsumerOptions): Promise<Consume
       closed ??= (async () => {
         closing.abort();
         clearTimeout(restartTimer);
-        // disconnect() stops the runner: it waits for eachBatch (the in-flight record), commits, leaves the group.
+        // disconnect() stops the runner: it waits for eachBatch (the in-flight batch), commits, leaves the group.
         await consumer?.disconnect();
-        await ownDeadLetterProducer?.disconnect();
         log.info('consumer closed');
       })();
       return closed;

@@ -1,7 +1,15 @@
 export { createKafka, type CreateKafkaOptions } from './client.js';
 export { ensureTopics, allTopicsWithDeadLetters, type EnsureTopicsOptions } from './topics-admin.js';
 export { createEventProducer, toRecord, type EventProducer, type CreateEventProducerOptions } from './producer.js';
-export { startConsumer, processedKey, type ConsumerRunner, type HandlerContext, type StartConsumerOptions } from './consumer.js';
+export {
+  startConsumer,
+  processedKey,
+  type ConsumerRunner,
+  type EventHandler,
+  type HandleOutcome,
+  type HandlerContext,
+  type StartConsumerOptions,
+} from './consumer.js';
 export {
   readDeadLetters,
   redriveDeadLetters,

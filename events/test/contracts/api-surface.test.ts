@@ -116,7 +116,15 @@ describe('the documented @shop/events API', () => {
     expectTypeOf(kafka.ensureTopics).toMatchTypeOf<(kafka: Kafka, opts?: { partitions?: number; topics?: string[] }) => Promise<void>>();
     expectTypeOf(kafka.createEventProducer).toMatchTypeOf<(opts: { kafka: Kafka; logger: Logger }) => Promise<kafka.EventProducer>>();
     expectTypeOf<kafka.EventProducer['publish']>().toEqualTypeOf<(events: AnyEvent | readonly AnyEvent[]) => Promise<void>>();
-    expectTypeOf<kafka.HandlerContext>().toEqualTypeOf<{ topic: string; partition: number; offset: string; headers: Record<string, string>; logger: Logger }>();
+    expectTypeOf<kafka.HandlerContext>().toEqualTypeOf<{
+      topic: string;
+      partition: number;
+      offset: string;
+      headers: Record<string, string>;
+      logger: Logger;
+      emit(events: AnyEvent | readonly AnyEvent[]): void;
+      afterEmit(effect: () => Promise<unknown>): void;
+    }>();
     expectTypeOf<kafka.ConsumerRunner>().toEqualTypeOf<{ close(): Promise<void> }>();
     expectTypeOf(kafka.startConsumer)
       .parameter(0)
@@ -125,7 +133,7 @@ describe('the documented @shop/events API', () => {
         redis: Redis;
         groupId: string;
         topics: readonly string[];
-        handle: (event: AnyEvent, ctx: kafka.HandlerContext) => Promise<void>;
+        handle: (event: AnyEvent, ctx: kafka.HandlerContext) => Promise<kafka.HandleOutcome>;
         logger: Logger;
         producer: kafka.EventProducer;
         fromBeginning?: boolean;

@@ -36,13 +36,13 @@ export function startInventoryService(config: InventoryConfig, opts: StartInvent
     async setup({ logger, redis, pubsub, producer, metrics, consumerOptions, onClose }) {
       const store = createStockStore(redis);
       const projector = createInventoryProjector({ store });
-      const handler = createStockHandler({ store, projector, producer, pubsub, logger });
+      const handler = createStockHandler({ store, projector, pubsub, logger });
 
       const consumer = await startConsumer({
         ...consumerOptions,
         groupId: INVENTORY_GROUP,
         topics: [TOPICS.orders, TOPICS.inventory],
-        handle: instrumentHandler(metrics, INVENTORY_GROUP, (e) => handler.handle(e)),
+        handle: instrumentHandler(metrics, INVENTORY_GROUP, (e, ctx) => handler.handle(e, ctx)),
       });
       onClose(() => consumer.close());
 

@@ -1,15 +1,16 @@
 import type { RedisPubSub } from 'graphql-redis-subscriptions';
 import type { AnyEvent } from '@shop/events';
+import type { HandleOutcome, HandlerContext } from '@shop/events/kafka';
 import { notificationChannels } from './keys.js';
 import type { createNotificationsProjector } from './projector.js';
 
 /** Live: project the change, then push a new notification to the customer's channel. */
 export function createNotificationHandler(deps: { projector: ReturnType<typeof createNotificationsProjector>; pubsub: RedisPubSub }) {
   return {
-    async handle(event: AnyEvent): Promise<'ok' | 'ignored'> {
+    async handle(event: AnyEvent, ctx: Pick<HandlerContext, 'afterEmit'>): Promise<HandleOutcome> {
       const recorded = await deps.projector.project(event);
       if (!recorded) return 'ignored';
-      await deps.pubsub.publish(notificationChannels.customer(recorded.customerId), recorded);
+      ctx.afterEmit(() => deps.pubsub.publish(notificationChannels.customer(recorded.customerId), recorded));
       return 'ok';
     },
   };

@@ -37,7 +37,7 @@ export function startNotificationsService(config: NotificationsConfig, opts: Sta
         ...consumerOptions,
         groupId: NOTIFICATIONS_GROUP,
         topics: [TOPICS.orders],
-        handle: instrumentHandler(metrics, NOTIFICATIONS_GROUP, (e) => handler.handle(e)),
+        handle: instrumentHandler(metrics, NOTIFICATIONS_GROUP, (e, ctx) => handler.handle(e, ctx)),
       });
       onClose(() => consumer.close());
 

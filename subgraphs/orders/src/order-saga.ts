@@ -1,154 +1,83 @@
 import type { Logger } from 'pino';
 import type { RedisPubSub } from 'graphql-redis-subscriptions';
-import { createEvent, deterministicEventId, EventError, type AnyEvent, type OrderStatus } from '@shop/events';
-import type { EventProducer } from '@shop/events/kafka';
+import { EventError, type AnyEvent } from '@shop/events';
+import type { HandleOutcome, HandlerContext } from '@shop/events/kafka';
 import type { ServiceMetrics } from '@shop/service-kit';
 import { orderChannels } from './keys.js';
-import { causeKey, type OrderStore, type StatusChange } from './read-model.js';
+import { decide } from './order-decider.js';
+import type { OrderStore } from './read-model.js';
+
+export { statusChangedEventId } from './order-decider.js';
 
 /** How long an event may wait for its order to appear in the read model before it is dead-lettered. */
 const MISSING_ORDER_GRACE_MS = 60_000;
+/** Decisions retried on a lost race (another replica wrote the order meanwhile) before the consumer's own retry. */
+const MAX_DECIDE_ROUNDS = 5;
 
 export interface OrderSagaDeps {
   readonly store: OrderStore;
-  readonly producer: EventProducer;
   readonly pubsub: RedisPubSub;
   readonly logger: Logger;
   readonly metrics: ServiceMetrics;
   readonly now?: () => Date;
 }
 
-export type HandleOutcome = 'ok' | 'ignored';
-
-interface Cause {
-  readonly eventId: string;
-  readonly correlationId: string;
-  readonly occurredAt: string;
-}
-
-/** The event id of an order's change number `sequence`: a re-publish after a crash carries the same id. */
-export const statusChangedEventId = (orderId: string, sequence: number): string =>
-  deterministicEventId('OrderStatusChanged', orderId, String(sequence));
+/** What the saga needs of the consumer's context: where its events and pushes go. */
+export type SagaContext = Pick<HandlerContext, 'emit' | 'afterEmit'>;
 
 /**
- * The order state machine (orders owns it): reacts to inventory, payment and cancellation events,
- * applies transitions through the one Lua script, then publishes OrderStatusChanged to Kafka and the
- * change to Redis pub/sub. A transition found already applied (redelivery after a crash between
- * the steps) is published again; consumers dedupe by event id, subscribers by sequence.
+ * The order state machine's runner (orders owns it): loads the order, asks the pure `decide`, stores the
+ * decided changes in one script (only if the order did not move meanwhile), emits what was decided and pushes
+ * each change to the order's pub/sub channel once Kafka has it. A redelivered event finds its changes already
+ * stored and publishes the same events again (same ids); consumers dedupe by event id, subscribers by sequence.
  */
 export function createOrderSaga(deps: OrderSagaDeps) {
   const now = deps.now ?? (() => new Date());
 
-  async function publishChange(change: StatusChange, customerId: string, cause: Cause, extra: readonly AnyEvent[] = []): Promise<void> {
-    const event = createEvent(
-      'OrderStatusChanged',
-      {
-        orderId: change.orderId,
-        customerId,
-        sequence: change.sequence,
-        status: change.status,
-        previous: change.previous,
-        reason: change.reason,
-        at: change.at,
-      },
-      { key: change.orderId, correlationId: cause.correlationId, causationId: cause.eventId, id: statusChangedEventId(change.orderId, change.sequence) },
-    );
-    await deps.producer.publish([event, ...extra]);
-    await deps.pubsub.publish(orderChannels.orderStatus(change.orderId), change);
-  }
-
-  /** Applies one transition; null when the order is in a status that does not allow it. */
-  async function transition(
-    orderId: string,
-    cause: Cause,
-    to: OrderStatus,
-    from: readonly OrderStatus[],
-    reason: string | null,
-    extra?: (change: StatusChange, customerId: string) => Promise<readonly AnyEvent[]>,
-  ): Promise<StatusChange | null> {
-    const result = await deps.store.transition({ orderId, cause: causeKey(cause.eventId, to), to, from, reason, at: now().toISOString() });
-    switch (result.kind) {
-      case 'missing': {
-        // Only possible when placeOrder crashed between publishing OrderPlaced and writing the read
-        // model: the projector writes it soon, so wait (retriable) — but not forever.
-        const ageMs = now().getTime() - Date.parse(cause.occurredAt);
-        throw new EventError(`order ${orderId} is not in the read model`, { retriable: ageMs < MISSING_ORDER_GRACE_MS });
-      }
-      case 'rejected':
-        deps.logger.info({ orderId, to, current: result.current }, 'transition not allowed from the current status, ignored');
-        return null;
-      case 'applied':
-      case 'duplicate': {
-        if (result.kind === 'applied') deps.metrics.sagaTransitions.inc({ from: result.change.previous ?? 'none', to });
-        else deps.logger.info({ orderId, sequence: result.change.sequence }, 'transition already applied, publishing it again');
-        const more = extra ? await extra(result.change, result.customerId) : [];
-        await publishChange(result.change, result.customerId, cause, more);
-        return result.change;
-      }
-      default: {
-        const _exhaustive: never = result;
-        return _exhaustive;
+  async function handle(event: AnyEvent, ctx: SagaContext): Promise<HandleOutcome> {
+    for (let round = 1; round <= MAX_DECIDE_ROUNDS; round++) {
+      const orderId = (event.payload as { orderId?: string }).orderId;
+      const state = orderId === undefined ? null : await deps.store.loadState(orderId);
+      const decision = decide(state, event, now().toISOString());
+      switch (decision.kind) {
+        case 'ignore':
+          return 'ignored';
+        case 'missing': {
+          // Only possible when placeOrder crashed between publishing OrderPlaced and writing the read
+          // model: the projector writes it soon, so wait (retriable), but not forever.
+          const ageMs = now().getTime() - Date.parse(event.occurredAt);
+          throw new EventError(`order ${orderId} is not in the read model`, { retriable: ageMs < MISSING_ORDER_GRACE_MS });
+        }
+        case 'rejected':
+          deps.logger.info({ orderId, eventType: event.type, current: decision.current }, 'no transition allowed from the current status, ignored');
+          return 'ignored';
+        case 'decided': {
+          if (decision.changes.length > 0) {
+            const stored = await deps.store.applyChanges(state!.id, state!.sequence, decision.changes, decision.causes);
+            if (stored === 'conflict') continue;
+            if (stored === 'missing') throw new EventError(`order ${orderId} vanished while deciding`, { retriable: true });
+            for (const c of decision.changes) deps.metrics.sagaTransitions.inc({ from: c.previous ?? 'none', to: c.status });
+          } else {
+            deps.logger.info({ orderId, eventType: event.type }, 'already applied, publishing its changes again');
+          }
+          ctx.emit(decision.events);
+          for (const e of decision.events) {
+            if (e.type !== 'OrderStatusChanged') continue;
+            const { customerId: _customerId, ...change } = e.payload;
+            ctx.afterEmit(() => deps.pubsub.publish(orderChannels.orderStatus(change.orderId), change));
+          }
+          return 'ok';
+        }
+        default: {
+          const _exhaustive: never = decision;
+          return _exhaustive;
+        }
       }
     }
+    throw new EventError(`order ${String((event.payload as { orderId?: unknown }).orderId)} kept changing while deciding`, { retriable: true });
   }
 
-  async function handle(event: AnyEvent): Promise<HandleOutcome> {
-    const cause: Cause = { eventId: event.id, correlationId: event.correlationId, occurredAt: event.occurredAt };
-    switch (event.type) {
-      case 'StockReserved': {
-        const changed = await transition(event.payload.orderId, cause, 'INVENTORY_RESERVED', ['PENDING'], null, async (change, customerId) => {
-          const order = await deps.store.get(change.orderId);
-          if (!order) return [];
-          return [
-            createEvent(
-              'PaymentAuthorizationRequested',
-              { orderId: order.id, customerId, amount: { amount: order.total.amount, currency: 'USD' }, paymentToken: order.paymentToken },
-              { key: order.id, correlationId: cause.correlationId, causationId: cause.eventId, id: deterministicEventId('PaymentAuthorizationRequested', order.id) },
-            ),
-          ];
-        });
-        return changed ? 'ok' : 'ignored';
-      }
-      case 'StockReservationRejected': {
-        const changed = await transition(event.payload.orderId, cause, 'REJECTED', ['PENDING'], event.payload.reason);
-        return changed ? 'ok' : 'ignored';
-      }
-      case 'PaymentAuthorized': {
-        const authorized = await transition(event.payload.orderId, cause, 'PAYMENT_AUTHORIZED', ['INVENTORY_RESERVED'], null);
-        // Also after a crash between the two steps (PAYMENT_AUTHORIZED applied, CONFIRMED not yet).
-        const confirmed = await transition(event.payload.orderId, cause, 'CONFIRMED', ['PAYMENT_AUTHORIZED'], null);
-        return authorized || confirmed ? 'ok' : 'ignored';
-      }
-      case 'PaymentDeclined': {
-        const changed = await transition(event.payload.orderId, cause, 'CANCELLED', ['PENDING', 'INVENTORY_RESERVED'], `payment declined: ${event.payload.reason}`);
-        return changed ? 'ok' : 'ignored';
-      }
-      case 'OrderCancellationRequested': {
-        const changed = await transition(
-          event.payload.orderId,
-          cause,
-          'CANCELLED',
-          ['PENDING', 'INVENTORY_RESERVED', 'PAYMENT_AUTHORIZED'],
-          event.payload.reason,
-        );
-        return changed ? 'ok' : 'ignored';
-      }
-      case 'OrderPlaced':
-      case 'OrderStatusChanged':
-      case 'PaymentAuthorizationRequested':
-      case 'ProductRegistered':
-      case 'ProductRestocked':
-      case 'StockReleased':
-      case 'StockCommitted':
-        return 'ignored';
-      default: {
-        const _exhaustive: never = event;
-        return _exhaustive;
-      }
-    }
-  }
-
-  return { handle, publishChange };
+  return { handle };
 }
 
 export type OrderSaga = ReturnType<typeof createOrderSaga>;

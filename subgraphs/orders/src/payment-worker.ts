@@ -1,13 +1,12 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { createEvent, deterministicEventId, type AnyEvent } from '@shop/events';
-import type { EventProducer } from '@shop/events/kafka';
+import type { HandleOutcome, HandlerContext } from '@shop/events/kafka';
 import { orderKeys } from './keys.js';
 import type { PaymentProvider, PaymentResult } from './payment-provider.js';
 
 export interface PaymentWorkerDeps {
   readonly redis: Redis;
-  readonly producer: EventProducer;
   readonly provider: PaymentProvider;
   readonly logger: Logger;
   /** Longest wait for the provider; after it the worker gives up without answering (the saga deadline cancels). */
@@ -19,8 +18,8 @@ const ANSWER_TTL_SECONDS = 7 * 24 * 3600;
 
 /**
  * Consumes PaymentAuthorizationRequested (own consumer group), asks the provider with a bounded
- * wait and publishes PaymentAuthorized / PaymentDeclined. The provider's answer is stored before
- * publishing so a redelivery re-publishes the same answer and never charges twice.
+ * wait and emits PaymentAuthorized / PaymentDeclined. The provider's answer is stored before it is
+ * published, so a redelivery re-publishes the same answer and never charges twice.
  */
 export function createPaymentWorker(deps: PaymentWorkerDeps) {
   async function authorizeBounded(req: Parameters<PaymentProvider['authorize']>[0]): Promise<PaymentResult | null> {
@@ -39,14 +38,13 @@ export function createPaymentWorker(deps: PaymentWorkerDeps) {
     }
   }
 
-  async function handle(event: AnyEvent): Promise<'ok' | 'ignored'> {
+  async function handle(event: AnyEvent, ctx: Pick<HandlerContext, 'emit'>): Promise<HandleOutcome> {
     if (event.type !== 'PaymentAuthorizationRequested') return 'ignored';
     const { orderId } = event.payload;
     const key = orderKeys.payment(orderId);
     // An order that is already final (cancelled by the deadline or the customer) is not charged.
-    const status = await deps.redis.hget(orderKeys.order(orderId), 'status');
+    const [status, stored] = await Promise.all([deps.redis.hget(orderKeys.order(orderId), 'status'), deps.redis.get(key)]);
     if (status === 'CANCELLED' || status === 'REJECTED' || status === 'CONFIRMED') return 'ignored';
-    const stored = await deps.redis.get(key);
     let result: PaymentResult | null = stored ? (JSON.parse(stored) as PaymentResult) : null;
     if (!result) {
       result = await authorizeBounded(event.payload);
@@ -54,14 +52,15 @@ export function createPaymentWorker(deps: PaymentWorkerDeps) {
         deps.logger.warn({ orderId, timeoutMs: deps.timeoutMs }, 'payment provider did not answer in time; leaving the order to the saga deadline');
         return 'ignored';
       }
-      await deps.redis.set(key, JSON.stringify(result), 'EX', ANSWER_TTL_SECONDS, 'NX');
-      result = JSON.parse((await deps.redis.get(key)) ?? JSON.stringify(result)) as PaymentResult;
+      // SET NX GET: the answer stored first wins (a replica racing on a redelivery may have asked too).
+      const earlier = await deps.redis.set(key, JSON.stringify(result), 'EX', ANSWER_TTL_SECONDS, 'NX', 'GET');
+      if (earlier) result = JSON.parse(earlier) as PaymentResult;
     }
     const meta = { key: orderId, correlationId: event.correlationId, causationId: event.id, id: deterministicEventId('PaymentResult', orderId) };
     const answer = result.approved
       ? createEvent('PaymentAuthorized', { orderId, authorizationId: result.authorizationId }, meta)
       : createEvent('PaymentDeclined', { orderId, reason: result.reason }, meta);
-    await deps.producer.publish(answer);
+    ctx.emit(answer);
     return 'ok';
   }
 

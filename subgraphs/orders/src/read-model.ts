@@ -1,6 +1,8 @@
 import type { Redis } from 'ioredis';
 import type { OrderStatus } from '@shop/events/contracts';
+import { redisScript } from '@shop/service-kit';
 import { orderIndexMember, orderKeys } from './keys.js';
+import type { OrderState } from './order-decider.js';
 
 export interface Money {
   readonly amount: number;
@@ -55,32 +57,25 @@ return 1
 `;
 
 /**
- * The one state-machine step: atomic check of the from-status, next sequence, history append,
- * status/updatedAt, idempotent by cause (a cause already applied returns its entry again).
- * Returns { kind, entry-or-status, customerId }.
+ * Stores what the saga decided (`order-decider.ts`): appends the new history entries, records their causes,
+ * sets status/updatedAt/seq, and drops the deadline of a final order; all only while the order is still at
+ * the sequence the decision was made on (ARGV[1]), so two deciders racing on one order never both write.
+ * ARGV: expected seq, new status, updatedAt, '1' when final, order id, n, n entries (JSON), n cause keys.
+ * Returns 1 stored, 0 the order moved on (decide again), -1 no such order.
  */
-const TRANSITION_LUA = `
-local existing = redis.call('HGET', KEYS[3], ARGV[1])
-if existing then
-  return {'duplicate', redis.call('LINDEX', KEYS[2], tonumber(existing) - 1), redis.call('HGET', KEYS[1], 'customerId')}
+const APPLY_CHANGES_LUA = `
+local cur = redis.call('HGET', KEYS[1], 'seq')
+if not cur then return -1 end
+local seq = tonumber(ARGV[1])
+if tonumber(cur) ~= seq then return 0 end
+local n = tonumber(ARGV[6])
+for i = 1, n do
+  redis.call('RPUSH', KEYS[2], ARGV[6 + i])
+  redis.call('HSET', KEYS[3], ARGV[6 + n + i], seq + i)
 end
-local status = redis.call('HGET', KEYS[1], 'status')
-if not status then return {'missing', '', ''} end
-local allowed = false
-for s in string.gmatch(ARGV[3], '[^,]+') do
-  if s == status then allowed = true end
-end
-if not allowed then return {'rejected', status, ''} end
-local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
--- Built as text in the same field order as JSON.stringify in TypeScript (the projector's entries),
--- so a rebuilt history is byte-for-byte the original. ARGV[8] is the JSON-encoded reason or null.
-local entry = '{"orderId":' .. ARGV[9] .. ',"sequence":' .. seq .. ',"status":"' .. ARGV[2] .. '","previous":"' .. status ..
-  '","reason":' .. ARGV[8] .. ',"at":' .. ARGV[10] .. '}'
-redis.call('RPUSH', KEYS[2], entry)
-redis.call('HSET', KEYS[1], 'status', ARGV[2], 'updatedAt', ARGV[5])
-redis.call('HSET', KEYS[3], ARGV[1], seq)
-if ARGV[7] == '1' then redis.call('ZREM', KEYS[4], ARGV[6]) end
-return {'applied', entry, redis.call('HGET', KEYS[1], 'customerId')}
+redis.call('HSET', KEYS[1], 'status', ARGV[2], 'updatedAt', ARGV[3], 'seq', seq + n)
+if ARGV[4] == '1' then redis.call('ZREM', KEYS[4], ARGV[5]) end
+return 1
 `;
 
 /**
@@ -107,10 +102,22 @@ for _, id in ipairs(due) do redis.call('ZADD', KEYS[1], ARGV[3], id) end
 return due
 `;
 
-export type TransitionResult =
-  | { readonly kind: 'applied' | 'duplicate'; readonly change: StatusChange; readonly customerId: string }
-  | { readonly kind: 'rejected'; readonly current: OrderStatus }
-  | { readonly kind: 'missing' };
+const placeScript = redisScript<number>(PLACE_LUA);
+const applyChangesScript = redisScript<number>(APPLY_CHANGES_LUA);
+const projectChangeScript = redisScript<number>(PROJECT_CHANGE_LUA);
+
+/** A history entry as stored: JSON in a fixed field order, so a rebuilt history is byte-for-byte the original. */
+export function historyEntry(change: StatusChange): string {
+  const entry: StatusChange = {
+    orderId: change.orderId,
+    sequence: change.sequence,
+    status: change.status,
+    previous: change.previous,
+    reason: change.reason,
+    at: change.at,
+  };
+  return JSON.stringify(entry);
+}
 
 export interface NewOrder {
   readonly id: string;
@@ -122,9 +129,6 @@ export interface NewOrder {
   readonly deadlineAt: string;
   readonly idempotencyKey: string | null;
 }
-
-/** Historic cause key of a transition: the same event moving to the same status applies once. */
-export const causeKey = (eventId: string, to: OrderStatus): string => `${eventId}:${to}`;
 
 function toRecord(h: Record<string, string>): OrderRecord | null {
   if (!h.id) return null;
@@ -150,14 +154,8 @@ export function createOrderStore(redis: Redis) {
     async place(order: NewOrder): Promise<boolean> {
       const entry: StatusChange = { orderId: order.id, sequence: 1, status: 'PENDING', previous: null, reason: null, at: order.createdAt };
       const member = orderIndexMember(order.createdAt, order.id);
-      const result = await redis.eval(
-        PLACE_LUA,
-        5,
-        orderKeys.order(order.id),
-        orderKeys.history(order.id),
-        orderKeys.byCustomer(order.customerId),
-        orderKeys.all,
-        orderKeys.deadlines,
+      const keys = [orderKeys.order(order.id), orderKeys.history(order.id), orderKeys.byCustomer(order.customerId), orderKeys.all, orderKeys.deadlines];
+      const result = await placeScript(redis, keys, [
         order.id,
         order.customerId,
         JSON.stringify(order.lines),
@@ -168,68 +166,57 @@ export function createOrderStore(redis: Redis) {
         String(Date.parse(order.deadlineAt)),
         order.idempotencyKey ?? '',
         member,
-        JSON.stringify(entry),
+        historyEntry(entry),
         '0',
-      );
+      ]);
       return result === 1;
     },
 
-    async transition(args: {
-      orderId: string;
-      cause: string;
-      to: OrderStatus;
-      from: readonly OrderStatus[];
-      reason: string | null;
-      at: string;
-    }): Promise<TransitionResult> {
-      const [kind, value, customerId] = (await redis.eval(
-        TRANSITION_LUA,
-        4,
-        orderKeys.order(args.orderId),
-        orderKeys.history(args.orderId),
-        orderKeys.causes(args.orderId),
-        orderKeys.deadlines,
-        args.cause,
-        args.to,
-        args.from.join(','),
-        args.reason ?? '',
-        args.at,
-        args.orderId,
-        isFinal(args.to) ? '1' : '0',
-        JSON.stringify(args.reason),
-        JSON.stringify(args.orderId),
-        JSON.stringify(args.at),
-      )) as [string, string, string];
-      if (kind === 'missing') return { kind };
-      if (kind === 'rejected') return { kind, current: value as OrderStatus };
-      return { kind: kind as 'applied' | 'duplicate', change: JSON.parse(value) as StatusChange, customerId };
+    /** The order as the saga decides on it (hash, history and causes read together), or null. */
+    async loadState(orderId: string): Promise<OrderState | null> {
+      const [hash, causes, history] = await Promise.all([
+        redis.hgetall(orderKeys.order(orderId)),
+        redis.hgetall(orderKeys.causes(orderId)),
+        redis.lrange(orderKeys.history(orderId), 0, -1),
+      ]);
+      const order = toRecord(hash);
+      if (!order) return null;
+      return {
+        id: order.id,
+        customerId: order.customerId,
+        status: order.status,
+        sequence: order.sequence,
+        total: order.total,
+        paymentToken: order.paymentToken,
+        history: history.map((e) => JSON.parse(e) as StatusChange),
+        causes: new Map(Object.entries(causes).map(([cause, seq]) => [cause, Number(seq)])),
+      };
+    },
+
+    /** Stores decided changes made on `expectedSequence`: 'stored', 'conflict' (it moved on) or 'missing'. */
+    async applyChanges(orderId: string, expectedSequence: number, changes: readonly StatusChange[], causes: readonly string[]): Promise<'stored' | 'conflict' | 'missing'> {
+      const last = changes[changes.length - 1];
+      if (!last || causes.length !== changes.length) throw new TypeError('applyChanges: one cause per change, at least one change');
+      const r = await applyChangesScript(
+        redis,
+        [orderKeys.order(orderId), orderKeys.history(orderId), orderKeys.causes(orderId), orderKeys.deadlines],
+        [expectedSequence, last.status, last.at, isFinal(last.status) ? '1' : '0', orderId, changes.length, ...changes.map(historyEntry), ...causes],
+      );
+      return r === 1 ? 'stored' : r === 0 ? 'conflict' : 'missing';
     },
 
     /** 1 applied, 0 already there, -1 order unknown, -2 a gap (an earlier change is missing). */
     async projectChange(change: StatusChange, cause: string | null): Promise<number> {
-      const entry: StatusChange = {
-        orderId: change.orderId,
-        sequence: change.sequence,
-        status: change.status,
-        previous: change.previous,
-        reason: change.reason,
-        at: change.at,
-      };
-      return (await redis.eval(
-        PROJECT_CHANGE_LUA,
-        4,
-        orderKeys.order(change.orderId),
-        orderKeys.history(change.orderId),
-        orderKeys.causes(change.orderId),
-        orderKeys.deadlines,
-        JSON.stringify(entry),
+      const keys = [orderKeys.order(change.orderId), orderKeys.history(change.orderId), orderKeys.causes(change.orderId), orderKeys.deadlines];
+      return projectChangeScript(redis, keys, [
+        historyEntry(change),
         String(change.sequence),
         change.status,
         change.at,
         change.orderId,
         isFinal(change.status) ? '1' : '0',
         cause ?? '',
-      )) as number;
+      ]);
     },
 
     async get(orderId: string): Promise<OrderRecord | null> {

@@ -31,16 +31,17 @@ export function startSagaDeadlines(opts: SagaDeadlineOptions): { close(): Promis
 
   async function tick(): Promise<number> {
     const due = await opts.store.claimDue(Date.now(), batchSize, reclaimAfterMs);
-    for (const orderId of due) {
-      const event = createEvent(
+    if (due.length === 0) return 0;
+    const events = due.map((orderId) =>
+      createEvent(
         'OrderCancellationRequested',
         { orderId, requestedBy: 'system', reason: DEADLINE_REASON },
         { key: orderId, correlationId: `deadline-${orderId}`, causationId: null, id: deterministicEventId('SagaDeadline', orderId) },
-      );
-      await opts.producer.publish(event);
-      await opts.store.removeDeadline(orderId);
-      opts.logger.info({ orderId }, 'saga deadline exceeded, cancellation requested');
-    }
+      ),
+    );
+    await opts.producer.publish(events);
+    await Promise.all(due.map((orderId) => opts.store.removeDeadline(orderId)));
+    opts.logger.info({ orderIds: due }, 'saga deadline exceeded, cancellation requested');
     return due.length;
   }
 

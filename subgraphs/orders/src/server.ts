@@ -46,10 +46,9 @@ export function startOrdersService(config: OrdersConfig, opts: StartOrdersOption
     async setup({ logger, redis, pubsub, producer, metrics, consumerOptions, onClose }) {
       const store = createOrderStore(redis);
       const projector = createOrdersProjector({ store, logger });
-      const saga = createOrderSaga({ store, producer, pubsub, logger, metrics });
+      const saga = createOrderSaga({ store, pubsub, logger, metrics });
       const payments = createPaymentWorker({
         redis,
-        producer,
         provider: paymentProvider ?? createSimulatedPaymentProvider(),
         logger,
         timeoutMs: config.paymentTimeoutMs,
@@ -66,7 +65,7 @@ export function startOrdersService(config: OrdersConfig, opts: StartOrdersOption
           ...consumerOptions,
           groupId: ORDERS_GROUPS.saga,
           topics: [TOPICS.orders, TOPICS.inventory, TOPICS.payments],
-          handle: instrumentHandler(metrics, ORDERS_GROUPS.saga, (e) => saga.handle(e)),
+          handle: instrumentHandler(metrics, ORDERS_GROUPS.saga, (e, ctx) => saga.handle(e, ctx)),
         }),
         startConsumer({
           ...consumerOptions,
@@ -74,7 +73,7 @@ export function startOrdersService(config: OrdersConfig, opts: StartOrdersOption
           topics: [TOPICS.payments],
           // A provider that does not answer holds one partition for at most PAYMENT_TIMEOUT_MS, not all of them.
           partitionsConsumedConcurrently: Math.max(config.consumerConcurrency, 6),
-          handle: instrumentHandler(metrics, ORDERS_GROUPS.payments, (e) => payments.handle(e)),
+          handle: instrumentHandler(metrics, ORDERS_GROUPS.payments, (e, ctx) => payments.handle(e, ctx)),
         }),
       ]);
       onClose(() => Promise.all(consumers.map((c) => c.close())));

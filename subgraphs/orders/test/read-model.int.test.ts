@@ -47,48 +47,49 @@ describe('order read model', () => {
     expect(await store.page('alice', null, 10)).toContain(`${String(Date.parse(o.createdAt)).padStart(15, '0')}:${o.id}`);
   });
 
-  it('transition: allowed from-status only, next sequence, idempotent by cause, final removes the deadline', async () => {
+  const change = (orderId: string, sequence: number, status: any, previous: any, reason: string | null = null) => ({ orderId, sequence, status, previous, reason, at });
+
+  it('applyChanges stores decided changes only on the sequence they were decided on; final removes the deadline', async () => {
     const o = newOrder();
     await store.place(o);
-    const t = (cause: string, to: any, from: any[], reason: string | null = null) => store.transition({ orderId: o.id, cause, to, from, reason, at });
-    const first = await t('e1:INVENTORY_RESERVED', 'INVENTORY_RESERVED', ['PENDING']);
-    expect(first).toEqual({
-      kind: 'applied',
-      customerId: 'alice',
-      change: { orderId: o.id, sequence: 2, status: 'INVENTORY_RESERVED', previous: 'PENDING', reason: null, at },
-    });
-    expect(await t('e1:INVENTORY_RESERVED', 'INVENTORY_RESERVED', ['PENDING'])).toEqual({ ...first, kind: 'duplicate' });
-    expect(await t('e2:REJECTED', 'REJECTED', ['PENDING'])).toEqual({ kind: 'rejected', current: 'INVENTORY_RESERVED' });
-    const cancelled = await t('e3:CANCELLED', 'CANCELLED', ['PENDING', 'INVENTORY_RESERVED'], 'a "quoted" / reason');
-    expect(cancelled.kind === 'applied' && cancelled.change).toMatchObject({ sequence: 3, reason: 'a "quoted" / reason' });
+    expect(await store.applyChanges(o.id, 1, [change(o.id, 2, 'INVENTORY_RESERVED', 'PENDING')], ['e1:INVENTORY_RESERVED'])).toBe('stored');
+    // Decided on sequence 1 again (a racing replica): refused, nothing written.
+    expect(await store.applyChanges(o.id, 1, [change(o.id, 2, 'REJECTED', 'PENDING')], ['e2:REJECTED'])).toBe('conflict');
+    expect(
+      await store.applyChanges(o.id, 2, [change(o.id, 3, 'PAYMENT_AUTHORIZED', 'INVENTORY_RESERVED'), change(o.id, 4, 'CANCELLED', 'PAYMENT_AUTHORIZED', 'a "quoted" / reason')], ['e3:PAYMENT_AUTHORIZED', 'e3:CANCELLED']),
+    ).toBe('stored');
     expect(await redis.zscore(orderKeys.deadlines, o.id)).toBeNull();
-    expect(await store.transition({ orderId: 'ord_missing000000000000000', cause: 'x', to: 'CANCELLED', from: ['PENDING'], reason: null, at })).toEqual({ kind: 'missing' });
+    expect(await store.applyChanges('ord_missing000000000000000', 1, [change('ord_missing000000000000000', 2, 'CANCELLED', 'PENDING')], ['x:CANCELLED'])).toBe('missing');
+    const state = await store.loadState(o.id);
+    expect(state).toMatchObject({ id: o.id, customerId: 'alice', status: 'CANCELLED', sequence: 4, paymentToken: 'tok_visa', total: o.total });
+    expect(state!.history.map((h) => h.status)).toEqual(['PENDING', 'INVENTORY_RESERVED', 'PAYMENT_AUTHORIZED', 'CANCELLED']);
+    expect([...state!.causes]).toEqual([['e1:INVENTORY_RESERVED', 2], ['e3:PAYMENT_AUTHORIZED', 3], ['e3:CANCELLED', 4]]);
+    expect(state!.history[3]!.reason).toBe('a "quoted" / reason');
     // The stored entries are exactly what JSON.stringify makes (the projector's format).
     const raw = await redis.lrange(orderKeys.history(o.id), 0, -1);
     expect(raw.map((r) => JSON.stringify(JSON.parse(r)))).toEqual(raw);
+    expect(await store.loadState('ord_missing000000000000000')).toBeNull();
   });
 
-  it('concurrent transitions of one order: one wins, sequences stay gapless', async () => {
+  it('concurrent writers of one order: one wins, sequences stay gapless', async () => {
     const o = newOrder();
     await store.place(o);
     const results = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => store.transition({ orderId: o.id, cause: `c${i}:CANCELLED`, to: 'CANCELLED', from: ['PENDING'], reason: null, at })),
+      Array.from({ length: 20 }, (_, i) => store.applyChanges(o.id, 1, [change(o.id, 2, 'CANCELLED', 'PENDING')], [`c${i}:CANCELLED`])),
     );
-    expect(results.filter((r) => r.kind === 'applied')).toHaveLength(1);
+    expect(results.filter((r) => r === 'stored')).toHaveLength(1);
     expect((await store.history(o.id)).map((h) => h.sequence)).toEqual([1, 2]);
   });
 
   it('projectChange applies only the next sequence (rebuild), older ones are no-ops, gaps are reported', async () => {
     const o = newOrder();
     await store.place(o);
-    const change = (sequence: number, status: any, previous: any) => ({ orderId: o.id, sequence, status, previous, reason: null, at });
-    expect(await store.projectChange(change(3, 'PAYMENT_AUTHORIZED', 'INVENTORY_RESERVED'), null)).toBe(-2);
-    expect(await store.projectChange(change(2, 'INVENTORY_RESERVED', 'PENDING'), 'e1:INVENTORY_RESERVED')).toBe(1);
-    expect(await store.projectChange(change(2, 'INVENTORY_RESERVED', 'PENDING'), 'e1:INVENTORY_RESERVED')).toBe(0);
-    expect(await store.projectChange({ ...change(2, 'X', 'Y'), orderId: 'ord_missing000000000000000' } as any, null)).toBe(-1);
+    expect(await store.projectChange(change(o.id, 3, 'PAYMENT_AUTHORIZED', 'INVENTORY_RESERVED'), null)).toBe(-2);
+    expect(await store.projectChange(change(o.id, 2, 'INVENTORY_RESERVED', 'PENDING'), 'e1:INVENTORY_RESERVED')).toBe(1);
+    expect(await store.projectChange(change(o.id, 2, 'INVENTORY_RESERVED', 'PENDING'), 'e1:INVENTORY_RESERVED')).toBe(0);
+    expect(await store.projectChange({ ...change(o.id, 2, 'X', 'Y'), orderId: 'ord_missing000000000000000' } as any, null)).toBe(-1);
     // The saga sees the projected cause as applied.
-    const dup = await store.transition({ orderId: o.id, cause: 'e1:INVENTORY_RESERVED', to: 'INVENTORY_RESERVED', from: ['PENDING'], reason: null, at });
-    expect(dup.kind).toBe('duplicate');
+    expect((await store.loadState(o.id))!.causes.get('e1:INVENTORY_RESERVED')).toBe(2);
   });
 
   it('claimDue hides claimed orders from other replicas until reclaimAfter', async () => {

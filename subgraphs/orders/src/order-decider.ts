@@ -1,0 +1,141 @@
+import { createEvent, deterministicEventId, type AnyEvent, type OrderStatus } from '@shop/events';
+import type { Money, StatusChange } from './read-model.js';
+
+/** What the saga needs to know of an order to decide: the read model's order with its history and causes. */
+export interface OrderState {
+  readonly id: string;
+  readonly customerId: string;
+  readonly status: OrderStatus;
+  /** The last history sequence (1 = PENDING). */
+  readonly sequence: number;
+  readonly total: Money;
+  readonly paymentToken: string;
+  readonly history: readonly StatusChange[];
+  /** `causeKey(event id, to status)` → the sequence that transition got: how a redelivery is recognised. */
+  readonly causes: ReadonlyMap<string, number>;
+}
+
+/** The events the saga reacts to. */
+export type SagaEvent = Extract<AnyEvent, { type: 'StockReserved' | 'StockReservationRejected' | 'PaymentAuthorized' | 'PaymentDeclined' | 'OrderCancellationRequested' }>;
+
+export type Decision =
+  /** Not an event the saga reacts to. */
+  | { readonly kind: 'ignore' }
+  /** The order is not in the read model (yet). */
+  | { readonly kind: 'missing' }
+  /** No step of the event is allowed from the order's status. */
+  | { readonly kind: 'rejected'; readonly current: OrderStatus }
+  /**
+   * `changes` are the new history entries to store (none when the event was already applied); `events` what
+   * to publish: every change the event caused, new or found already applied (a redelivery publishes the same
+   * events again, with the same ids), and the commands that follow from them.
+   */
+  | { readonly kind: 'decided'; readonly changes: readonly StatusChange[]; readonly causes: readonly string[]; readonly events: readonly AnyEvent[] };
+
+interface Step {
+  readonly to: OrderStatus;
+  readonly from: readonly OrderStatus[];
+  readonly reason: string | null;
+}
+
+/** Cause key of a transition: the same event moving to the same status applies once. */
+export const causeKey = (eventId: string, to: OrderStatus): string => `${eventId}:${to}`;
+
+/** The event id of an order's change number `sequence`: a re-publish after a crash carries the same id. */
+export const statusChangedEventId = (orderId: string, sequence: number): string => deterministicEventId('OrderStatusChanged', orderId, String(sequence));
+
+export const isSagaEvent = (event: AnyEvent): event is SagaEvent =>
+  event.type === 'StockReserved' ||
+  event.type === 'StockReservationRejected' ||
+  event.type === 'PaymentAuthorized' ||
+  event.type === 'PaymentDeclined' ||
+  event.type === 'OrderCancellationRequested';
+
+/** The order state machine: which steps each event asks for, in order, each from the statuses it may leave. */
+function stepsOf(event: SagaEvent): readonly Step[] {
+  switch (event.type) {
+    case 'StockReserved':
+      return [{ to: 'INVENTORY_RESERVED', from: ['PENDING'], reason: null }];
+    case 'StockReservationRejected':
+      return [{ to: 'REJECTED', from: ['PENDING'], reason: event.payload.reason }];
+    case 'PaymentAuthorized':
+      return [
+        { to: 'PAYMENT_AUTHORIZED', from: ['INVENTORY_RESERVED'], reason: null },
+        { to: 'CONFIRMED', from: ['PAYMENT_AUTHORIZED'], reason: null },
+      ];
+    case 'PaymentDeclined':
+      return [{ to: 'CANCELLED', from: ['PENDING', 'INVENTORY_RESERVED'], reason: `payment declined: ${event.payload.reason}` }];
+    case 'OrderCancellationRequested':
+      return [{ to: 'CANCELLED', from: ['PENDING', 'INVENTORY_RESERVED', 'PAYMENT_AUTHORIZED'], reason: event.payload.reason }];
+    default: {
+      const _exhaustive: never = event;
+      return _exhaustive;
+    }
+  }
+}
+
+/** The state after a change. */
+export function evolve(state: OrderState, change: StatusChange): OrderState {
+  return { ...state, status: change.status, sequence: change.sequence, history: [...state.history, change] };
+}
+
+/**
+ * The saga's one decision: given the order as stored and an event, which changes to store and which events
+ * to publish. Pure: `at` is the time the changes carry.
+ */
+export function decide(state: OrderState | null, event: AnyEvent, at: string): Decision {
+  if (!isSagaEvent(event)) return { kind: 'ignore' };
+  if (!state) return { kind: 'missing' };
+  let current = state;
+  const caused: StatusChange[] = [];
+  const changes: StatusChange[] = [];
+  const causes: string[] = [];
+  for (const step of stepsOf(event)) {
+    const cause = causeKey(event.id, step.to);
+    const applied = state.causes.get(cause);
+    const earlier = applied === undefined ? undefined : state.history[applied - 1];
+    if (earlier) {
+      caused.push(earlier);
+      continue;
+    }
+    if (!step.from.includes(current.status)) continue;
+    const change: StatusChange = { orderId: state.id, sequence: current.sequence + 1, status: step.to, previous: current.status, reason: step.reason, at };
+    caused.push(change);
+    changes.push(change);
+    causes.push(cause);
+    current = evolve(current, change);
+  }
+  if (caused.length === 0) return { kind: 'rejected', current: state.status };
+  return { kind: 'decided', changes, causes, events: caused.flatMap((change) => eventsOf(state, change, event)) };
+}
+
+/** What one change publishes: the change itself, and the payment request when stock is reserved. */
+function eventsOf(state: OrderState, change: StatusChange, cause: SagaEvent): AnyEvent[] {
+  // occurredAt is the change's time, so a redelivery re-publishes byte-for-byte the same events.
+  const meta = { key: state.id, correlationId: cause.correlationId, causationId: cause.id, occurredAt: change.at };
+  const events: AnyEvent[] = [
+    createEvent(
+      'OrderStatusChanged',
+      {
+        orderId: state.id,
+        customerId: state.customerId,
+        sequence: change.sequence,
+        status: change.status,
+        previous: change.previous,
+        reason: change.reason,
+        at: change.at,
+      },
+      { ...meta, id: statusChangedEventId(state.id, change.sequence) },
+    ),
+  ];
+  if (change.status === 'INVENTORY_RESERVED') {
+    events.push(
+      createEvent(
+        'PaymentAuthorizationRequested',
+        { orderId: state.id, customerId: state.customerId, amount: { amount: state.total.amount, currency: 'USD' }, paymentToken: state.paymentToken },
+        { ...meta, id: deterministicEventId('PaymentAuthorizationRequested', state.id) },
+      ),
+    );
+  }
+  return events;
+}

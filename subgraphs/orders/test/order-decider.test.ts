@@ -1,0 +1,130 @@
+/** The order state machine as given (the stored order) / when (an event) / then (changes and events). */
+import { describe, expect, it } from 'vitest';
+import { createEvent, type AnyEvent, type OrderStatus } from '@shop/events';
+import { causeKey, decide, evolve, statusChangedEventId, type Decision, type OrderState } from '../src/order-decider.js';
+import type { StatusChange } from '../src/read-model.js';
+
+const orderId = 'ord_decider0000000000000001';
+const placedAt = '2026-01-01T00:00:00.000Z';
+const at = '2026-01-01T00:00:05.000Z';
+const meta = { key: orderId, correlationId: 'corr-1' };
+
+const events = {
+  reserved: () => createEvent('StockReserved', { orderId, lines: [{ productId: 'prd_a', quantity: 1 }] }, meta),
+  rejected: () => createEvent('StockReservationRejected', { orderId, reason: 'not enough stock', productId: 'prd_a' }, meta),
+  authorized: () => createEvent('PaymentAuthorized', { orderId, authorizationId: 'auth_1' }, meta),
+  declined: () => createEvent('PaymentDeclined', { orderId, reason: 'card declined' }, meta),
+  cancel: () => createEvent('OrderCancellationRequested', { orderId, requestedBy: 'alice', reason: 'changed my mind' }, meta),
+};
+
+/** Given: a PENDING order, then each event in `history` applied through decide/evolve. */
+function given(...history: AnyEvent[]): OrderState {
+  let state: OrderState = {
+    id: orderId,
+    customerId: 'alice',
+    status: 'PENDING',
+    sequence: 1,
+    total: { amount: 300, currency: 'USD' },
+    paymentToken: 'tok_visa',
+    history: [{ orderId, sequence: 1, status: 'PENDING', previous: null, reason: null, at: placedAt }],
+    causes: new Map(),
+  };
+  for (const event of history) {
+    const d = decide(state, event, at);
+    if (d.kind !== 'decided') throw new Error(`given: ${event.type} was ${d.kind}`);
+    const causes = new Map(state.causes);
+    d.changes.forEach((c, i) => causes.set(d.causes[i]!, c.sequence));
+    state = { ...d.changes.reduce(evolve, state), causes };
+  }
+  return state;
+}
+
+const statuses = (d: Decision) => (d.kind === 'decided' ? d.changes.map((c) => c.status) : d.kind);
+const eventTypes = (d: Decision) => (d.kind === 'decided' ? d.events.map((e) => e.type) : []);
+
+describe('order decider', () => {
+  it('PENDING + StockReserved → INVENTORY_RESERVED, and the payment is requested', () => {
+    const d = decide(given(), events.reserved(), at);
+    expect(statuses(d)).toEqual(['INVENTORY_RESERVED']);
+    expect(eventTypes(d)).toEqual(['OrderStatusChanged', 'PaymentAuthorizationRequested']);
+    const [changed, request] = d.kind === 'decided' ? d.events : [];
+    expect(changed!.payload).toEqual({ orderId, customerId: 'alice', sequence: 2, status: 'INVENTORY_RESERVED', previous: 'PENDING', reason: null, at });
+    expect(changed!.id).toBe(statusChangedEventId(orderId, 2));
+    expect(request!.payload).toMatchObject({ orderId, amount: { amount: 300, currency: 'USD' }, paymentToken: 'tok_visa' });
+  });
+
+  it('INVENTORY_RESERVED + PaymentAuthorized → PAYMENT_AUTHORIZED then CONFIRMED, two changes in one decision', () => {
+    const d = decide(given(events.reserved()), events.authorized(), at);
+    expect(statuses(d)).toEqual(['PAYMENT_AUTHORIZED', 'CONFIRMED']);
+    expect(d.kind === 'decided' && d.changes.map((c) => [c.sequence, c.previous])).toEqual([
+      [3, 'INVENTORY_RESERVED'],
+      [4, 'PAYMENT_AUTHORIZED'],
+    ]);
+    expect(eventTypes(d)).toEqual(['OrderStatusChanged', 'OrderStatusChanged']);
+  });
+
+  it.each<[string, () => AnyEvent[], () => AnyEvent, OrderStatus | 'rejected', string | null]>([
+    ['PENDING + StockReservationRejected → REJECTED', () => [], events.rejected, 'REJECTED', 'not enough stock'],
+    ['INVENTORY_RESERVED + PaymentDeclined → CANCELLED', () => [events.reserved()], events.declined, 'CANCELLED', 'payment declined: card declined'],
+    ['PENDING + PaymentDeclined → CANCELLED', () => [], events.declined, 'CANCELLED', 'payment declined: card declined'],
+    ['PENDING + cancellation → CANCELLED', () => [], events.cancel, 'CANCELLED', 'changed my mind'],
+    ['INVENTORY_RESERVED + cancellation → CANCELLED', () => [events.reserved()], events.cancel, 'CANCELLED', 'changed my mind'],
+    ['CONFIRMED + cancellation → nothing (final)', () => [events.reserved(), events.authorized()], events.cancel, 'rejected', null],
+    ['CANCELLED + PaymentAuthorized → nothing', () => [events.cancel()], events.authorized, 'rejected', null],
+    ['INVENTORY_RESERVED + StockReservationRejected → nothing', () => [events.reserved()], events.rejected, 'rejected', null],
+    ['REJECTED + StockReserved → nothing', () => [events.rejected()], events.reserved, 'rejected', null],
+  ])('%s', (_name, history, when, then, reason) => {
+    const d = decide(given(...history()), when(), at);
+    if (then === 'rejected') {
+      expect(d.kind).toBe('rejected');
+      return;
+    }
+    expect(statuses(d)).toEqual([then]);
+    expect(d.kind === 'decided' && d.changes[0]!.reason).toBe(reason);
+  });
+
+  it('a redelivered event changes nothing and publishes the same events again', () => {
+    const reserved = events.reserved();
+    const first = decide(given(), reserved, at);
+    const state = given(reserved);
+    // A later delivery, with a later clock, of the same event:
+    const again = decide(state, reserved, '2026-01-01T00:09:00.000Z');
+    expect(again.kind === 'decided' && again.changes).toEqual([]);
+    expect(again.kind === 'decided' && again.events).toEqual(first.kind === 'decided' && first.events);
+  });
+
+  it('a redelivery after only the first of two steps was stored applies the second', () => {
+    const authorized = events.authorized();
+    const reserved = given(events.reserved());
+    // PAYMENT_AUTHORIZED stored by an older version that wrote the steps one by one, CONFIRMED not yet:
+    const change: StatusChange = { orderId, sequence: 3, status: 'PAYMENT_AUTHORIZED', previous: 'INVENTORY_RESERVED', reason: null, at };
+    const half = { ...evolve(reserved, change), causes: new Map([...reserved.causes, [causeKey(authorized.id, 'PAYMENT_AUTHORIZED'), 3]]) };
+    const d = decide(half, authorized, at);
+    expect(statuses(d)).toEqual(['CONFIRMED']);
+    expect(d.kind === 'decided' && d.events.map((e) => (e.type === 'OrderStatusChanged' ? e.payload.sequence : 0))).toEqual([3, 4]);
+  });
+
+  it('an order that is not stored is missing; events the saga does not handle are ignored', () => {
+    expect(decide(null, events.reserved(), at).kind).toBe('missing');
+    const placed = createEvent(
+      'OrderPlaced',
+      {
+        orderId,
+        customerId: 'alice',
+        lines: [{ productId: 'prd_a', quantity: 1, unitPrice: { amount: 300, currency: 'USD' } }],
+        total: { amount: 300, currency: 'USD' },
+        paymentToken: 'tok_visa',
+        idempotencyKey: null,
+        deadlineAt: at,
+      },
+      meta,
+    );
+    expect(decide(given(), placed, at).kind).toBe('ignore');
+  });
+
+  it('two events in a row decide in order on the evolved state', () => {
+    const state = given(events.reserved(), events.authorized());
+    expect(state.status).toBe('CONFIRMED');
+    expect(state.history.map((h) => h.sequence)).toEqual([1, 2, 3, 4]);
+  });
+});
