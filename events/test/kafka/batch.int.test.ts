@@ -4,7 +4,10 @@ import { createEvent, deterministicEventId } from '../../src/contracts/create.js
 import type { AnyEvent } from '../../src/contracts/envelope.js';
 import { EventError } from '../../src/errors.js';
 import type { EventProducer } from '../../src/kafka/producer.js';
+import { resolve } from 'node:path';
+import { killChild, spawnTs, type Child } from '../broker/helpers.js';
 import { cancellation, recorder, useEventInfra } from './fixture.js';
+import { effectHandler, effectKeys } from './fixtures/effects.js';
 import { delay, waitFor } from './helpers.js';
 
 const infra = useEventInfra();
@@ -144,4 +147,36 @@ describe('batch runner', () => {
     await reader.disconnect();
     expect(answers).toEqual(['attempt 2']);
   });
+
+  it('a batch killed (SIGKILL) after its Redis writes and before publishing and committing: redelivered, every effect once', async () => {
+    const { kafka, producer } = await infra.start();
+    const redis = infra.redis.client;
+    const groupId = 'g-crash';
+    const orders = Array.from({ length: 30 }, (_, i) => `ord-${i}`);
+    const events = orders.map((o) => cancellation(o));
+    await producer.publish(events);
+
+    let child: Child | undefined;
+    try {
+      child = spawnTs(resolve(import.meta.dirname, 'fixtures/dies-before-publish.ts'), [kafka.broker.address, infra.redis.url, groupId]);
+      await child.waitForLine(/"ev":"publishing"/, 30_000);
+      // Given the handlers' Redis writes are done and nothing was published or committed,
+      expect(Number(await redis.scard(effectKeys.applied))).toBeGreaterThan(0);
+      expect(await redis.scard(effectKeys.pushed)).toBe(0);
+    } finally {
+      // when the process dies right there,
+      await killChild(child);
+    }
+
+    // then the group's next member gets the records again,
+    await infra.consumer(kafka, producer, { groupId, handle: effectHandler(redis) });
+    await waitFor('every push', async () => (await redis.scard(effectKeys.pushed)) === events.length, 40_000);
+    // and every effect happened once: each change applied once, each answer published once, each push made.
+    for (const o of orders) expect(await redis.get(effectKeys.count(o)), o).toBe('1');
+    const admin = kafka.kafka.admin();
+    await admin.connect();
+    const answers = (await admin.fetchTopicOffsets('shop.payments')).reduce((sum, p) => sum + Number(p.high), 0);
+    await admin.disconnect();
+    expect(answers).toBe(events.length);
+  }, 90_000);
 });
