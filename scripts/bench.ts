@@ -2,8 +2,9 @@
 // other side by side on a small machine), each writing bench/results/<name>.json; then renders
 // every result into bench/RESULTS.md with the machine, the date, the command and the goals.
 //
-//   npm run bench                          # broker (when bench/broker.ts exists), gateway, fanout
+//   npm run bench                          # broker (when bench/broker.ts exists), gateway, fanout, saga
 //   npm run bench -- --only gateway,fanout
+//   npm run bench -- --only saga           # the saga alone (bench/saga.ts takes --rates, --duration, ... when run directly)
 //   npm run bench -- --quick               # short smoke runs (e.g. 1,000 subscribers), not figures to quote
 //   npm run bench -- --report-only         # re-render bench/RESULTS.md from bench/results/*.json
 import { spawn } from 'node:child_process';
@@ -47,6 +48,18 @@ const BENCHES: readonly Bench[] = [
     timeoutMs: 9 * 60_000,
     goals: ['fan-out p99 at most 250 ms', 'at most 10 KB per subscriber'],
     quickArgs: ['--clients', '1000'],
+  },
+  {
+    name: 'saga',
+    file: 'bench/saga.ts',
+    // Five rates of 10 s, each with up to 10 s of settling and a quiet wait, plus the system's start.
+    timeoutMs: 12 * 60_000,
+    goals: [
+      '200 orders/s sustained with p50 at most 30 ms and p99 at most 150 ms (placeOrder sent → final status on the subscription)',
+      'knee at least 400 orders/s (highest rate with p99 at most 250 ms and the consumer lag back to 0 within 2 s)',
+      'at most 5 ms CPU per order summed over all processes',
+    ],
+    quickArgs: ['--rates', '25,50', '--duration', '3', '--customers', '50', '--warmup', '1'],
   },
 ];
 
@@ -290,7 +303,7 @@ ${reportOnly ? `Rendered from bench/results/*.json by \`npm run bench -- --repor
 Machine: ${m.nproc} cores (\`nproc\`), ${m.cpu}, ${m.memoryGiB} GiB RAM, ${m.platform}, Node ${m.node}.
 Everything runs on this one machine and binds 127.0.0.1; each benchmark's load generator shares the cores with what it measures, so absolute figures are lower than on separate machines and only the side-by-side comparisons are like for like.
 
-Reproduce everything: \`npm run bench\` (about 6 minutes on this machine, up to 12 when other work keeps it busy); one part: \`npm run bench -- --only gateway,fanout\`.
+Reproduce everything: \`npm run bench\` (about 8 minutes on this machine, up to 15 when other work keeps it busy); one part: \`npm run bench -- --only gateway,fanout\`.
 
 ${reportOnly ? '' : `${summary}\n\n`}${sections.join('\n\n')}
 `;

@@ -110,3 +110,60 @@ export async function postJson<T>(pool: Pool, path: string, body: string, header
   if (res.statusCode !== 200) throw new Error(`HTTP ${res.statusCode}: ${text.slice(0, 300)}`);
   return JSON.parse(text) as T;
 }
+
+/**
+ * An open-loop schedule: the n-th send is due at `start + n / rate` whatever happened to the ones
+ * before, as real customers do not wait for each other; a slow system then shows as latency and
+ * backlog, not as a lower offered rate. Bounded three ways: at most `rate × duration` sends, no send
+ * after `durationMs`, and a due send is skipped (and counted) while `maxInFlight` are unanswered.
+ */
+export interface OpenLoopOptions {
+  readonly rate: number;
+  readonly durationMs: number;
+  readonly maxInFlight: number;
+  /** Checked on every tick; a reason ends the schedule early (the system is beyond saving). */
+  readonly giveUp?: () => string | undefined;
+  /** One send; `scheduledAt` (Date.now() clock) is when it was due, to measure from. Should not throw. */
+  readonly send: (n: number, scheduledAt: number) => Promise<void>;
+}
+
+export interface OpenLoopResult {
+  readonly startedAt: number;
+  /** When the last due send was scheduled (or the schedule gave up). */
+  readonly endedAt: number;
+  readonly sent: number;
+  readonly skipped: number;
+  readonly gaveUp: string | undefined;
+}
+
+export async function runOpenLoop(opts: OpenLoopOptions): Promise<OpenLoopResult> {
+  const total = Math.floor((opts.rate * opts.durationMs) / 1000);
+  const intervalMs = 1000 / opts.rate;
+  const startedAt = Date.now();
+  const inFlight = new Set<Promise<void>>();
+  let next = 0;
+  let skipped = 0;
+  let gaveUp: string | undefined;
+  // Ticks of a few ms: a timer per send would cost more than the sends at high rates.
+  const tickMs = Math.max(1, Math.min(5, intervalMs / 2));
+  while (next < total) {
+    gaveUp = opts.giveUp?.();
+    if (gaveUp) break;
+    const elapsed = Date.now() - startedAt;
+    const due = Math.min(total, Math.floor((Math.min(elapsed, opts.durationMs) * opts.rate) / 1000) + 1);
+    for (; next < due; next++) {
+      if (inFlight.size >= opts.maxInFlight) {
+        skipped++;
+        continue;
+      }
+      const p = opts.send(next, startedAt + next * intervalMs).catch(() => undefined);
+      inFlight.add(p);
+      void p.finally(() => inFlight.delete(p));
+    }
+    if (elapsed >= opts.durationMs) break;
+    await new Promise((r) => setTimeout(r, tickMs));
+  }
+  const endedAt = Date.now();
+  await Promise.all([...inFlight]);
+  return { startedAt, endedAt, sent: next - skipped, skipped, gaveUp };
+}

@@ -5,7 +5,7 @@
 // client was told, fault injection by pid, and read-back of the final state through the API, Redis and Kafka.
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createClient, type Client } from 'graphql-ws';
+import { createClient, type Client, type ClientOptions } from 'graphql-ws';
 import { Redis } from 'ioredis';
 import { Kafka, logLevel } from 'kafkajs';
 import WebSocket from 'ws';
@@ -129,7 +129,11 @@ export class WsPool {
   private readonly live = new Map<string, Client>();
   forcedDrops = 0;
 
-  constructor(private readonly urls: readonly string[]) {}
+  /** `clientOptions` override the defaults (a benchmark keeps each socket open with `lazy: false`, as a browser tab does). */
+  constructor(
+    private readonly urls: readonly string[],
+    private readonly clientOptions: Partial<ClientOptions> = {},
+  ) {}
 
   client(customer: string, token: string, gateway: number): Client {
     const key = `${customer}@${gateway}`;
@@ -143,6 +147,7 @@ export class WsPool {
         lazy: true,
         lazyCloseTimeout: 1_000,
         keepAlive: 5_000,
+        ...this.clientOptions,
       });
       created.on('closed', () => {
         if (this.live.get(key) === created) this.live.delete(key);
