@@ -3,7 +3,8 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { AnyEvent } from '../contracts/envelope.js';
 import { parseEvent } from '../contracts/parse.js';
-import { deadLetterTopic } from '../contracts/topics.js';
+import { isEventType, type EventType } from '../contracts/registry.js';
+import { deadLetterTopic, HEADERS } from '../contracts/topics.js';
 import { isRetriable } from '../errors.js';
 import { AbortedError, backoffDelayMs, sleep } from './backoff.js';
 import { buildDeadLetter, errorText } from './dead-letter-record.js';
@@ -39,6 +40,8 @@ export interface BatchProcessorOptions {
   readonly redis: Redis;
   readonly groupId: string;
   readonly handle: EventHandler;
+  /** Types the handler reacts to; a record whose `x-event-type` header names another type is skipped unparsed. */
+  readonly eventTypes?: ReadonlySet<EventType>;
   readonly producer: EventProducer;
   readonly logger: Logger;
   readonly maxAttempts: number;
@@ -63,6 +66,14 @@ interface Done {
   /** The processed marker to write (null: nothing to mark, e.g. ignored or dead-lettered). */
   readonly marker: { readonly key: string; readonly value: string } | null;
   readonly deadLetter: { readonly topic: string; readonly record: Message } | null;
+}
+
+const SKIPPED: Done = { events: [], effects: [], marker: null, deadLetter: null };
+
+/** A header value as text (kafkajs gives Buffers; arrays only for repeated headers, of which we take the first). */
+function headerText(value: Buffer | string | (Buffer | string)[] | undefined): string | undefined {
+  const first = Array.isArray(value) ? value[0] : value;
+  return first === undefined ? undefined : first.toString();
 }
 
 interface Parsed {
@@ -119,7 +130,11 @@ export function createBatchProcessor(opts: BatchProcessorOptions) {
   /** Runs the handler until it succeeds or gives up; never throws but `AbortedError` (closing) or a rebalance. */
   async function handleRecord(topic: string, partition: number, p: Parsed, heartbeat: () => Promise<void>): Promise<Done> {
     const { message, event } = p;
-    const logger = log.child({ eventId: event.id, eventType: event.type, correlationId: event.correlationId, topic, partition, offset: message.offset });
+    // Made on first use: most records log nothing, and a pino child serializes its bindings when made.
+    let recordLogger: Logger | undefined;
+    const logger = () =>
+      (recordLogger ??= log.child({ eventId: event.id, eventType: event.type, correlationId: event.correlationId, topic, partition, offset: message.offset }));
+    const headers = headersToStrings(message.headers);
     for (let attempt = 1; ; attempt++) {
       const events: AnyEvent[] = [];
       const effects: (() => Promise<unknown>)[] = [];
@@ -127,8 +142,10 @@ export function createBatchProcessor(opts: BatchProcessorOptions) {
         topic,
         partition,
         offset: message.offset,
-        headers: headersToStrings(message.headers),
-        logger,
+        headers,
+        get logger() {
+          return logger();
+        },
         emit: (e) => {
           if (Array.isArray(e)) events.push(...(e as readonly AnyEvent[]));
           else events.push(e as AnyEvent);
@@ -143,7 +160,7 @@ export function createBatchProcessor(opts: BatchProcessorOptions) {
         const retriable = isRetriable(err);
         if (!retriable && attempt >= opts.maxAttempts) return deadLetterOf(topic, partition, message, err, attempt);
         const delayMs = retryDelay(attempt);
-        logger.warn({ err: errorText(err), retriable, attempt, delayMs }, 'handler failed, retrying');
+        logger().warn({ err: errorText(err), retriable, attempt, delayMs }, 'handler failed, retrying');
         await pause(delayMs, heartbeat);
       }
     }
@@ -210,6 +227,15 @@ export function createBatchProcessor(opts: BatchProcessorOptions) {
     const done: (Done | undefined)[] = new Array(messages.length);
     const parsed: { index: number; p: Parsed }[] = [];
     messages.forEach((message, index) => {
+      if (opts.eventTypes) {
+        // Skipped unparsed only when the header names a known type the group has no use for: a record
+        // without it, or naming an unknown type, is parsed, so a malformed one is still dead-lettered.
+        const type = headerText(message.headers?.[HEADERS.eventType]);
+        if (isEventType(type) && !opts.eventTypes.has(type)) {
+          done[index] = SKIPPED;
+          return;
+        }
+      }
       try {
         const event = parseEvent(message.value);
         parsed.push({ index, p: { message, event, marker: processedKey(groupId, event.id) } });
@@ -227,7 +253,7 @@ export function createBatchProcessor(opts: BatchProcessorOptions) {
       const duplicate = seen[i] === 1 || inBatch.has(entry.p.event.id);
       inBatch.add(entry.p.event.id);
       if (duplicate) {
-        done[entry.index] = { events: [], effects: [], marker: null, deadLetter: null };
+        done[entry.index] = SKIPPED;
         return;
       }
       const list = byKey.get(entry.p.event.key);

@@ -5,6 +5,7 @@ import { AbortedError, backoffDelayMs } from './backoff.js';
 import { createBatchProcessor, type EventHandler } from './batch-processor.js';
 import { errorText } from './dead-letter-record.js';
 import type { EventProducer } from './producer.js';
+import type { EventType } from '../contracts/registry.js';
 
 export { processedKey, type EventHandler, type HandleOutcome, type HandlerContext } from './batch-processor.js';
 
@@ -25,6 +26,11 @@ export interface StartConsumerOptions {
    * `maxAttempts` times. Publish through `ctx.emit`, push to clients through `ctx.afterEmit`.
    */
   handle: EventHandler;
+  /**
+   * The event types `handle` reacts to, when it ignores the rest: records whose `x-event-type` header names
+   * another known type are skipped without being parsed. Default: every record is handled.
+   */
+  eventTypes?: readonly EventType[];
   logger: Logger;
   /** Publishes what handlers emit, and dead letters (through `sendRecords`, so the original bytes are kept). */
   producer: EventProducer;
@@ -92,6 +98,7 @@ export async function startConsumer(opts: StartConsumerOptions): Promise<Consume
     redis: cfg.redis,
     groupId,
     handle: cfg.handle,
+    ...(cfg.eventTypes ? { eventTypes: new Set(cfg.eventTypes) } : {}),
     producer: cfg.producer,
     logger: log,
     maxAttempts: cfg.maxAttempts,

@@ -124,6 +124,29 @@ describe('batch runner', () => {
     expect(letters.map((l) => (l.startsWith('{"') ? (JSON.parse(l) as { id: string }).id : l))).toContain(poison.id);
   });
 
+  it('with eventTypes, records of other known types are skipped unparsed; a record naming an unknown type is still dead-lettered', async () => {
+    const { kafka, producer } = await infra.start();
+    const rec = recorder();
+    await infra.consumer(kafka, producer, { eventTypes: ['OrderCancellationRequested'], handle: rec.handle });
+    const wanted = cancellation('ord-5');
+    // A known type the group does not handle, with a body that would not even parse: skipped, not dead-lettered.
+    await producer.sendRecords!('shop.orders', [{ key: 'ord-5', value: 'not json at all', headers: { 'x-event-type': 'OrderStatusChanged' } }]);
+    await producer.sendRecords!('shop.orders', [{ key: 'ord-5', value: 'garbage', headers: { 'x-event-type': 'NoSuchType' } }]);
+    await producer.publish([statusChange('ord-5', 1), wanted]);
+    await waitFor('the wanted record', () => rec.seen.length === 1);
+    expect(rec.ids()).toEqual([wanted.id]);
+
+    const dlq = kafka.kafka.consumer({ groupId: 'dlq-reader-types' });
+    const letters: string[] = [];
+    await dlq.connect();
+    await dlq.subscribe({ topic: 'shop.orders.dlq', fromBeginning: true });
+    await dlq.run({ eachMessage: async ({ message }) => void letters.push(message.value!.toString()) });
+    await waitFor('the dead letter', () => letters.length === 1);
+    await delay(300);
+    await dlq.disconnect();
+    expect(letters).toEqual(['garbage']);
+  });
+
   it('a handler retried after a failure publishes only what its successful attempt emitted', async () => {
     const { kafka, producer } = await infra.start();
     let attempts = 0;

@@ -12,7 +12,7 @@ import { createInventoryProjector } from './projector.js';
 import { createStockStore, type NewProduct } from './read-model.js';
 import { createInventoryResolvers, type InventoryContext } from './resolvers.js';
 import { SEED_CATALOG } from './seed.js';
-import { createStockHandler } from './stock-handler.js';
+import { createStockHandler, STOCK_HANDLER_TYPES } from './stock-handler.js';
 
 export const INVENTORY_GROUP = 'inventory';
 
@@ -42,6 +42,7 @@ export function startInventoryService(config: InventoryConfig, opts: StartInvent
         ...consumerOptions,
         groupId: INVENTORY_GROUP,
         topics: [TOPICS.orders, TOPICS.inventory],
+        eventTypes: STOCK_HANDLER_TYPES,
         handle: instrumentHandler(metrics, INVENTORY_GROUP, (e, ctx) => handler.handle(e, ctx)),
       });
       onClose(() => consumer.close());

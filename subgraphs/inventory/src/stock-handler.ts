@@ -20,6 +20,18 @@ export interface StockHandlerDeps {
  * deterministic event id, so a redelivery after a crash re-publishes the same events and changes
  * nothing. Inventory's own events are handed to the projector. Stock pushes go out once Kafka has the events.
  */
+/** What inventory reads: orders to reserve and settle for, and its own events to project. */
+export const STOCK_HANDLER_TYPES = [
+  'OrderPlaced',
+  'OrderStatusChanged',
+  'ProductRegistered',
+  'ProductRestocked',
+  'StockReserved',
+  'StockReservationRejected',
+  'StockReleased',
+  'StockCommitted',
+] as const;
+
 export function createStockHandler(deps: StockHandlerDeps) {
   const { store } = deps;
 

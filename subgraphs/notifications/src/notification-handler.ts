@@ -4,6 +4,9 @@ import type { HandleOutcome, HandlerContext } from '@shop/events/kafka';
 import { notificationChannels } from './keys.js';
 import type { createNotificationsProjector } from './projector.js';
 
+/** The one event notifications are made of. */
+export const NOTIFICATION_SOURCE_TYPES = ['OrderStatusChanged'] as const;
+
 /** Live: project the change, then push a new notification to the customer's channel. */
 export function createNotificationHandler(deps: { projector: ReturnType<typeof createNotificationsProjector>; pubsub: RedisPubSub }) {
   return {

@@ -15,8 +15,9 @@ export interface OrderState {
   readonly causes: ReadonlyMap<string, number>;
 }
 
-/** The events the saga reacts to. */
-export type SagaEvent = Extract<AnyEvent, { type: 'StockReserved' | 'StockReservationRejected' | 'PaymentAuthorized' | 'PaymentDeclined' | 'OrderCancellationRequested' }>;
+/** The events the saga reacts to (its consumer skips the others unparsed). */
+export const SAGA_EVENT_TYPES = ['StockReserved', 'StockReservationRejected', 'PaymentAuthorized', 'PaymentDeclined', 'OrderCancellationRequested'] as const;
+export type SagaEvent = Extract<AnyEvent, { type: (typeof SAGA_EVENT_TYPES)[number] }>;
 
 export type Decision =
   /** Not an event the saga reacts to. */
@@ -44,12 +45,7 @@ export const causeKey = (eventId: string, to: OrderStatus): string => `${eventId
 /** The event id of an order's change number `sequence`: a re-publish after a crash carries the same id. */
 export const statusChangedEventId = (orderId: string, sequence: number): string => deterministicEventId('OrderStatusChanged', orderId, String(sequence));
 
-export const isSagaEvent = (event: AnyEvent): event is SagaEvent =>
-  event.type === 'StockReserved' ||
-  event.type === 'StockReservationRejected' ||
-  event.type === 'PaymentAuthorized' ||
-  event.type === 'PaymentDeclined' ||
-  event.type === 'OrderCancellationRequested';
+export const isSagaEvent = (event: AnyEvent): event is SagaEvent => (SAGA_EVENT_TYPES as readonly string[]).includes(event.type);
 
 /** The order state machine: which steps each event asks for, in order, each from the statuses it may leave. */
 function stepsOf(event: SagaEvent): readonly Step[] {

@@ -21,6 +21,9 @@ const ANSWER_TTL_SECONDS = 7 * 24 * 3600;
  * wait and emits PaymentAuthorized / PaymentDeclined. The provider's answer is stored before it is
  * published, so a redelivery re-publishes the same answer and never charges twice.
  */
+/** The one event the payment worker handles. */
+export const PAYMENT_WORKER_TYPES = ['PaymentAuthorizationRequested'] as const;
+
 export function createPaymentWorker(deps: PaymentWorkerDeps) {
   async function authorizeBounded(req: Parameters<PaymentProvider['authorize']>[0]): Promise<PaymentResult | null> {
     const controller = new AbortController();

@@ -7,6 +7,9 @@ import type { OrderStore } from './read-model.js';
  * OrderStatusChanged, and orders' own catalog from ProductRegistered. Used live (its own consumer
  * group, so it never waits behind the saga) and by `npm run rebuild-read-models`.
  */
+/** What the projector reads (its consumer skips the others unparsed). */
+export const ORDERS_PROJECTED_TYPES = ['OrderPlaced', 'OrderStatusChanged', 'ProductRegistered'] as const;
+
 export function createOrdersProjector(deps: { store: OrderStore; logger: Logger }) {
   async function project(event: AnyEvent): Promise<'ok' | 'ignored'> {
     switch (event.type) {

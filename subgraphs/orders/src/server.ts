@@ -8,10 +8,11 @@ import { instrumentHandler } from '@shop/service-kit';
 import { startSubgraphService, type SubgraphService } from '@shop/service-kit/subgraph';
 import type { OrdersConfig } from './config.js';
 import { createOrderLoaders } from './loaders.js';
+import { SAGA_EVENT_TYPES } from './order-decider.js';
 import { createOrderSaga } from './order-saga.js';
-import { createPaymentWorker } from './payment-worker.js';
+import { createPaymentWorker, PAYMENT_WORKER_TYPES } from './payment-worker.js';
 import { createSimulatedPaymentProvider, type PaymentProvider } from './payment-provider.js';
-import { createOrdersProjector } from './projector.js';
+import { createOrdersProjector, ORDERS_PROJECTED_TYPES } from './projector.js';
 import { createOrderStore } from './read-model.js';
 import { createOrdersResolvers, type OrdersContext } from './resolvers.js';
 import { startSagaDeadlines } from './saga-deadline.js';
@@ -59,18 +60,21 @@ export function startOrdersService(config: OrdersConfig, opts: StartOrdersOption
           ...consumerOptions,
           groupId: ORDERS_GROUPS.projector,
           topics: [TOPICS.orders, TOPICS.inventory],
+          eventTypes: ORDERS_PROJECTED_TYPES,
           handle: instrumentHandler(metrics, ORDERS_GROUPS.projector, (e) => projector.project(e)),
         }),
         startConsumer({
           ...consumerOptions,
           groupId: ORDERS_GROUPS.saga,
           topics: [TOPICS.orders, TOPICS.inventory, TOPICS.payments],
+          eventTypes: SAGA_EVENT_TYPES,
           handle: instrumentHandler(metrics, ORDERS_GROUPS.saga, (e, ctx) => saga.handle(e, ctx)),
         }),
         startConsumer({
           ...consumerOptions,
           groupId: ORDERS_GROUPS.payments,
           topics: [TOPICS.payments],
+          eventTypes: PAYMENT_WORKER_TYPES,
           // A provider that does not answer holds one partition for at most PAYMENT_TIMEOUT_MS, not all of them.
           partitionsConsumedConcurrently: Math.max(config.consumerConcurrency, 6),
           handle: instrumentHandler(metrics, ORDERS_GROUPS.payments, (e, ctx) => payments.handle(e, ctx)),
