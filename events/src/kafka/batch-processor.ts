@@ -88,7 +88,7 @@ interface Parsed {
  * 2. look up every processed marker at once (the commands go out together on an auto-pipelined client);
  * 3. run the handlers: records grouped by key, each key's records in offset order, different keys at once;
  * 4. one produce request for every event the batch emitted and every dead letter;
- * 5. the handlers' after-emit effects (pub/sub pushes), then the processed markers, all at once.
+ * 5. the handlers' after-emit effects (pub/sub pushes) and the processed markers, all at once.
  * Only then may the caller resolve the batch's offsets. Handler failures are retried per record (forever
  * when `retriable`, else `maxAttempts` times, then dead-lettered) without holding back the other keys'
  * work; Redis and Kafka outages are waited out. A crash anywhere before the markers redelivers the batch,
@@ -272,14 +272,16 @@ export function createBatchProcessor(opts: BatchProcessorOptions) {
 
     const all = done as Done[];
     await publishAll(topic, partition, messages, all, heartbeat);
+    // Pushes and markers go out together (one round trip on an auto-pipelined client): both only after Kafka
+    // has the events, and a crash that loses either still leaves the state and the events right.
     const effects = all.flatMap((d) => d.effects);
-    if (effects.length) await Promise.all(effects.map((effect) => untilItWorks('after-emit effect', heartbeat, effect)));
     const markers = all.flatMap((d) => (d.marker ? [d.marker] : []));
-    if (markers.length) {
-      await untilItWorks('processed-marker write', heartbeat, () =>
-        Promise.all(markers.map((m) => redis.set(m.key, m.value, 'EX', opts.processedTtlSeconds, 'NX'))),
-      );
-    }
+    await Promise.all([
+      ...effects.map((effect) => untilItWorks('after-emit effect', heartbeat, effect)),
+      markers.length === 0
+        ? undefined
+        : untilItWorks('processed-marker write', heartbeat, () => Promise.all(markers.map((m) => redis.set(m.key, m.value, 'EX', opts.processedTtlSeconds, 'NX')))),
+    ]);
   }
 
   return { process };

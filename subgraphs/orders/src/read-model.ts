@@ -147,6 +147,11 @@ function toRecord(h: Record<string, string>): OrderRecord | null {
   };
 }
 
+/** A new order as `place` writes it: PENDING, history entry 1. */
+export function pendingOrder(order: NewOrder): OrderRecord {
+  return { ...order, status: 'PENDING', updatedAt: order.createdAt, sequence: 1 };
+}
+
 /** The orders read model in Redis; takes an existing client (STYLE §7). */
 export function createOrderStore(redis: Redis) {
   return {

@@ -23,7 +23,7 @@ import { newOrderId, orderIdForIdempotencyKey } from './ids.js';
 import { orderChannels, orderKeys } from './keys.js';
 import type { OrderLoaders } from './loaders.js';
 import { replayThenLive } from './order-status-stream.js';
-import { isFinal, type OrderLine, type OrderRecord, type OrderStore, type StatusChange } from './read-model.js';
+import { isFinal, pendingOrder, type NewOrder, type OrderLine, type OrderRecord, type OrderStore, type StatusChange } from './read-model.js';
 import { assertOrderId, validatePlaceOrder, type PlaceOrderInput } from './validation.js';
 
 export interface OrdersContext extends RequestIdentity {
@@ -134,8 +134,9 @@ export function createOrdersResolvers(deps: OrdersResolverDeps) {
       throw appError(ErrorCode.INTERNAL_SERVER_ERROR, 'The order could not be placed right now; nothing was charged or reserved. Try again.');
     }
     // Then the read model; the projector writes the same thing idempotently if we crash here.
-    await store.place({ id: orderId, customerId: identity.sub, lines, total, paymentToken: valid.paymentToken, createdAt, deadlineAt, idempotencyKey: valid.idempotencyKey });
-    const order = await store.get(orderId);
+    const placed: NewOrder = { id: orderId, customerId: identity.sub, lines, total, paymentToken: valid.paymentToken, createdAt, deadlineAt, idempotencyKey: valid.idempotencyKey };
+    // Written now: the answer is what was written. Otherwise the projector was first: read it back.
+    const order = (await store.place(placed)) ? pendingOrder(placed) : await store.get(orderId);
     if (!order) throw new Error(`order ${orderId} vanished right after it was written`);
     // The answer is the order as placed: the saga may already have moved it on, and the client follows
     // that through orderStatusChanged (API.md: placeOrder "returns at once with status PENDING").
