@@ -307,7 +307,7 @@ describe('tokens', () => {
 
   it('a client-supplied x-shop-identity header is not trusted (gateway strips it; a subgraph checks its HMAC)', () =>
     hostile('forged gateway identity header', async () => {
-      const forged = signIdentity({ sub: alice.name, roles: ['admin'] }, DEV_SECRETS.identity);
+      const forged = signIdentity({ sub: alice.name, roles: ['admin'] }, DEV_SECRETS.identity, 'orders');
       const viaGateway = await gql(url, MY_ORDERS, {}, undefined);
       expectRefused(viaGateway, ['UNAUTHENTICATED'], 'anonymous');
       const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-shop-identity': forged }, body: JSON.stringify({ query: MY_ORDERS }) });

@@ -38,7 +38,7 @@ export class SubgraphClient {
       [CORRELATION_HEADER]: context.correlationId,
     };
     // signIdentity hands out the same value for a second, which subgraphs answer from their cache of verified values.
-    if (context.identity) headers[IDENTITY_HEADER] = signIdentity(context.identity, this.identitySecret);
+    if (context.identity) headers[IDENTITY_HEADER] = signIdentity(context.identity, this.identitySecret, subgraph);
     const body = JSON.stringify(operation.operationName ? operation : { query: operation.query, variables: operation.variables });
     let status: number;
     let text: string;

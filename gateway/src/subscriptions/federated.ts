@@ -211,8 +211,9 @@ export class FederatedSubscriptions {
               variables: primaryVariables,
               retryAttempts: this.#opts.retryAttempts,
               ...(this.#opts.retryBaseDelayMs !== undefined ? { retryBaseDelayMs: this.#opts.retryBaseDelayMs } : {}),
+              // Signed for anonymous callers too: subgraphs refuse a connection_init the gateway did not sign.
               connectionParams: () => ({
-                ...(identity ? { [IDENTITY_HEADER]: signIdentity(identity, this.#opts.identitySecret) } : {}),
+                [IDENTITY_HEADER]: signIdentity(identity, this.#opts.identitySecret, subgraph),
                 [CORRELATION_HEADER]: correlationId,
               }),
               onDrop: (reason) => {
