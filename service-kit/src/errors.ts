@@ -8,7 +8,8 @@ interface ErrorCodeInfo {
   /**
    * `api`: raised by the services' resolvers (docs/API.md); `gateway`: raised by the gateway before
    * or around execution; `graphql`: Apollo Server's own request errors. A client may see the
-   * message of every code here except INTERNAL_SERVER_ERROR; anything else is masked in production.
+   * message of every code here except INTERNAL_SERVER_ERROR and DOWNSTREAM_SERVICE_ERROR; any other
+   * code is masked in production too.
    */
   readonly origin: 'api' | 'gateway' | 'graphql';
   readonly meaning: string;
@@ -27,6 +28,7 @@ const ERROR_CODES = {
   PAYLOAD_TOO_LARGE: { httpStatus: 413, retriable: false, origin: 'gateway', meaning: 'a body over MAX_BODY_BYTES' },
   BAD_REQUEST: { httpStatus: 400, retriable: false, origin: 'gateway', meaning: 'malformed JSON, a subscription over plain HTTP, a request without CSRF protection' },
   UPSTREAM_UNAVAILABLE: { httpStatus: 502, retriable: true, origin: 'gateway', meaning: 'a subgraph could not be reached or (re)subscribed' },
+  DOWNSTREAM_SERVICE_ERROR: { httpStatus: 502, retriable: true, origin: 'gateway', meaning: "a subgraph's error that came without a code (@apollo/gateway's name); masked in production" },
   SERVICE_UNAVAILABLE: { httpStatus: 503, retriable: true, origin: 'gateway', meaning: 'the gateway is starting or shutting down' },
   GRAPHQL_PARSE_FAILED: { httpStatus: 400, retriable: false, origin: 'graphql', meaning: 'the operation text does not parse' },
   GRAPHQL_VALIDATION_FAILED: { httpStatus: 400, retriable: false, origin: 'graphql', meaning: 'the operation does not validate against the schema' },
@@ -49,9 +51,12 @@ export function isApiErrorCode(code: unknown): code is ErrorCode {
   return isErrorCode(code) && ERROR_CODES[code].origin === 'api';
 }
 
-/** Whether a client may read the message of an error with this code (everything listed but INTERNAL_SERVER_ERROR). */
+/** Codes whose messages describe our own failures, not the request: a client never reads them in production. */
+const MASKED: ReadonlySet<ErrorCode> = new Set(['INTERNAL_SERVER_ERROR', 'DOWNSTREAM_SERVICE_ERROR']);
+
+/** Whether a client may read the message of an error with this code (everything listed but the masked ones). */
 export function isClientFacingCode(code: unknown): code is ErrorCode {
-  return isErrorCode(code) && code !== ErrorCode.INTERNAL_SERVER_ERROR;
+  return isErrorCode(code) && !MASKED.has(code);
 }
 
 export function httpStatusOf(code: ErrorCode): number {

@@ -169,7 +169,7 @@ export async function startSubgraphServer<TContext extends object>(opts: Subgrap
         try {
           body = text ? JSON.parse(text) : {};
         } catch {
-          res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: [{ message: 'Malformed JSON body', extensions: { code: 'BAD_REQUEST' } }] }));
+          res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: [{ message: 'Malformed JSON body', extensions: { code: ErrorCode.BAD_REQUEST } }] }));
           return;
         }
       } else body = text;

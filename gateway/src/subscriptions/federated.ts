@@ -11,6 +11,7 @@ import { FanOutGroup, ResolvedEvent, type Subscriber } from './fan-out.js';
 import { Pushable } from './pushable.js';
 import { SubscriptionRegistry } from './registry.js';
 import { RESUMABLE_FIELDS, startUpstreamSubscription } from './upstream.js';
+import { ErrorCode } from '@shop/service-kit';
 
 /** The parts of ApolloGateway this module drives; they are not public API, so they are named in one place. */
 interface GatewayInternals {
@@ -102,7 +103,7 @@ export class FederatedSubscriptions {
   /** Plans a validated subscription operation; GraphQL errors for anything the planner refuses. */
   plan(request: SubscriptionRequest): PlannedSubscription | readonly GraphQLError[] {
     const gw = this.#gw;
-    if (!gw.queryPlanner || !gw.apiSchema) return [new GraphQLError('The gateway is not ready yet.', { extensions: { code: 'SERVICE_UNAVAILABLE' } })];
+    if (!gw.queryPlanner || !gw.apiSchema) return [new GraphQLError('The gateway is not ready yet.', { extensions: { code: ErrorCode.SERVICE_UNAVAILABLE } })];
     let cache = this.#plans.get(gw.queryPlanner);
     if (!cache) {
       cache = new Map();
@@ -116,10 +117,10 @@ export class FederatedSubscriptions {
         const operation = operationFromDocument(gw.apiSchema, request.document, { operationName: request.operationName });
         plan = gw.queryPlanner.buildQueryPlan(operation);
       } catch (err) {
-        return [err instanceof GraphQLError ? err : new GraphQLError((err as Error).message, { extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } })];
+        return [err instanceof GraphQLError ? err : new GraphQLError((err as Error).message, { extensions: { code: ErrorCode.GRAPHQL_VALIDATION_FAILED } })];
       }
       if (plan.node?.kind !== 'Subscription') {
-        return [new GraphQLError('Expected a subscription operation.', { extensions: { code: 'BAD_USER_INPUT' } })];
+        return [new GraphQLError('Expected a subscription operation.', { extensions: { code: ErrorCode.BAD_USER_INPUT } })];
       }
       node = plan.node;
       if (cache.size > 1_000) cache.clear();
@@ -293,7 +294,7 @@ export class FederatedSubscriptions {
 
 function toError(err: unknown): GraphQLError {
   if (err instanceof GraphQLError) return err;
-  return new GraphQLError(err instanceof Error ? err.message : String(err), { extensions: { code: 'INTERNAL_SERVER_ERROR' } });
+  return new GraphQLError(err instanceof Error ? err.message : String(err), { extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } });
 }
 
 /** `extensions.http` is a server-side hint for the HTTP status (Apollo Server strips it); clients never see it. */
