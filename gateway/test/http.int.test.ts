@@ -30,7 +30,7 @@ describe('gateway over HTTP', () => {
   beforeAll(async () => {
     redis = await startRedis();
     graph = await startTestGraph();
-    gateway = await startTestGateway(graph, redis.url, { MAX_DEPTH: '6', MAX_ALIASES: '3', MAX_COST: '300', MAX_BODY_BYTES: '4096', SHUTDOWN_GRACE: '1s' });
+    gateway = await startTestGateway(graph, redis.url, { MAX_DEPTH: '6', MAX_ALIASES: '3', MAX_COST: '300', MAX_BODY_BYTES: '4096', SHUTDOWN_GRACE: '1s', DEV_TOKENS: 'true' });
     alice = await tokenFor('alice');
   });
   afterAll(async () => {

@@ -7,6 +7,7 @@ import { CORRELATION_HEADER, IDENTITY_HEADER, signIdentity } from '@shop/service
 import { identityKey, type GatewayContext } from '../context.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { PlanExecutor } from '../execution/plan-executor.js';
+import { formatResult, type ErrorFormatter } from '../error-masking.js';
 import { FanOutGroup, ResolvedEvent, type Subscriber } from './fan-out.js';
 import { Pushable } from './pushable.js';
 import { SubscriptionRegistry } from './registry.js';
@@ -60,6 +61,8 @@ export interface FederatedSubscriptionsOptions {
   readonly retryBaseDelayMs?: number;
   /** Resolves an event's `rest` with the gateway's own executor; the stock one is used when it declines. */
   readonly events?: Pick<PlanExecutor, 'resolveEvent'>;
+  /** Applied to every error a client gets (events, refusals, upstream failures). */
+  readonly formatError: ErrorFormatter;
 }
 
 const stable = (value: unknown): string =>
@@ -148,7 +151,7 @@ export class FederatedSubscriptions {
    */
   attach(planned: PlannedSubscription, context: GatewayContext, transport: 'ws' | 'multipart', subscriber: Subscriber): () => void {
     const { primary } = planned.node;
-    const membership = new Membership(this.#opts.metrics, transport, subscriber);
+    const membership = new Membership(this.#opts.metrics, transport, subscriber, this.#opts.formatError);
     const wsUrl = this.#opts.wsUrlFor(primary.serviceName);
     if (!wsUrl) return membership.refuse(new GraphQLError(`No WebSocket URL for subgraph ${primary.serviceName}.`));
     const primaryVariables: Record<string, unknown> = {};
@@ -191,8 +194,8 @@ export class FederatedSubscriptions {
     const release = this.#registry.acquire(
       upstreamKey,
       {
-        next: (event) => group.enqueue(this.#execute(event, planned, primary, rest, context)),
-        error: (errors) => group.enqueue(Promise.resolve({ errors: errors.map(fromFormatted) }), true),
+        next: (event) => group.enqueue(this.#formatted(this.#execute(event, planned, primary, rest, context))),
+        error: (errors) => group.enqueue(this.#formatted(Promise.resolve({ errors: errors.map(fromFormatted) })), true),
         complete: () => group.enqueue(Promise.resolve(undefined), true),
       },
       {
@@ -237,6 +240,15 @@ export class FederatedSubscriptions {
     const shared: SharedGroup = { key: groupKey, group, release };
     this.#groups.set(groupKey, shared);
     return shared;
+  }
+
+  /** The result as clients may see it; a failure becomes an error result (masked in production like any other). */
+  #formatted(pending: Promise<ExecutionResult>): Promise<ExecutionResult> {
+    const { formatError } = this.#opts;
+    return pending.then(
+      (result) => formatResult(result, formatError),
+      (err: unknown) => formatResult({ errors: [toError(err)] }, formatError),
+    );
   }
 
   /** Closes every upstream subscription (shutdown). */
@@ -327,13 +339,14 @@ class Membership {
     private readonly metrics: GatewayMetrics,
     private readonly transport: 'ws' | 'multipart',
     private readonly subscriber: Subscriber,
+    private readonly formatError: ErrorFormatter,
   ) {
     metrics.activeSubscriptions.inc({ transport });
   }
 
   /** Ends the subscriber at once with an error. */
   refuse(error: GraphQLError): () => void {
-    this.subscriber.deliver(new ResolvedEvent({ errors: [error] }));
+    this.subscriber.deliver(new ResolvedEvent(formatResult({ errors: [error] }, this.formatError)));
     this.subscriber.end();
     return this.leave;
   }
