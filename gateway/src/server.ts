@@ -679,6 +679,8 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
       // errors; graphql-ws's default would call toJSON() on each. Send results as they are (real
       // GraphQLErrors still serialize through their own toJSON).
       onNext: (_ctx, _id, _payload, _args, result) => result,
+      // Refusals of a subscribe message (validation, planning, limits) go through the one formatter too.
+      onError: (_ctx, _id, _payload, errors) => errors.map((e) => formatError(e.toJSON())),
       execute: async (args) => {
         const op = args.contextValue as OperationContext;
         if (!op.request) return { errors: [new GraphQLError('Not a query or mutation.')] };
