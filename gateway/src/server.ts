@@ -474,7 +474,9 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
       }
       await handleGraphQL(req, res, scope, clientIp);
     })().catch((err: unknown) => {
-      scope.logger.error({ err }, 'request failed');
+      // A client that went away mid-request (its body cut off) is no fault of ours: no stack, no error-log volume.
+      if (req.destroyed || res.destroyed) scope.logger.info({ reason: (err as Error).message }, 'client went away during the request');
+      else scope.logger.error({ err }, 'request failed');
       sendGraphQLError(res, 500, formatError({ message: (err as Error).message, extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } }));
     });
   });
