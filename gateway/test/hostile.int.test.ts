@@ -260,7 +260,7 @@ describe('subscriptions per socket and per client', () => {
     expect(other.messages.filter((m) => m.type === 'error')).toEqual([]);
     // Ending one frees its place.
     a.send({ id: 'a1', type: 'complete' });
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 300));
     subscribe(b, 'b4');
     await new Promise((r) => setTimeout(r, 300));
     expect(b.messages.filter((m) => m.id === 'b4' && m.type === 'error')).toEqual([]);
