@@ -31,6 +31,7 @@ import { isJsonContentType, isPreflighted, mediaTypeOf } from './csrf.js';
 import { serveDevToken } from './dev-token-route.js';
 import { createErrorFormatter } from './error-masking.js';
 import { TokenExpiry } from './token-expiry.js';
+import { UpgradeAdmission } from './upgrade-admission.js';
 import { checkVariableNames } from './variable-names.js';
 import type { GatewayConfig } from './config.js';
 import type { GatewayContext } from './context.js';
@@ -303,9 +304,6 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
   };
   /** Active subscriptions per customer (or IP), over every WebSocket and multipart stream. */
   const subscriptionSlots = new ClientSlots(config.limits.maxSubscriptionsPerClient);
-  /** WebSockets that have not completed connection_init, per IP and in all. */
-  const pendingSockets = new ClientSlots(config.limits.wsMaxPendingPerIp);
-  let pendingTotal = 0;
   let stopping = false;
 
   // --- HTTP
@@ -485,45 +483,20 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
   // --- WebSocket (graphql-transport-ws) on the same path
   // No compression: the fan-out writes finished frames straight to the sockets (websocket.ts).
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.limits.wsMaxMessageBytes, perMessageDeflate: false });
-  /** What an upgrade was admitted with, for the connection it becomes. */
-  const admissions = new WeakMap<IncomingMessage, { clientIp: string; releasePending: () => void }>();
+  const admission = new UpgradeAdmission({
+    addresses: clientAddresses,
+    maxPendingPerIp: config.limits.wsMaxPendingPerIp,
+    maxPending: config.limits.wsMaxPending,
+    overIpLimit: async (clientIp) => (await ipRateLimited(clientIp, { logger })) !== undefined,
+    onRefused: (reason) => metrics.refusals.inc({ reason }),
+  });
   server.on('upgrade', (req, socket, head) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path !== '/graphql' || stopping) {
       socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\n\r\n');
       return;
     }
-    const refuse = (reason: string) => {
-      metrics.refusals.inc({ reason });
-      socket.end('HTTP/1.1 429 Too Many Requests\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
-    };
-    // Sockets that have not (yet) sent an accepted connection_init cost memory and a timer each:
-    // capped per IP and in all, here, before the handshake. Each gives its slot back when
-    // connection_init is accepted or the socket closes, whichever comes first.
-    const clientIp = clientAddresses.of(req);
-    if (pendingTotal >= config.limits.wsMaxPending || !pendingSockets.take(clientIp)) {
-      refuse('ws_pending');
-      return;
-    }
-    pendingTotal++;
-    let held = true;
-    const releasePending = () => {
-      if (!held) return;
-      held = false;
-      pendingTotal--;
-      pendingSockets.release(clientIp);
-    };
-    socket.once('close', releasePending);
-    void ipRateLimited(clientIp, { logger }).then((limited) => {
-      if (limited) {
-        releasePending();
-        refuse('ip_rate');
-        return;
-      }
-      if (socket.destroyed) return;
-      admissions.set(req, { clientIp, releasePending });
-      wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
-    });
+    admission.admit(req, socket, () => wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req)));
   });
 
   interface OperationContext {
@@ -697,7 +670,7 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
       keepAliveMs: config.wsKeepAliveMs,
       production: config.production,
       logger,
-      admitted: (request) => admissions.get(request) ?? { clientIp: clientAddresses.of(request), releasePending: undefined },
+      admitted: (request) => admission.admission(request),
       // Every message counts toward its IP (pings included) without waiting for the count: the socket is closed when over.
       onMessageReceived: (extra) => {
         if (config.limits.ipRateLimit <= 0) return;
