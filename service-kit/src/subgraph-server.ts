@@ -4,12 +4,12 @@ import { ApolloServer, HeaderMap, type ApolloServerPlugin, type GraphQLRequestLi
 import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import type { GraphQLFormattedError, GraphQLSchema, ExecutionResult } from 'graphql';
 import { WebSocketServer } from 'ws';
-import { useServer } from 'graphql-ws/use/ws';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { handleOpsRequest, type ReadinessCheck } from './ops-routes.js';
 import { requestIdentityFrom, type RequestIdentity } from './auth.js';
 import { ErrorCode, isApiErrorCode, isClientFacingCode } from './errors.js';
+import { serveGraphQLWs } from './graphql-ws-server.js';
 
 export interface SubgraphServerOptions<TContext extends object> {
   /** Service name, for logs. */
@@ -208,12 +208,9 @@ export async function startSubgraphServer<TContext extends object>(opts: Subgrap
 
   // Only the gateway speaks WebSocket to a subgraph: `maxPayload` as for HTTP bodies (ws would take 100 MiB).
   const wss = new WebSocketServer({ server: http, path: '/graphql', maxPayload: maxBodyBytes });
-  wss.on('connection', (socket) => {
-    socket.on('error', (err: Error & { code?: string }) => opts.logger.info({ code: err.code, reason: err.message }, 'websocket closed for a protocol error'));
-  });
   /** Who each connection speaks for, checked once at connection_init (the header is only valid for seconds). */
   const callers = new WeakMap<object, RequestIdentity>();
-  const wsServer = useServer(
+  const wsServer = serveGraphQLWs(
     {
       schema: opts.schema,
       // A connection_init without a valid identity header (for a customer or an anonymous caller)
@@ -242,6 +239,7 @@ export async function startSubgraphServer<TContext extends object>(opts: Subgrap
       onError: (_ctx, _id, _payload, errors) => errors.map((e) => formatError(e.toJSON())) as never,
     },
     wss,
+    { logger: opts.logger, production: opts.production },
   );
 
   await new Promise<void>((resolve, reject) => {

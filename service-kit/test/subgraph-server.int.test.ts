@@ -1,7 +1,8 @@
 // The subgraph's own WebSocket endpoint, attacked directly (bypassing the gateway): only a
 // connection_init signed by the gateway for this subgraph is acknowledged, and messages are
 // bounded like HTTP bodies.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Writable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import WebSocket from 'ws';
@@ -14,6 +15,14 @@ import { startSubgraphServer, type RunningServer } from '../src/subgraph-server.
 const { buildSchema } = createRequire(import.meta.url)('graphql') as typeof import('graphql');
 const MAX_BYTES = 16 * 1024;
 let server: RunningServer;
+/** Every log line the server wrote. */
+const logs: { level: number; msg: string }[] = [];
+const sink = new Writable({
+  write(chunk: Buffer, _encoding, done) {
+    for (const line of String(chunk).split('\n').filter(Boolean)) logs.push(JSON.parse(line) as (typeof logs)[number]);
+    done();
+  },
+});
 
 beforeAll(async () => {
   server = await startSubgraphServer({
@@ -21,7 +30,7 @@ beforeAll(async () => {
     schema: buildSchema('type Query { hello: String }'),
     host: '127.0.0.1',
     port: 0,
-    logger: pino({ level: 'silent' }),
+    logger: pino({ level: 'info' }, sink),
     identitySecret: DEV_SECRETS.identity,
     context: (base) => base,
     checks: {},
@@ -66,8 +75,15 @@ describe('subgraph WebSocket', () => {
     expect(await init({ [IDENTITY_HEADER]: signIdentity(null, DEV_SECRETS.identity, 'orders') })).toEqual({ acked: true, code: 1000 });
   });
 
-  it('closes a socket that sends a message over the body limit with 1009', async () => {
+  it('closes a socket that sends a message over the body limit with 1009, and logs it below error level without a stack', async () => {
+    const consoleError = vi.spyOn(console, 'error');
     const big = JSON.stringify({ id: '1', type: 'subscribe', payload: { query: `{ hello } #${'x'.repeat(MAX_BYTES)}` } });
     expect(await init({ [IDENTITY_HEADER]: signIdentity(null, DEV_SECRETS.identity, 'orders') }, big)).toMatchObject({ code: 1009 });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(consoleError).not.toHaveBeenCalled();
+    consoleError.mockRestore();
+    expect(logs.some((l) => /protocol error/.test(l.msg))).toBe(true);
+    expect(logs.filter((l) => l.level >= 50)).toEqual([]);
+    expect(JSON.stringify(logs)).not.toMatch(/"stack"/);
   });
 });
