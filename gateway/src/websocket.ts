@@ -4,6 +4,7 @@ import type { Socket } from 'node:net';
 import { WebSocket, type WebSocketServer } from 'ws';
 import type { Logger } from '@shop/service-kit';
 import type { GatewayContext } from './context.js';
+import type { Admission } from './upgrade-admission.js';
 import type { ResolvedEvent, Subscriber } from './subscriptions/fan-out.js';
 
 /** What the gateway keeps about one connection, as it goes from upgrade to close. */
@@ -54,8 +55,8 @@ export function serveGraphQLOverWebSocket<P extends Record<string, unknown> | un
     keepAliveMs: number;
     production: boolean;
     logger: Logger;
-    /** The client address of an upgrade request, and the release of its pending slot (see server.ts). */
-    admitted: (request: IncomingMessage) => { clientIp: string; releasePending: (() => void) | undefined };
+    /** What the upgrade request was admitted with (upgrade-admission.ts). */
+    admitted: (request: IncomingMessage) => Admission;
     /** Each message as it arrives, before graphql-ws reads it (pings included): per-IP counting. */
     onMessageReceived?: (extra: SocketExtra) => void;
     /** Runs when a socket closes, whether or not graphql-ws ever accepted it. */
