@@ -121,7 +121,7 @@ async function main() {
   const gatewayBody = JSON.stringify({ query: ORDER_QUERY, variables: { id: orderId } });
   const ordersBody = JSON.stringify({ query: ORDERS_SUBGRAPH_QUERY, variables: { id: orderId } });
   const authHeaders = { authorization: `Bearer ${token}` };
-  const identity = () => ({ [IDENTITY_HEADER]: signIdentity({ sub: CUSTOMER, roles: [] }, DEV_SECRETS.identity) });
+  const identity = () => ({ [IDENTITY_HEADER]: signIdentity({ sub: CUSTOMER, roles: [] }, DEV_SECRETS.identity, 'orders') });
 
   const correct = (r: Gql<OrderData>): boolean => {
     const order = r.data?.order;

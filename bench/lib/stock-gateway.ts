@@ -22,14 +22,18 @@ const supergraphPath = process.env.SUPERGRAPH_PATH;
 if (!supergraphPath) throw new Error('SUPERGRAPH_PATH is required');
 
 class IdentityDataSource extends RemoteGraphQLDataSource {
+  constructor(private readonly subgraph: string, url: string) {
+    super({ url });
+  }
+
   override willSendRequest({ request }: GraphQLDataSourceProcessOptions): void {
-    request.http?.headers.set(IDENTITY_HEADER, signIdentity({ sub, roles: [] }, DEV_SECRETS.identity));
+    request.http?.headers.set(IDENTITY_HEADER, signIdentity({ sub, roles: [] }, DEV_SECRETS.identity, this.subgraph));
   }
 }
 
 const gateway = new ApolloGateway({
   supergraphSdl: readFileSync(supergraphPath, 'utf8'),
-  buildService: ({ name, url }) => new IdentityDataSource({ url: subgraphUrls[name] ?? url }),
+  buildService: ({ name, url }) => new IdentityDataSource(name, subgraphUrls[name] ?? url ?? ''),
 });
 const server = new ApolloServer({ gateway });
 const { url } = await startStandaloneServer(server, { listen: { port: 0, host: '127.0.0.1' } });

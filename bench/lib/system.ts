@@ -17,6 +17,12 @@ export interface BenchSystem extends RunningSystem {
 export const BENCH_ENV: Record<string, string> = {
   LOG_LEVEL: 'warn',
   RATE_LIMIT: '10000000',
+  // One benchmark customer on one address holds thousands of sockets and subscriptions (on one socket
+  // too, when every order of a load run is watched), opened in batches.
+  WS_MAX_PENDING_PER_IP: '1000000',
+  WS_MAX_PENDING: '1000000',
+  WS_MAX_SUBSCRIPTIONS_PER_SOCKET: '10000000',
+  MAX_SUBSCRIPTIONS_PER_CLIENT: '10000000',
   SUPERGRAPH_WATCH: 'false',
 };
 

@@ -1,11 +1,13 @@
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
+import { ErrorCode, httpStatusOf } from '@shop/service-kit';
 import { GraphQLError } from './graphql.js';
 import { checkComplexity, measureOperation, type ComplexityLimits } from './limits.js';
 import type { GatewayMetrics } from './metrics.js';
+import { checkVariableNames } from './variable-names.js';
 
 export type Transport = 'http' | 'ws';
 
-/** Refuses too deep, too aliased or too costly operations after validation and before the gateway plans them. */
+/** Refuses reserved variable names and too deep, too aliased or too costly operations after validation and before the gateway plans them. */
 export function complexityPlugin(limits: ComplexityLimits, metrics: GatewayMetrics): ApolloServerPlugin<BaseContext> {
   return {
     async requestDidStart() {
@@ -15,9 +17,11 @@ export function complexityPlugin(limits: ComplexityLimits, metrics: GatewayMetri
           if (operation.operation === 'subscription') {
             throw new GraphQLError(
               'Subscriptions are served over WebSocket (graphql-transport-ws) or multipart HTTP (Accept: multipart/mixed;subscriptionSpec=1.0).',
-              { extensions: { code: 'BAD_REQUEST', http: { status: 400 } } },
+              { extensions: { code: ErrorCode.BAD_REQUEST, http: { status: httpStatusOf(ErrorCode.BAD_REQUEST) } } },
             );
           }
+          const badName = checkVariableNames(operation, request.variables);
+          if (badName) throw badName;
           const refusal = checkComplexity(measureOperation(schema, document, operation, request.variables ?? {}), limits);
           if (refusal) {
             metrics.refusals.inc({ reason: String(refusal.extensions.limit) });

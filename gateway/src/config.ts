@@ -1,9 +1,21 @@
 import { z } from 'zod';
-import { DEFAULT_PORTS, DEV_SECRETS, envBoolean, envDurationMs, envInt, parseEnv, type EnvSource } from '@shop/service-kit';
+import { DEFAULT_PORTS, DEV_SECRETS, MIN_SECRET_LENGTH, envBoolean, envDurationMs, envInt, parseEnv, type EnvSource } from '@shop/service-kit';
+import { isLoopback, isProxyEntry } from './client-address.js';
 import { DEFAULT_SUPERGRAPH_PATH } from './supergraph/compose.js';
 
 const url = (fallback: string) => z.string().optional().transform((v) => (v === undefined || v === '' ? fallback : v)).pipe(z.url());
 const optionalString = z.string().optional().transform((v) => (v === '' ? undefined : v));
+const secret = (fallback: string) => z.string().min(MIN_SECRET_LENGTH, `use at least ${MIN_SECRET_LENGTH} characters`).default(fallback);
+const list = z
+  .string()
+  .default('')
+  .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean));
+
+/** `iss` and `aud` of the gateway's own HS256 tokens (`/auth/dev-token`, `npm run token`), required of every HS256 token. */
+export const HS256_ISSUER = 'shop-gateway';
+export const HS256_AUDIENCE = 'shop-api';
+/** IP_RATE_LIMIT unset: ten times RATE_LIMIT. */
+const FROM_RATE_LIMIT = -1;
 
 const schema = z
   .object({
@@ -11,11 +23,14 @@ const schema = z
     HOST: z.string().default('127.0.0.1'),
     NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
     LOG_LEVEL: z.string().default('info'),
-    JWT_SECRET: z.string().min(32, 'use at least 32 characters').default(DEV_SECRETS.jwt),
-    JWKS_URL: optionalString.pipe(z.url().optional()),
+    JWT_SECRET: secret(DEV_SECRETS.jwt),
+    JWKS_URL: optionalString.pipe(z.url({ protocol: /^https$/, error: 'expected an https:// URL' }).optional()),
     JWT_ISSUER: optionalString,
     JWT_AUDIENCE: optionalString,
-    IDENTITY_SECRET: z.string().min(32, 'use at least 32 characters').default(DEV_SECRETS.identity),
+    JWT_MAX_AGE: envDurationMs(24 * 3_600_000),
+    IDENTITY_SECRET: secret(DEV_SECRETS.identity),
+    DEV_TOKENS: envBoolean(false),
+    TRUSTED_PROXIES: list.refine((entries) => entries.every(isProxyEntry), 'expected comma-separated IP addresses or CIDR blocks'),
     REDIS_URL: url(`redis://127.0.0.1:${DEFAULT_PORTS.redis}`),
     ORDERS_URL: url(`http://127.0.0.1:${DEFAULT_PORTS.orders}/graphql`),
     INVENTORY_URL: url(`http://127.0.0.1:${DEFAULT_PORTS.inventory}/graphql`),
@@ -29,8 +44,13 @@ const schema = z
     MAX_BODY_BYTES: envInt(1_048_576, 1_024, 100 * 1_048_576),
     RATE_LIMIT: envInt(600, 0, 10_000_000),
     RATE_LIMIT_WINDOW: envDurationMs(60_000),
+    IP_RATE_LIMIT: envInt(FROM_RATE_LIMIT, 0, 1_000_000_000),
     WS_MAX_MESSAGE_BYTES: envInt(65_536, 1_024, 16 * 1_048_576),
     WS_MAX_CONNECTIONS_PER_CLIENT: envInt(20, 1, 100_000),
+    WS_MAX_PENDING_PER_IP: envInt(64, 1, 10_000_000),
+    WS_MAX_PENDING: envInt(4_096, 1, 10_000_000),
+    WS_MAX_SUBSCRIPTIONS_PER_SOCKET: envInt(100, 1, 10_000_000),
+    MAX_SUBSCRIPTIONS_PER_CLIENT: envInt(500, 1, 10_000_000),
     UPSTREAM_RETRY_ATTEMPTS: envInt(15, 0, 1_000),
     MULTIPART_HEARTBEAT: envDurationMs(5_000),
     WS_KEEPALIVE: envDurationMs(12_000),
@@ -38,6 +58,15 @@ const schema = z
     SHUTDOWN_GRACE: envDurationMs(10_000),
   })
   .superRefine((env, ctx) => {
+    if (env.JWKS_URL && (!env.JWT_ISSUER || !env.JWT_AUDIENCE)) {
+      ctx.addIssue({ code: 'custom', path: ['JWKS_URL'], message: 'set JWT_ISSUER and JWT_AUDIENCE too: tokens of the identity provider are only accepted for this issuer and audience' });
+    }
+    if (env.DEV_TOKENS && env.NODE_ENV === 'production') {
+      ctx.addIssue({ code: 'custom', path: ['DEV_TOKENS'], message: 'the development token endpoint is refused in production' });
+    }
+    if (env.DEV_TOKENS && !isLoopback(env.HOST)) {
+      ctx.addIssue({ code: 'custom', path: ['DEV_TOKENS'], message: `the development token endpoint is only served on a loopback HOST, not ${env.HOST}` });
+    }
     if (env.NODE_ENV !== 'production') return;
     if (env.JWT_SECRET === DEV_SECRETS.jwt && !env.JWKS_URL) {
       ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'the development secret is refused in production: set JWKS_URL or JWT_SECRET' });
@@ -56,11 +85,18 @@ export interface GatewayConfig {
   readonly auth: {
     /** HS256 secret; used when `jwksUrl` is not set. */
     readonly jwtSecret: string;
-    /** Verify RS/ES tokens against this key set instead of the HS256 secret. */
+    /** Verify RS/ES tokens against this key set (https) instead of the HS256 secret. */
     readonly jwksUrl?: string | undefined;
-    readonly issuer?: string | undefined;
-    readonly audience?: string | undefined;
+    /** Required `iss` and `aud` (with a JWKS, as configured; with HS256, the gateway's own unless set). */
+    readonly issuer: string;
+    readonly audience: string;
+    /** Oldest accepted token (by `iat`), whatever its `exp` says. */
+    readonly maxTokenAgeMs: number;
   };
+  /** Serve `/auth/dev-token` (development only, loopback only; `DEV_TOKENS=true`). */
+  readonly devTokens: boolean;
+  /** Proxies whose `X-Forwarded-For` is believed (IPs or CIDR blocks). */
+  readonly trustedProxies: readonly string[];
   /** HMAC secret of the `x-shop-identity` header, shared with the subgraphs. */
   readonly identitySecret: string;
   readonly redisUrl: string;
@@ -79,8 +115,20 @@ export interface GatewayConfig {
     /** Requests (HTTP operations and WS subscribe messages) per window per customer or IP; 0 = off. */
     readonly rateLimit: number;
     readonly rateLimitWindowMs: number;
+    /**
+     * Requests per window per client IP, counted before the token is looked at: HTTP requests,
+     * WebSocket upgrades and every WebSocket message (pings included). Default 10 × `rateLimit`
+     * (one address may carry many customers); 0 = off.
+     */
+    readonly ipRateLimit: number;
     readonly wsMaxMessageBytes: number;
     readonly wsMaxConnectionsPerClient: number;
+    /** WebSockets of one IP (and of all) that have not completed connection_init yet; more are refused at the upgrade. */
+    readonly wsMaxPendingPerIp: number;
+    readonly wsMaxPending: number;
+    /** Active subscriptions on one WebSocket, and of one customer (or IP) over every socket and multipart stream. */
+    readonly wsMaxSubscriptionsPerSocket: number;
+    readonly maxSubscriptionsPerClient: number;
   };
   readonly upstreamRetryAttempts: number;
   readonly multipartHeartbeatMs: number;
@@ -94,12 +142,21 @@ export interface GatewayConfig {
 export function loadConfig(env: EnvSource = process.env): GatewayConfig {
   const e = parseEnv('gateway', schema, env);
   const production = e.NODE_ENV === 'production';
+  const ipRateLimit = e.IP_RATE_LIMIT === FROM_RATE_LIMIT ? Math.min(e.RATE_LIMIT * 10, 1_000_000_000) : e.IP_RATE_LIMIT;
   return {
     port: e.PORT,
     host: e.HOST,
     production,
     logLevel: e.LOG_LEVEL,
-    auth: { jwtSecret: e.JWT_SECRET, jwksUrl: e.JWKS_URL, issuer: e.JWT_ISSUER, audience: e.JWT_AUDIENCE },
+    auth: {
+      jwtSecret: e.JWT_SECRET,
+      jwksUrl: e.JWKS_URL,
+      issuer: e.JWT_ISSUER ?? HS256_ISSUER,
+      audience: e.JWT_AUDIENCE ?? HS256_AUDIENCE,
+      maxTokenAgeMs: e.JWT_MAX_AGE,
+    },
+    devTokens: e.DEV_TOKENS,
+    trustedProxies: e.TRUSTED_PROXIES,
     identitySecret: e.IDENTITY_SECRET,
     redisUrl: e.REDIS_URL,
     subgraphUrls: { orders: e.ORDERS_URL, inventory: e.INVENTORY_URL, notifications: e.NOTIFICATIONS_URL },
@@ -113,8 +170,13 @@ export function loadConfig(env: EnvSource = process.env): GatewayConfig {
       maxBodyBytes: e.MAX_BODY_BYTES,
       rateLimit: e.RATE_LIMIT,
       rateLimitWindowMs: e.RATE_LIMIT_WINDOW,
+      ipRateLimit,
       wsMaxMessageBytes: e.WS_MAX_MESSAGE_BYTES,
       wsMaxConnectionsPerClient: e.WS_MAX_CONNECTIONS_PER_CLIENT,
+      wsMaxPendingPerIp: e.WS_MAX_PENDING_PER_IP,
+      wsMaxPending: e.WS_MAX_PENDING,
+      wsMaxSubscriptionsPerSocket: e.WS_MAX_SUBSCRIPTIONS_PER_SOCKET,
+      maxSubscriptionsPerClient: e.MAX_SUBSCRIPTIONS_PER_CLIENT,
     },
     upstreamRetryAttempts: e.UPSTREAM_RETRY_ATTEMPTS,
     multipartHeartbeatMs: e.MULTIPART_HEARTBEAT,

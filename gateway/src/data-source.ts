@@ -65,7 +65,7 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext &
     const headers = request.http?.headers;
     if (!headers) return;
     const ctx = context as Partial<GatewayContext> | undefined;
-    if (ctx?.identity) headers.set(IDENTITY_HEADER, signIdentity(ctx.identity, this.#identitySecret));
+    if (ctx?.identity) headers.set(IDENTITY_HEADER, signIdentity(ctx.identity, this.#identitySecret, this.name));
     if (ctx?.correlationId) headers.set(CORRELATION_HEADER, ctx.correlationId);
   }
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { getIntrospectionQuery } from 'graphql';
 import { buildSchema, getOperationAST, parse } from './graphql.js';
-import { checkComplexity, measureOperation } from './limits.js';
+import { checkComplexity, INTROSPECTION_MAX_DEPTH, measureOperation } from './limits.js';
 
 const schema = buildSchema(`
   type Query { products(first: Int = 50): ProductConnection! product(id: ID!): Product tags: [String!]! related: [Product!]! }
@@ -30,6 +31,27 @@ describe('operation complexity', () => {
     expect(measure('{ products { edges { node { name } } } }').cost).toBe(1 + 50 * 3);
     expect(measure('{ related { name } }').cost).toBe(1 + 10 * 1);
     expect(measure('{ tags }').cost).toBe(1);
+  });
+
+  it('counts every field and alias, __typename included (1,000 __typename aliases are 1,000 fields)', () => {
+    const typenames = `{ ${Array.from({ length: 1_000 }, (_, i) => `t${i}: __typename`).join(' ')} }`;
+    expect(measure(typenames)).toMatchObject({ aliases: 1_000, cost: 1_000, depth: 1 });
+    expect(checkComplexity(measure(typenames), { maxDepth: 12, maxAliases: 30, maxCost: 5_000 })?.extensions).toMatchObject({ limit: 'aliases', actual: 1_000 });
+    expect(measure('{ product(id: 1) { __typename id } }')).toMatchObject({ cost: 3, depth: 2 });
+    // Under products(first: 50), each __typename of a node is answered 50 times.
+    expect(measure('{ products { edges { node { __typename } } } }').cost).toBe(1 + 50 * 3);
+    const wide = `{ products(first: 100) { edges { node { ${'__typename '.repeat(200)} } } } }`;
+    expect(checkComplexity(measure(wide), { maxDepth: 12, maxAliases: 30, maxCost: 5_000 })?.extensions).toMatchObject({ limit: 'cost' });
+  });
+
+  it('holds introspection to its own depth, so the standard introspection query passes and a deeper one does not', () => {
+    const standard = measure(getIntrospectionQuery({ descriptions: true, specifiedByUrl: true, directiveIsRepeatable: true, schemaDescription: true, inputValueDeprecation: true }));
+    expect(checkComplexity(standard, { maxDepth: 12, maxAliases: 30, maxCost: 5_000 })).toBeUndefined();
+    let nested = 'name';
+    for (let i = 0; i < INTROSPECTION_MAX_DEPTH; i++) nested = `ofType { ${nested} }`;
+    const deep = measure(`{ __type(name: "Product") { ${nested} } }`);
+    expect(checkComplexity(deep, { maxDepth: 12, maxAliases: 30, maxCost: 5_000 })?.extensions).toMatchObject({ limit: 'depth', max: INTROSPECTION_MAX_DEPTH });
+    expect(measure('{ a: __schema { b: queryType { name } } }').aliases).toBe(2);
   });
 
   it('refuses with QUERY_TOO_COMPLEX naming the limit', () => {

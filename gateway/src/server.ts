@@ -14,6 +14,7 @@ import {
   CORRELATION_HEADER,
   ErrorCode,
   connectRedis,
+  httpStatusOf,
   correlationIdFrom,
   createLogger,
   handleOpsRequest,
@@ -23,7 +24,15 @@ import {
 import { GraphQLError, getOperationAST, getVariableValues, parse } from './graphql.js';
 import { complexityPlugin, metricsPlugin, type Transport } from './apollo-plugins.js';
 import { createCorsPolicy } from './cors.js';
-import { createAuthenticator, InvalidTokenError, signDevToken } from './auth.js';
+import { createAuthenticator, InvalidTokenError, type Authenticated } from './auth.js';
+import { ClientAddresses } from './client-address.js';
+import { ClientSlots } from './client-slots.js';
+import { isJsonContentType, isPreflighted, mediaTypeOf } from './csrf.js';
+import { serveDevToken } from './dev-token-route.js';
+import { createErrorFormatter } from './error-masking.js';
+import { TokenExpiry } from './token-expiry.js';
+import { UpgradeAdmission } from './upgrade-admission.js';
+import { checkVariableNames } from './variable-names.js';
 import type { GatewayConfig } from './config.js';
 import type { GatewayContext } from './context.js';
 import { createSubgraphAgent, SubgraphDataSource } from './data-source.js';
@@ -39,7 +48,7 @@ import { acceptsMultipartSubscription, streamMultipart } from './multipart.js';
 import { createRateLimiter, type RateLimiter } from './rate-limit.js';
 import { FederatedSubscriptions, type PlannedSubscription } from './subscriptions/federated.js';
 import { Pushable } from './subscriptions/pushable.js';
-import { serveGraphQLOverWebSocket, socketSubscriber } from './websocket.js';
+import { serveGraphQLOverWebSocket, socketSubscriber, type ConnectionState } from './websocket.js';
 
 export interface RunningGateway {
   /** `http://host:port` */
@@ -66,9 +75,18 @@ class RequestScope {
   }
 }
 
-const SAFE_SUB = /^[A-Za-z0-9._:@-]{1,128}$/;
 /** How long a request waits for the rate limiter before going through without it. */
 const RATE_LIMIT_TIMEOUT_MS = 1_000;
+/** Graphql-ws close code for a refused or expired token (the library's `Forbidden`). */
+const CLOSE_FORBIDDEN = 4403;
+/** Close code and HTTP status for "too many" of anything a client does. */
+const CLOSE_TOO_MANY = 4429;
+
+const tokenExpired = () => new GraphQLError('The token has expired: connect again with a new one.', { extensions: { code: ErrorCode.UNAUTHENTICATED } });
+const tooManySubscriptions = (scope: 'socket' | 'client', max: number) =>
+  new GraphQLError(`Too many active subscriptions for this ${scope === 'socket' ? 'connection' : 'client'} (at most ${max}).`, {
+    extensions: { code: ErrorCode.RATE_LIMITED, limit: scope === 'socket' ? 'subscriptionsPerSocket' : 'subscriptionsPerClient', max },
+  });
 
 function wsUrlOf(httpUrl: string): string {
   const u = new URL(httpUrl);
@@ -76,8 +94,8 @@ function wsUrlOf(httpUrl: string): string {
   return u.toString();
 }
 
-function clientKey(identity: Identity | null, remoteAddress: string | undefined): string {
-  return identity ? `sub:${identity.sub}` : `ip:${remoteAddress ?? 'unknown'}`;
+function clientKey(identity: Identity | null, clientIp: string): string {
+  return identity ? `sub:${identity.sub}` : `ip:${clientIp}`;
 }
 
 /** Starts the gateway in-process (used by `main.ts` and the tests). */
@@ -93,6 +111,15 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
     windowMs: config.limits.rateLimitWindowMs,
     keyPrefix: 'shop:gateway:rate:',
   });
+  // Before the token is looked at: requests with bad tokens, pings and sockets that never
+  // authenticate count too. Its own prefix, so an IP's bucket and an anonymous client's differ.
+  const ipRateLimiter: RateLimiter = createRateLimiter(redis, {
+    limit: config.limits.ipRateLimit,
+    windowMs: config.limits.rateLimitWindowMs,
+    keyPrefix: 'shop:gateway:ip-rate:',
+  });
+  const clientAddresses = new ClientAddresses(config.trustedProxies);
+  const tokenExpiry = new TokenExpiry();
 
   // --- supergraph: from the committed file, subgraph URLs replaced from config; reloaded on change in development
   let watcher: FSWatcher | undefined;
@@ -144,13 +171,7 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
     stop: () => gateway.stop(),
   };
 
-  const formatError = (formatted: GraphQLFormattedError): GraphQLFormattedError => {
-    const code = formatted.extensions?.code;
-    if (config.production && (code === undefined || code === ErrorCode.INTERNAL_SERVER_ERROR)) {
-      return { message: 'Internal server error', extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } };
-    }
-    return formatted;
-  };
+  const formatError = createErrorFormatter(config.production);
 
   const apollo = new ApolloServer<ApolloContext>({
     gateway: servedGateway,
@@ -160,7 +181,8 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
     allowBatchedHttpRequests: false,
     // main.ts owns SIGTERM/SIGINT: Apollo's own handler would stop the server under our feet.
     stopOnTerminationSignals: false,
-    includeStacktraceInErrorResponses: !config.production,
+    // Stacks go to the log, never to a client (formatError would drop them anyway).
+    includeStacktraceInErrorResponses: false,
     nodeEnv: config.production ? 'production' : 'development',
     plugins: [
       config.production ? ApolloServerPluginLandingPageDisabled() : ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }),
@@ -177,6 +199,7 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
     identitySecret: config.identitySecret,
     metrics,
     retryAttempts: config.upstreamRetryAttempts,
+    formatError,
     ...(config.queryExecutor === 'fast' ? { events: planExecutor } : {}),
   });
 
@@ -194,7 +217,6 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
           executor: planExecutor,
           limits: config.limits,
           metrics,
-          includeStacktrace: !config.production,
           formatError,
         })
       : undefined;
@@ -209,11 +231,13 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
     if ('errors' in checked) return { kind: 'errors', errors: checked.errors };
     const { document, schema } = checked;
     const operation = getOperationAST(document, operationName);
-    if (!operation) return { kind: 'errors', errors: [new GraphQLError('Unknown or ambiguous operation name.', { extensions: { code: 'BAD_USER_INPUT' } })] };
+    if (!operation) return { kind: 'errors', errors: [new GraphQLError('Unknown or ambiguous operation name.', { extensions: { code: ErrorCode.BAD_USER_INPUT } })] };
     if (operation.operation !== 'subscription') return { kind: 'other', document };
+    const badName = checkVariableNames(operation, variables);
+    if (badName) return { kind: 'errors', errors: [new GraphQLError(badName.message, { extensions: { code: ErrorCode.BAD_USER_INPUT } })] };
     // Checked here, before the variables key a shared upstream subscription or reach a subgraph.
     const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], variables, { maxErrors: 5 });
-    if (coerced.errors) return { kind: 'errors', errors: coerced.errors.map((e) => new GraphQLError(e.message, { extensions: { code: 'BAD_USER_INPUT' } })) };
+    if (coerced.errors) return { kind: 'errors', errors: coerced.errors.map((e) => new GraphQLError(e.message, { extensions: { code: ErrorCode.BAD_USER_INPUT } })) };
     const refusal = checkComplexity(measureOperation(schema, document, operation, variables), config.limits);
     if (refusal) {
       metrics.refusals.inc({ reason: String(refusal.extensions.limit) });
@@ -225,20 +249,21 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
     return 'node' in planned ? { kind: 'subscription', planned } : { kind: 'errors', errors: planned };
   };
 
-  const rateLimited = async (key: string, log: { readonly logger: Logger }): Promise<GraphQLError | undefined> => {
-    if (config.limits.rateLimit <= 0) return undefined;
+  /** A RATE_LIMITED error when `key` is over `limit` in this window of `limiter`; `undefined` to go on. */
+  const overLimit = async (limiter: RateLimiter, limit: number, key: string, log: { readonly logger: Logger }): Promise<GraphQLError | undefined> => {
+    if (limit <= 0) return undefined;
     try {
       // Fail open fast: a slow or reconnecting Redis must not add its timeouts to every request.
       let timer: NodeJS.Timeout | undefined;
       const decision = await Promise.race([
-        rateLimiter.hit(key),
+        limiter.hit(key),
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => reject(new Error('rate limiter timed out')), RATE_LIMIT_TIMEOUT_MS);
         }),
       ]).finally(() => clearTimeout(timer));
       if (decision.allowed) return undefined;
-      metrics.refusals.inc({ reason: 'rate' });
-      return new GraphQLError(`Too many requests: at most ${config.limits.rateLimit} per ${config.limits.rateLimitWindowMs / 1000} s.`, {
+      metrics.refusals.inc({ reason: limiter === ipRateLimiter ? 'ip_rate' : 'rate' });
+      return new GraphQLError(`Too many requests: at most ${limit} per ${config.limits.rateLimitWindowMs / 1000} s.`, {
         extensions: { code: ErrorCode.RATE_LIMITED, retryAfterMs: decision.resetMs },
       });
     } catch (err) {
@@ -246,6 +271,12 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
       log.logger.warn({ err: (err as Error).message }, 'rate limiter unavailable; allowing the request');
       return undefined;
     }
+  };
+  const rateLimited = (key: string, log: { readonly logger: Logger }) => overLimit(rateLimiter, config.limits.rateLimit, key, log);
+  const ipRateLimited = (clientIp: string, log: { readonly logger: Logger }) => overLimit(ipRateLimiter, config.limits.ipRateLimit, clientIp, log);
+  const sendRateLimited = (res: ServerResponse, limited: GraphQLError) => {
+    const retryAfter = String(Math.max(1, Math.ceil(Number(limited.extensions.retryAfterMs) / 1000)));
+    sendGraphQLError(res, httpStatusOf(ErrorCode.RATE_LIMITED), limited.toJSON(), { 'retry-after': retryAfter });
   };
 
   const checks = {
@@ -265,45 +296,38 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
   const cors = createCorsPolicy({ origins: config.corsOrigins, production: config.production });
   const activeStreams = new Set<AsyncIterableIterator<ExecutionResult>>();
   /** Open WebSockets and multipart streams per customer (or IP when anonymous), capped alike. */
-  const connectionsPerClient = new Map<string, number>();
+  const connectionSlots = new ClientSlots(config.limits.wsMaxConnectionsPerClient);
   const takeConnectionSlot = (key: string): boolean => {
-    const open = connectionsPerClient.get(key) ?? 0;
-    if (open >= config.limits.wsMaxConnectionsPerClient) {
-      metrics.refusals.inc({ reason: 'ws_connections' });
-      return false;
-    }
-    connectionsPerClient.set(key, open + 1);
-    return true;
+    if (connectionSlots.take(key)) return true;
+    metrics.refusals.inc({ reason: 'ws_connections' });
+    return false;
   };
-  const releaseConnectionSlot = (key: string): void => {
-    const left = (connectionsPerClient.get(key) ?? 1) - 1;
-    if (left <= 0) connectionsPerClient.delete(key);
-    else connectionsPerClient.set(key, left);
-  };
+  /** Active subscriptions per customer (or IP), over every WebSocket and multipart stream. */
+  const subscriptionSlots = new ClientSlots(config.limits.maxSubscriptionsPerClient);
   let stopping = false;
 
   // --- HTTP
-  const handleGraphQL = async (req: IncomingMessage, res: ServerResponse, scope: RequestScope) => {
+  const handleGraphQL = async (req: IncomingMessage, res: ServerResponse, scope: RequestScope, clientIp: string) => {
     const { correlationId } = scope;
     const url = new URL(req.url ?? '/', 'http://gateway');
     const isLandingPage = req.method === 'GET' && !url.searchParams.has('query') && !url.searchParams.has('extensions');
-    let identity: Identity | null = null;
+    let authenticated: Authenticated | null = null;
     if (!isLandingPage) {
       try {
-        identity = await authenticator.authenticate(req.headers.authorization);
+        authenticated = await authenticator.authenticate(req.headers.authorization);
       } catch (err) {
         if (!(err instanceof InvalidTokenError)) throw err;
         metrics.refusals.inc({ reason: 'auth' });
         sendGraphQLError(res, 401, { message: `Unauthenticated: ${err.message}.`, extensions: { code: ErrorCode.UNAUTHENTICATED } }, { 'www-authenticate': 'Bearer' });
         return;
       }
-      const limited = await rateLimited(clientKey(identity, req.socket.remoteAddress), scope);
+      const limited = await rateLimited(clientKey(authenticated?.identity ?? null, clientIp), scope);
       if (limited) {
-        const retryAfter = String(Math.max(1, Math.ceil(Number(limited.extensions.retryAfterMs) / 1000)));
-        sendGraphQLError(res, 429, limited.toJSON(), { 'retry-after': retryAfter });
+        sendRateLimited(res, limited);
         return;
       }
     }
+    const identity = authenticated?.identity ?? null;
     let raw = '';
     if (req.method === 'POST') {
       try {
@@ -311,7 +335,7 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
       } catch (err) {
         if (err instanceof BodyTooLargeError) {
           metrics.refusals.inc({ reason: 'body' });
-          sendGraphQLError(res, 413, { message: err.message, extensions: { code: 'PAYLOAD_TOO_LARGE', maxBytes: err.limitBytes } }, { connection: 'close' });
+          sendGraphQLError(res, 413, { message: err.message, extensions: { code: ErrorCode.PAYLOAD_TOO_LARGE, maxBytes: err.limitBytes } }, { connection: 'close' });
           req.resume();
           return;
         }
@@ -320,11 +344,12 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
     }
     const contentType = req.headers['content-type'] ?? '';
     let body: unknown = raw;
-    if (req.method === 'POST' && /application\/(graphql-response\+)?json/i.test(contentType)) {
+    // By the media type alone: `text/plain; x=application/json` is not JSON (and is a simple, unpreflighted request).
+    if (req.method === 'POST' && isJsonContentType(contentType)) {
       try {
         body = raw === '' ? {} : JSON.parse(raw);
       } catch {
-        sendGraphQLError(res, 400, { message: 'The body is not valid JSON.', extensions: { code: 'BAD_REQUEST' } });
+        sendGraphQLError(res, 400, { message: 'The body is not valid JSON.', extensions: { code: ErrorCode.BAD_REQUEST } });
         return;
       }
     }
@@ -338,37 +363,59 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
     };
 
     // Subscriptions over multipart HTTP are ours; everything else goes to Apollo Server.
+    if (req.method === 'POST' && acceptsMultipartSubscription(req.headers.accept)) {
+      // This path runs before Apollo Server's CSRF prevention, so it applies the same rule itself.
+      if (!isPreflighted(req.headers)) {
+        metrics.refusals.inc({ reason: 'csrf' });
+        sendGraphQLError(res, 400, {
+          message: 'This request has been blocked as a potential Cross-Site Request Forgery: send Content-Type: application/json, or an apollo-require-preflight header.',
+          extensions: { code: ErrorCode.BAD_REQUEST },
+        });
+        return;
+      }
+    }
     if (req.method === 'POST' && acceptsMultipartSubscription(req.headers.accept) && body && typeof body === 'object' && !Array.isArray(body)) {
       const { query, operationName, variables } = body as { query?: unknown; operationName?: unknown; variables?: unknown };
       if (typeof query === 'string' && /\bsubscription\b/.test(query)) {
         const vars = variables && typeof variables === 'object' ? (variables as Record<string, unknown>) : {};
         const prepared = prepareSubscription(query, typeof operationName === 'string' ? operationName : undefined, vars);
         if (prepared.kind === 'errors') {
-          res.writeHead(400, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify({ errors: prepared.errors }));
+          res.writeHead(400, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify({ errors: prepared.errors.map((e) => formatError(e.toJSON())) }));
           return;
         }
         if (prepared.kind === 'subscription') {
-          // An open multipart stream holds a connection like a WebSocket does: same per-client cap.
-          const key = clientKey(identity, req.socket.remoteAddress);
+          // An open multipart stream holds a connection like a WebSocket does, and one subscription: same per-client caps.
+          const key = clientKey(identity, clientIp);
           if (!takeConnectionSlot(key)) {
             sendGraphQLError(res, 429, { message: 'Too many open subscriptions for this client.', extensions: { code: ErrorCode.RATE_LIMITED } });
+            return;
+          }
+          if (!subscriptionSlots.take(key)) {
+            connectionSlots.release(key);
+            metrics.refusals.inc({ reason: 'subscriptions' });
+            sendGraphQLError(res, 429, tooManySubscriptions('client', subscriptionSlots.max).toJSON());
             return;
           }
           const stream = subscriptions.subscribe(prepared.planned, context, 'multipart');
           activeStreams.add(stream);
           metrics.requests.inc({ operation: (operationName as string | undefined) ?? '(anonymous)', type: 'subscription', transport: 'multipart', outcome: 'ok' });
+          // The stream ends with UNAUTHENTICATED when the token expires, as a WebSocket is closed then.
+          const expired = new AbortController();
+          const stopWatch = authenticated ? tokenExpiry.watch(authenticated.expiresAtMs, () => expired.abort()) : undefined;
           try {
-            await streamMultipart(req, res, stream, { heartbeatMs: config.multipartHeartbeatMs });
+            await streamMultipart(req, res, stream, { heartbeatMs: config.multipartHeartbeatMs, formatError, end: { signal: expired.signal, error: tokenExpired } });
           } finally {
+            stopWatch?.();
             activeStreams.delete(stream);
-            releaseConnectionSlot(key);
+            connectionSlots.release(key);
+            subscriptionSlots.release(key);
           }
           return;
         }
       }
     }
 
-    if (fastPath && req.method === 'POST' && /^application\/json\s*(;|$)/i.test(contentType) && (await fastPath.run(body, req.headers.accept, context, res))) return;
+    if (fastPath && req.method === 'POST' && mediaTypeOf(contentType) === 'application/json' && (await fastPath.run(body, req.headers.accept, context, res))) return;
 
     const headers = new HeaderMap();
     for (const [key, value] of Object.entries(req.headers)) {
@@ -402,35 +449,33 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
     const path = (req.url ?? '/').split('?')[0];
     void (async () => {
       if (await handleOpsRequest(req, res, { checks, registry: metrics.registry })) return;
-      if ((path === '/graphql' || path === '/auth/dev-token') && cors.handle(req, res)) return;
-      if (path === '/auth/dev-token' && req.method === 'GET') {
-        if (config.production) {
-          res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'not found' }));
-          return;
-        }
-        const params = new URL(req.url ?? '/', 'http://gateway').searchParams;
-        const sub = params.get('sub') ?? '';
-        if (!SAFE_SUB.test(sub)) {
-          res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'sub must be 1..128 characters of [A-Za-z0-9._:@-]' }));
-          return;
-        }
-        const roles = (params.get('roles') ?? '').split(',').map((r) => r.trim()).filter(Boolean);
-        const token = await signDevToken(config.auth.jwtSecret, sub, roles);
-        res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify({ token }));
+      if (path !== '/graphql' && path !== '/auth/dev-token') {
+        res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'not found' }));
         return;
       }
-      if (path === '/graphql') {
-        if (stopping) {
-          sendGraphQLError(res, 503, { message: 'The gateway is shutting down.', extensions: { code: 'SERVICE_UNAVAILABLE' } }, { connection: 'close' });
-          return;
-        }
-        await handleGraphQL(req, res, scope);
+      if (cors.handle(req, res)) return;
+      // Per address, before the token is even looked at: bad tokens count too.
+      const clientIp = clientAddresses.of(req);
+      const ipLimited = await ipRateLimited(clientIp, scope);
+      if (ipLimited) {
+        sendRateLimited(res, ipLimited);
         return;
       }
-      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'not found' }));
+      if (path === '/auth/dev-token') {
+        if (req.method === 'GET') await serveDevToken(req, res, { enabled: config.devTokens, signing: config.auth });
+        else res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'not found' }));
+        return;
+      }
+      if (stopping) {
+        sendGraphQLError(res, 503, { message: 'The gateway is shutting down.', extensions: { code: ErrorCode.SERVICE_UNAVAILABLE } }, { connection: 'close' });
+        return;
+      }
+      await handleGraphQL(req, res, scope, clientIp);
     })().catch((err: unknown) => {
-      scope.logger.error({ err }, 'request failed');
-      sendGraphQLError(res, 500, { message: config.production ? 'Internal server error' : (err as Error).message, extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } });
+      // A client that went away mid-request (its body cut off) is no fault of ours: no stack, no error-log volume.
+      if (req.destroyed || res.destroyed) scope.logger.info({ reason: (err as Error).message }, 'client went away during the request');
+      else scope.logger.error({ err }, 'request failed');
+      sendGraphQLError(res, 500, formatError({ message: (err as Error).message, extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } }));
     });
   });
   server.keepAliveTimeout = 65_000;
@@ -438,13 +483,20 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
   // --- WebSocket (graphql-transport-ws) on the same path
   // No compression: the fan-out writes finished frames straight to the sockets (websocket.ts).
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.limits.wsMaxMessageBytes, perMessageDeflate: false });
+  const admission = new UpgradeAdmission({
+    addresses: clientAddresses,
+    maxPendingPerIp: config.limits.wsMaxPendingPerIp,
+    maxPending: config.limits.wsMaxPending,
+    overIpLimit: async (clientIp) => (await ipRateLimited(clientIp, { logger })) !== undefined,
+    onRefused: (reason) => metrics.refusals.inc({ reason }),
+  });
   server.on('upgrade', (req, socket, head) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path !== '/graphql' || stopping) {
       socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\n\r\n');
       return;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+    admission.admit(req, socket, () => wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req)));
   });
 
   interface OperationContext {
@@ -457,6 +509,9 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
     /** The graphql-ws subscription id and its socket, for writing events straight to it. */
     id: string;
     socket: WebSocket;
+    /** Subscriptions: the per-client slot it holds (with one of its socket's), given back when it ends. */
+    slot?: string | undefined;
+    connection?: ConnectionState;
   }
 
   const wsServer = serveGraphQLOverWebSocket<Record<string, unknown> | undefined>(
@@ -468,9 +523,9 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
         // graphql-ws keeps the connection params for the life of the socket; the token is not needed after this.
         delete (params as Record<string, unknown>).Authorization;
         delete (params as Record<string, unknown>).authorization;
-        let identity: Identity | null;
+        let authenticated: Authenticated | null;
         try {
-          identity = await authenticator.authenticate(authorization);
+          authenticated = await authenticator.authenticate(authorization);
         } catch (err) {
           if (!(err instanceof InvalidTokenError)) throw err;
           metrics.refusals.inc({ reason: 'auth' });
@@ -479,10 +534,22 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
         // Closed while the token was being checked: graphql-ws has already run onClose for it, so
         // counting it now would hold one of the client's connection slots forever.
         if (extra.socket.readyState !== WebSocket.OPEN) return false;
-        const key = clientKey(identity, extra.remoteAddress);
+        const identity = authenticated?.identity ?? null;
+        const key = clientKey(identity, extra.clientIp);
         if (!takeConnectionSlot(key)) {
-          extra.socket.close(4429, 'Too many connections for this client');
+          extra.socket.close(CLOSE_TOO_MANY, 'Too many connections for this client');
           return false;
+        }
+        const { connection } = extra;
+        connection.releasePending?.();
+        connection.releasePending = undefined;
+        if (authenticated) {
+          // The identity was checked once, here: the socket must not outlive the token.
+          connection.expiresAtMs = authenticated.expiresAtMs;
+          connection.stopExpiryWatch = tokenExpiry.watch(authenticated.expiresAtMs, () => {
+            metrics.refusals.inc({ reason: 'token_expired' });
+            extra.socket.close(CLOSE_FORBIDDEN, 'Token expired');
+          });
         }
         const correlationId = correlationIdFrom(params as Record<string, unknown>);
         extra.connection.slot = key;
@@ -500,17 +567,25 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
       },
       onClose: (ctx) => {
         const { connection } = ctx.extra;
+        connection.stopExpiryWatch?.();
+        connection.stopExpiryWatch = undefined;
         if (connection.slot) {
-          releaseConnectionSlot(connection.slot);
+          connectionSlots.release(connection.slot);
           connection.slot = undefined;
           metrics.wsConnections.dec();
         }
       },
       onSubscribe: async (ctx, id, payload) => {
-        const gatewayContext = ctx.extra.connection.context;
+        const { connection, socket, clientIp } = ctx.extra;
+        const gatewayContext = connection.context;
         if (!gatewayContext) return [new GraphQLError('Not connected.', { extensions: { code: ErrorCode.UNAUTHENTICATED } })];
+        // The expiry watch closes the socket within a tick of `exp`; nothing is served in between.
+        if (connection.expiresAtMs !== undefined && Date.now() >= connection.expiresAtMs) {
+          socket.close(CLOSE_FORBIDDEN, 'Token expired');
+          return [tokenExpired()];
+        }
         // The context itself, not its logger: a connection's child logger is only made when something is logged.
-        const limited = await rateLimited(clientKey(gatewayContext.identity, ctx.extra.remoteAddress), gatewayContext);
+        const limited = await rateLimited(clientKey(gatewayContext.identity, clientIp), gatewayContext);
         if (limited) return [limited];
         const variables = (payload.variables ?? {}) as Record<string, unknown>;
         const operationName = payload.operationName ?? undefined;
@@ -530,6 +605,17 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
             contextValue: { gateway: gatewayContext, request, id, socket: ctx.extra.socket } satisfies OperationContext,
           };
         }
+        // Checked and taken with no await before `subscribe` runs, so a burst of subscribe messages cannot overshoot.
+        if (connection.subscriptions >= config.limits.wsMaxSubscriptionsPerSocket) {
+          metrics.refusals.inc({ reason: 'subscriptions' });
+          return [tooManySubscriptions('socket', config.limits.wsMaxSubscriptionsPerSocket)];
+        }
+        const slot = clientKey(gatewayContext.identity, clientIp);
+        if (!subscriptionSlots.take(slot)) {
+          metrics.refusals.inc({ reason: 'subscriptions' });
+          return [tooManySubscriptions('client', subscriptionSlots.max)];
+        }
+        connection.subscriptions++;
         // graphql-ws keeps the message for the life of the subscription: let it hold the shared copy of the text.
         (payload as { query: string }).query = prepared.planned.request.query;
         return {
@@ -537,7 +623,7 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
           document: prepared.planned.request.document,
           operationName,
           variableValues: variables,
-          contextValue: { gateway: gatewayContext, planned: prepared.planned, operationName, id, socket: ctx.extra.socket } satisfies OperationContext,
+          contextValue: { gateway: gatewayContext, planned: prepared.planned, operationName, id, socket, slot, connection } satisfies OperationContext,
         };
       },
       subscribe: (args) => {
@@ -554,13 +640,22 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
           metrics.refusals.inc({ reason: 'slow_consumer' });
           op.gateway.logger.warn({ id: op.id }, 'closing a WebSocket that stopped reading');
         });
-        control.onEnd(subscriptions.attach(planned, op.gateway, 'ws', subscriber));
+        const leave = subscriptions.attach(planned, op.gateway, 'ws', subscriber);
+        const { slot, connection } = op;
+        op.slot = undefined;
+        control.onEnd(() => {
+          leave();
+          if (slot) subscriptionSlots.release(slot);
+          if (connection) connection.subscriptions--;
+        });
         return control;
       },
       // Queries and mutations over WebSocket come back from Apollo Server with formatted (plain)
       // errors; graphql-ws's default would call toJSON() on each. Send results as they are (real
       // GraphQLErrors still serialize through their own toJSON).
       onNext: (_ctx, _id, _payload, _args, result) => result,
+      // Refusals of a subscribe message (validation, planning, limits) go through the one formatter too.
+      onError: (_ctx, _id, _payload, errors) => errors.map((e) => formatError(e.toJSON())),
       execute: async (args) => {
         const op = args.contextValue as OperationContext;
         if (!op.request) return { errors: [new GraphQLError('Not a query or mutation.')] };
@@ -571,7 +666,23 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
       },
     },
     wss,
-    { keepAliveMs: config.wsKeepAliveMs, production: config.production, logger },
+    {
+      keepAliveMs: config.wsKeepAliveMs,
+      production: config.production,
+      logger,
+      admitted: (request) => admission.admission(request),
+      // Every message counts toward its IP (pings included) without waiting for the count: the socket is closed when over.
+      onMessageReceived: (extra) => {
+        if (config.limits.ipRateLimit <= 0) return;
+        void ipRateLimited(extra.clientIp, { logger }).then((limited) => {
+          if (limited && extra.socket.readyState === WebSocket.OPEN) extra.socket.close(CLOSE_TOO_MANY, 'Too many requests');
+        });
+      },
+      onSocketClosed: (extra) => {
+        extra.connection.releasePending?.();
+        extra.connection.releasePending = undefined;
+      },
+    },
   );
 
   await new Promise<void>((resolve, reject) => {
@@ -601,10 +712,11 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
       logger.debug('http drained');
       server.closeAllConnections();
       for (const client of wss.clients) client.terminate();
+      tokenExpiry.close();
       await apollo.stop().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'apollo stop failed'));
       logger.debug('apollo stopped');
       watcher?.close();
-      await rateLimiter.flush().catch(() => undefined);
+      await Promise.all([rateLimiter.flush(), ipRateLimiter.flush()]).catch(() => undefined);
       await redis.quit().catch(() => redis.disconnect());
       await agent.close().catch(() => undefined);
       logger.info('gateway stopped');

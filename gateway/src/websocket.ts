@@ -1,16 +1,33 @@
 import { CloseCode, handleProtocols, makeServer, type ServerOptions } from 'graphql-ws';
+import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { WebSocket, type WebSocketServer } from 'ws';
 import type { Logger } from '@shop/service-kit';
 import type { GatewayContext } from './context.js';
+import type { Admission } from './upgrade-admission.js';
 import type { ResolvedEvent, Subscriber } from './subscriptions/fan-out.js';
+
+/** What the gateway keeps about one connection, as it goes from upgrade to close. */
+export interface ConnectionState {
+  /** Gives back the "pending" slot of the client's IP the socket holds until connection_init is accepted (idempotent). */
+  releasePending: (() => void) | undefined;
+  /** Set once the connection is accepted: who it is, and the per-client slot it holds. */
+  context?: GatewayContext;
+  slot?: string | undefined;
+  /** The token's end (ms since the epoch); the socket is closed with 4403 then. */
+  expiresAtMs?: number;
+  /** Stops watching the token's expiry (on close). */
+  stopExpiryWatch?: (() => void) | undefined;
+  /** Active subscriptions on this socket. */
+  subscriptions: number;
+}
 
 /** What each graphql-ws connection context carries about its socket. */
 export interface SocketExtra {
   readonly socket: WebSocket;
-  readonly remoteAddress: string | undefined;
-  /** Set once the connection is accepted: who it is, and the per-client slot it holds. */
-  readonly connection: { context?: GatewayContext; slot?: string | undefined };
+  /** The client's address (X-Forwarded-For read only from trusted proxies). */
+  readonly clientIp: string;
+  readonly connection: ConnectionState;
 }
 
 export interface WebSocketServing {
@@ -34,7 +51,17 @@ function closeReason(message: string, production: boolean): string {
 export function serveGraphQLOverWebSocket<P extends Record<string, unknown> | undefined>(
   options: ServerOptions<P, SocketExtra>,
   wss: WebSocketServer,
-  opts: { keepAliveMs: number; production: boolean; logger: Logger },
+  opts: {
+    keepAliveMs: number;
+    production: boolean;
+    logger: Logger;
+    /** What the upgrade request was admitted with (upgrade-admission.ts). */
+    admitted: (request: IncomingMessage) => Admission;
+    /** Each message as it arrives, before graphql-ws reads it (pings included): per-IP counting. */
+    onMessageReceived?: (extra: SocketExtra) => void;
+    /** Runs when a socket closes, whether or not graphql-ws ever accepted it. */
+    onSocketClosed?: (extra: SocketExtra) => void;
+  },
 ): WebSocketServing {
   const server = makeServer<P, SocketExtra>(options);
   wss.options.handleProtocols = handleProtocols;
@@ -63,7 +90,19 @@ export function serveGraphQLOverWebSocket<P extends Record<string, unknown> | un
   };
 
   wss.on('connection', (socket, request) => {
-    socket.once('error', (err) => internalError(socket, err, 'websocket error'));
+    // Not the upgrade request: holding it for the life of the socket costs kilobytes per connection.
+    const { clientIp, releasePending } = opts.admitted(request);
+    const extra: SocketExtra = { socket, clientIp, connection: { releasePending, subscriptions: 0 } };
+    socket.once('error', (err: Error & { code?: string }) => {
+      // ws's own refusals of what a client sent (a message over maxPayload, a bad frame): ws has
+      // already closed the socket with the right code (1009, 1002, ...). A client's fault, logged
+      // without a stack and below error level, so no client can drive the error log.
+      if (err.code?.startsWith('WS_ERR_')) {
+        logger.info({ code: err.code, reason: err.message, clientIp: extra.clientIp }, 'websocket closed for a protocol error');
+        return;
+      }
+      internalError(socket, err, 'websocket error');
+    });
     socket.on('pong', () => awaitingPong.delete(socket));
     const closed = server.opened(
       // Methods, not arrow properties: tsx (esbuild `keepNames`) gives every named arrow its own
@@ -81,15 +120,17 @@ export function serveGraphQLOverWebSocket<P extends Record<string, unknown> | un
         },
         onMessage(cb) {
           socket.on('message', (data) => {
+            opts.onMessageReceived?.(extra);
             cb(String(data as Buffer)).catch((err: unknown) => internalError(socket, err, 'websocket message handling failed'));
           });
         },
       },
-      // Not the upgrade request: holding it for the life of the socket costs kilobytes per connection.
-      { socket, remoteAddress: request.socket.remoteAddress, connection: {} },
+      extra,
     );
     socket.once('close', (code, reason) => {
-      void closed(code, String(reason)).catch((err: unknown) => logger.error({ err }, 'websocket close handling failed'));
+      void closed(code, String(reason))
+        .catch((err: unknown) => logger.error({ err }, 'websocket close handling failed'))
+        .finally(() => opts.onSocketClosed?.(extra));
     });
   });
 

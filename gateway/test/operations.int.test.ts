@@ -5,7 +5,7 @@ import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningGateway } from '../src/server.js';
 import { DEFAULT_SUPERGRAPH_PATH } from '../src/supergraph/compose.js';
-import { collect, eventually, startTestGateway, tokenFor, wsClient } from './fixtures/gateway.js';
+import { collect, DEV_SIGNING, eventually, startTestGateway, tokenFor, wsClient } from './fixtures/gateway.js';
 import { startRedis, type TestRedis } from './fixtures/redis.js';
 import { startTestGraph, type TestGraph } from './fixtures/subgraphs.js';
 
@@ -138,7 +138,7 @@ describe('production mode', () => {
 
   it('still serves queries with the production secrets', async () => {
     const { signDevToken } = await import('../src/auth.js');
-    const token = await signDevToken(PROD_JWT, 'alice');
+    const token = await signDevToken({ ...DEV_SIGNING, jwtSecret: PROD_JWT }, 'alice');
     const res = await fetch(`${gateway.url}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },

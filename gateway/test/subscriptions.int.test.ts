@@ -102,12 +102,12 @@ describe('federated subscriptions over graphql-ws', () => {
     await client.dispose();
   });
 
-  it('refuses another customer and anonymous callers with the subgraph code', async () => {
+  it('refuses another customer (as a missing order) and anonymous callers with the subgraph code', async () => {
     const bob = await tokenFor('bob');
     const client = wsClient(gateway, { Authorization: `Bearer ${bob}` });
     const sub = collect(client, { query: ORDER_SUB, variables: { id: 'o1' } });
     await sub.waitFor(1);
-    expect(sub.results[0]!.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    expect(sub.results[0]!.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
     await sub.waitForEnd();
     await client.dispose();
 

@@ -127,7 +127,7 @@ describe('graphql-transport-ws on the gateway', () => {
     const raw = track(await open(gateway));
     raw.send({ type: 'connection_init', payload: { Authorization: `Bearer ${alice}` } });
     await raw.next((m) => m.type === 'connection_ack');
-    raw.send({ id: 'q1', type: 'subscribe', payload: { query: '{ order(id: "o2") { id } }' } });
+    raw.send({ id: 'q1', type: 'subscribe', payload: { query: '{ orders { edges { cursor } } }' } });
     const next = await raw.next((m) => m.type === 'next' && m.id === 'q1');
     expect((next.payload as { errors?: { extensions?: { code?: string } }[] }).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
     await raw.next((m) => m.type === 'complete' && m.id === 'q1');

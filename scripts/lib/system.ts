@@ -169,6 +169,8 @@ export async function launchSystem(opts: LaunchOptions): Promise<RunningSystem> 
         ORDERS_URL: pick('orders'),
         INVENTORY_URL: pick('inventory'),
         NOTIFICATIONS_URL: pick('notifications'),
+        // npm start and the tests take their tokens from /auth/dev-token, which is off unless asked for.
+        DEV_TOKENS: 'true',
         ...(corsOrigins ? { CORS_ORIGINS: corsOrigins } : {}),
       });
       gatewayUrls.push(`http://127.0.0.1:${p}/graphql`);
@@ -221,7 +223,7 @@ export async function launchSystem(opts: LaunchOptions): Promise<RunningSystem> 
   }
 }
 
-/** A development token from a gateway's `/auth/dev-token` (refused by a production gateway). */
+/** A development token from a gateway's `/auth/dev-token` (served when DEV_TOKENS=true, as `launchSystem` sets it). */
 export async function devToken(gatewayUrl: string, sub: string, roles: readonly string[] = []): Promise<string> {
   const url = new URL('/auth/dev-token', gatewayUrl);
   url.searchParams.set('sub', sub);

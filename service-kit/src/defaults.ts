@@ -13,6 +13,12 @@ export const DEFAULT_PORTS = {
 } as const;
 
 /**
+ * The one minimum length of every secret (JWT_SECRET, IDENTITY_SECRET), in every service: 32
+ * characters of a random string carry well over the 128 bits an HMAC-SHA256 key needs.
+ */
+export const MIN_SECRET_LENGTH = 32;
+
+/**
  * Development-only secrets. Every service refuses to start with them when NODE_ENV=production
  * (see `parseEnv` callers), so they can never protect real data by accident.
  */

@@ -35,18 +35,18 @@ export const envInt = (fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER)
       return n;
     });
 
-/** Milliseconds, written as a plain number of ms or with a unit: `500ms`, `30s`, `2m`. */
+/** Milliseconds, written as a plain number of ms or with a unit: `500ms`, `30s`, `2m`, `24h`. */
 export const envDurationMs = (fallbackMs: number) =>
   z
     .string()
     .optional()
     .transform((v, ctx) => {
       if (v === undefined || v === '') return fallbackMs;
-      const m = /^(\d+)(ms|s|m)?$/.exec(v.trim());
+      const m = /^(\d+)(ms|s|m|h)?$/.exec(v.trim());
       if (!m) {
-        ctx.addIssue({ code: 'custom', message: `expected a duration like 500ms, 30s or 2m, got "${v}"` });
+        ctx.addIssue({ code: 'custom', message: `expected a duration like 500ms, 30s, 2m or 24h, got "${v}"` });
         return z.NEVER;
       }
       const n = Number(m[1]);
-      return m[2] === 's' ? n * 1000 : m[2] === 'm' ? n * 60_000 : n;
+      return m[2] === 's' ? n * 1000 : m[2] === 'm' ? n * 60_000 : m[2] === 'h' ? n * 3_600_000 : n;
     });

@@ -1,29 +1,70 @@
 import { GraphQLError } from 'graphql';
 
-/** `extensions.code` values of the public API (../shared/API.md). */
-export const ErrorCode = {
-  UNAUTHENTICATED: 'UNAUTHENTICATED',
-  FORBIDDEN: 'FORBIDDEN',
-  BAD_USER_INPUT: 'BAD_USER_INPUT',
-  NOT_FOUND: 'NOT_FOUND',
-  CONFLICT: 'CONFLICT',
-  RATE_LIMITED: 'RATE_LIMITED',
-  INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
-} as const;
-export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+interface ErrorCodeInfo {
+  /** HTTP status when the error decides the response's status. */
+  readonly httpStatus: number;
+  /** Whether the same request may succeed later. */
+  readonly retriable: boolean;
+  /**
+   * `api`: raised by the services' resolvers (docs/API.md); `gateway`: raised by the gateway before
+   * or around execution; `graphql`: Apollo Server's own request errors. A client may see the
+   * message of every code here except INTERNAL_SERVER_ERROR and DOWNSTREAM_SERVICE_ERROR; any other
+   * code is masked in production too.
+   */
+  readonly origin: 'api' | 'gateway' | 'graphql';
+  readonly meaning: string;
+}
 
-const HTTP_STATUS: Record<ErrorCode, number> = {
-  UNAUTHENTICATED: 401,
-  FORBIDDEN: 403,
-  BAD_USER_INPUT: 400,
-  NOT_FOUND: 404,
-  CONFLICT: 409,
-  RATE_LIMITED: 429,
-  INTERNAL_SERVER_ERROR: 500,
-};
+/** Every `extensions.code` a client may get, in one table (see docs/security.md for the masking rule). */
+const ERROR_CODES = {
+  UNAUTHENTICATED: { httpStatus: 401, retriable: false, origin: 'api', meaning: 'no valid token, or personal data asked for anonymously' },
+  FORBIDDEN: { httpStatus: 403, retriable: false, origin: 'api', meaning: 'an admin-only operation by a customer' },
+  BAD_USER_INPUT: { httpStatus: 400, retriable: false, origin: 'api', meaning: 'an argument or variable outside what the operation accepts' },
+  NOT_FOUND: { httpStatus: 404, retriable: false, origin: 'api', meaning: 'no such thing, or one the caller may not see' },
+  CONFLICT: { httpStatus: 409, retriable: false, origin: 'api', meaning: 'the state does not allow it (e.g. cancelling a confirmed order)' },
+  RATE_LIMITED: { httpStatus: 429, retriable: true, origin: 'api', meaning: 'too many requests, connections or subscriptions' },
+  INTERNAL_SERVER_ERROR: { httpStatus: 500, retriable: true, origin: 'api', meaning: 'a fault of ours; the message is masked in production' },
+  QUERY_TOO_COMPLEX: { httpStatus: 400, retriable: false, origin: 'gateway', meaning: 'over a depth, alias or cost limit (`extensions.limit`)' },
+  PAYLOAD_TOO_LARGE: { httpStatus: 413, retriable: false, origin: 'gateway', meaning: 'a body over MAX_BODY_BYTES' },
+  BAD_REQUEST: { httpStatus: 400, retriable: false, origin: 'gateway', meaning: 'malformed JSON, a subscription over plain HTTP, a request without CSRF protection' },
+  UPSTREAM_UNAVAILABLE: { httpStatus: 502, retriable: true, origin: 'gateway', meaning: 'a subgraph could not be reached or (re)subscribed' },
+  DOWNSTREAM_SERVICE_ERROR: { httpStatus: 502, retriable: true, origin: 'gateway', meaning: "a subgraph's error that came without a code (@apollo/gateway's name); masked in production" },
+  SERVICE_UNAVAILABLE: { httpStatus: 503, retriable: true, origin: 'gateway', meaning: 'the gateway is starting or shutting down' },
+  GRAPHQL_PARSE_FAILED: { httpStatus: 400, retriable: false, origin: 'graphql', meaning: 'the operation text does not parse' },
+  GRAPHQL_VALIDATION_FAILED: { httpStatus: 400, retriable: false, origin: 'graphql', meaning: 'the operation does not validate against the schema' },
+  PERSISTED_QUERY_NOT_FOUND: { httpStatus: 200, retriable: true, origin: 'graphql', meaning: 'APQ: send the full text once' },
+  PERSISTED_QUERY_NOT_SUPPORTED: { httpStatus: 200, retriable: false, origin: 'graphql', meaning: 'APQ is off' },
+  OPERATION_RESOLUTION_FAILURE: { httpStatus: 400, retriable: false, origin: 'graphql', meaning: 'no operation, or an ambiguous operation name' },
+} as const satisfies Record<string, ErrorCodeInfo>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** `extensions.code` values by name: `ErrorCode.NOT_FOUND === 'NOT_FOUND'`. */
+export const ErrorCode = Object.freeze(Object.fromEntries(Object.keys(ERROR_CODES).map((code) => [code, code]))) as { readonly [C in ErrorCode]: C };
+
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && Object.hasOwn(ERROR_CODES, code);
+}
+
+/** A code a resolver raises (the API's own list), as opposed to the gateway's and Apollo Server's. */
+export function isApiErrorCode(code: unknown): code is ErrorCode {
+  return isErrorCode(code) && ERROR_CODES[code].origin === 'api';
+}
+
+/** Codes whose messages describe our own failures, not the request: a client never reads them in production. */
+const MASKED: ReadonlySet<ErrorCode> = new Set(['INTERNAL_SERVER_ERROR', 'DOWNSTREAM_SERVICE_ERROR']);
+
+/** Whether a client may read the message of an error with this code (everything listed but the masked ones). */
+export function isClientFacingCode(code: unknown): code is ErrorCode {
+  return isErrorCode(code) && !MASKED.has(code);
+}
+
+export function httpStatusOf(code: ErrorCode): number {
+  return ERROR_CODES[code].httpStatus;
+}
 
 export function appError(code: ErrorCode, message: string, extra: Record<string, unknown> = {}): GraphQLError {
-  return new GraphQLError(message, { extensions: { code, http: { status: HTTP_STATUS[code] }, ...extra } });
+  return new GraphQLError(message, { extensions: { code, http: { status: httpStatusOf(code) }, ...extra } });
 }
 
 export const badUserInput = (message: string, extra?: Record<string, unknown>) => appError(ErrorCode.BAD_USER_INPUT, message, extra);

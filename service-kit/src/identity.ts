@@ -11,12 +11,22 @@ export interface Identity {
   readonly roles: readonly string[];
 }
 
-/** How long a signed identity stays valid; bounds the replay window of a captured header. */
-const MAX_AGE_MS = 5 * 60_000;
+/** What a verified header says: who the caller is, or `null` for an anonymous caller the gateway vouches for. */
+export interface VerifiedCaller {
+  readonly identity: Identity | null;
+}
+
 /**
- * A signed value is handed out again for this long to the same identity, so a subgraph sees the
- * same header on consecutive calls and answers them from its cache of verified values instead of
- * computing the HMAC each time. Such a value is at most this much older than a fresh one.
+ * How long a signed identity stays valid. The gateway signs right before each call (and on every
+ * upstream (re)connect), so a few seconds is plenty; it bounds the replay of a captured header.
+ */
+export const IDENTITY_MAX_AGE_MS = 30_000;
+/** How far ahead of a subgraph's clock a header may be dated (clock skew between hosts). */
+export const IDENTITY_CLOCK_SKEW_MS = 2_000;
+/**
+ * A signed value is handed out again for this long to the same identity and audience, so a
+ * subgraph sees the same header on consecutive calls and answers them from its cache of verified
+ * values instead of computing the HMAC each time. Such a value is at most this much older than a fresh one.
  */
 const SIGN_REUSE_MS = 1_000;
 /** Entries kept by each of the two caches below (oldest dropped first). */
@@ -32,34 +42,37 @@ function remember<V>(cache: Map<string, V>, key: string, value: V): void {
   cache.set(key, value);
 }
 
-/** Recently signed values by secret and identity. */
+/** Recently signed values by secret, audience and identity. */
 const signed = new Map<string, { readonly header: string; readonly iat: number }>();
 
 /**
- * Wire format: `base64url(JSON {sub, roles, iat})` + `.` + `base64url(HMAC-SHA256(secret, first part))`.
+ * Wire format: `base64url(JSON {sub, roles, iat, aud})` + `.` + `base64url(HMAC-SHA256(secret, first part))`.
+ * `aud` is the subgraph the value is for (a value captured at one subgraph is refused by the others);
+ * `sub: null` is an anonymous caller, signed so that a subgraph can tell the gateway from anyone else.
  * Subgraphs trust identity only through this, so a direct call without the secret gets no personal data.
- * The same identity signed again within `SIGN_REUSE_MS` gets the same value (same `iat`).
+ * The same identity signed again for the same audience within `SIGN_REUSE_MS` gets the same value.
  */
-export function signIdentity(identity: Identity, secret: string, nowMs = Date.now()): string {
-  const key = JSON.stringify([secret, identity.sub, identity.roles]);
+export function signIdentity(identity: Identity | null, secret: string, audience: string, nowMs = Date.now()): string {
+  const key = JSON.stringify([secret, audience, identity?.sub ?? null, identity?.roles ?? []]);
   const recent = signed.get(key);
   if (recent !== undefined && nowMs >= recent.iat && nowMs - recent.iat < SIGN_REUSE_MS) return recent.header;
-  const payload = Buffer.from(JSON.stringify({ sub: identity.sub, roles: identity.roles, iat: nowMs })).toString('base64url');
+  const payload = Buffer.from(JSON.stringify({ sub: identity?.sub ?? null, roles: identity?.roles ?? [], iat: nowMs, aud: audience })).toString('base64url');
   const header = `${payload}.${mac(payload, secret).toString('base64url')}`;
   remember(signed, key, { header, iat: nowMs });
   return header;
 }
 
 interface Verified {
+  readonly caller: VerifiedCaller;
   readonly secret: string;
-  readonly identity: Identity;
+  readonly audience: string;
   readonly iat: number;
 }
 
 /**
  * Header values whose signature was checked, with what they carry. A value is only ever added
  * after its HMAC matched, so a forged or tampered header always goes through the full check; the
- * age check is made on every use, so a cached value stops being accepted when it expires.
+ * age and audience checks are made on every use, so a cached value stops being accepted when it expires.
  */
 const verified = new Map<string, Verified>();
 
@@ -71,16 +84,21 @@ function checkSignature(header: string, secret: string): Verified | null {
   const expected = mac(payload, secret);
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) return null;
   try {
-    const parsed = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { sub?: unknown; roles?: unknown; iat?: unknown };
-    if (typeof parsed.sub !== 'string' || !Array.isArray(parsed.roles) || typeof parsed.iat !== 'number') return null;
+    const parsed = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { sub?: unknown; roles?: unknown; iat?: unknown; aud?: unknown };
+    if ((typeof parsed.sub !== 'string' && parsed.sub !== null) || !Array.isArray(parsed.roles) || typeof parsed.iat !== 'number' || typeof parsed.aud !== 'string') return null;
     const roles = Object.freeze(parsed.roles.filter((r): r is string => typeof r === 'string'));
-    return { secret, identity: Object.freeze({ sub: parsed.sub, roles }), iat: parsed.iat };
+    const identity = parsed.sub === null ? null : Object.freeze({ sub: parsed.sub, roles });
+    return { caller: Object.freeze({ identity }), secret, audience: parsed.aud, iat: parsed.iat };
   } catch {
     return null;
   }
 }
 
-export function verifyIdentity(header: string | null | undefined, secret: string, nowMs = Date.now()): Identity | null {
+/**
+ * The caller a header vouches for, or `null` when it is missing, forged, for another audience,
+ * older than `IDENTITY_MAX_AGE_MS` or dated more than `IDENTITY_CLOCK_SKEW_MS` ahead.
+ */
+export function verifyCaller(header: string | null | undefined, secret: string, audience: string, nowMs = Date.now()): VerifiedCaller | null {
   if (!header) return null;
   let entry = verified.get(header);
   if (entry === undefined || entry.secret !== secret) {
@@ -89,10 +107,17 @@ export function verifyIdentity(header: string | null | undefined, secret: string
     entry = checked;
     remember(verified, header, entry);
   }
-  if (Math.abs(nowMs - entry.iat) > MAX_AGE_MS) {
-    // Expired for good (as opposed to signed ahead of this clock): no use keeping it.
-    if (nowMs > entry.iat) verified.delete(header);
+  if (entry.audience !== audience) return null;
+  const age = nowMs - entry.iat;
+  if (age > IDENTITY_MAX_AGE_MS) {
+    verified.delete(header); // expired for good
     return null;
   }
-  return entry.identity;
+  if (age < -IDENTITY_CLOCK_SKEW_MS) return null;
+  return entry.caller;
+}
+
+/** The identity a header carries; `null` for no, a bad or an anonymous header alike. */
+export function verifyIdentity(header: string | null | undefined, secret: string, audience: string, nowMs = Date.now()): Identity | null {
+  return verifyCaller(header, secret, audience, nowMs)?.identity ?? null;
 }

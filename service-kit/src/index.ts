@@ -1,12 +1,12 @@
 export { createLogger, type Logger } from './logger.js';
 export { parseEnv, envBoolean, envInt, envDurationMs, type EnvSource } from './env.js';
-export { IDENTITY_HEADER, CORRELATION_HEADER, signIdentity, verifyIdentity, type Identity } from './identity.js';
-export { ErrorCode, appError, badUserInput, unauthenticated, forbidden, notFound, conflict } from './errors.js';
+export { IDENTITY_HEADER, CORRELATION_HEADER, IDENTITY_MAX_AGE_MS, IDENTITY_CLOCK_SKEW_MS, signIdentity, verifyCaller, verifyIdentity, type Identity, type VerifiedCaller } from './identity.js';
+export { ErrorCode, isErrorCode, isApiErrorCode, isClientFacingCode, httpStatusOf, appError, badUserInput, unauthenticated, forbidden, notFound, conflict } from './errors.js';
 export { handleOpsRequest, type ReadinessCheck } from './ops-routes.js';
 export { connectRedis, redisScript, type RedisScript } from './redis.js';
-export { DEFAULT_PORTS, DEV_SECRETS, isProduction } from './defaults.js';
+export { DEFAULT_PORTS, DEV_SECRETS, MIN_SECRET_LENGTH, isProduction } from './defaults.js';
 export { correlationIdFrom } from './correlation.js';
-export { requestIdentityFrom, requireIdentity, requireAdmin, requireOwnerOrAdmin, isAdmin, type RequestIdentity } from './auth.js';
+export { requestIdentityFrom, requireIdentity, requireAdmin, requireOwnerOrAdmin, ownsOrAdmin, isAdmin, type RequestIdentity } from './auth.js';
 export { pageSize, encodeCursor, decodeCursor } from './pagination.js';
 export { createServiceMetrics, instrumentHandler, isInfrastructureError, type ServiceMetrics } from './metrics.js';
 export { retryUntilReady } from './retry.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DEFAULT_PORTS, DEV_SECRETS } from './defaults.js';
+import { DEFAULT_PORTS, DEV_SECRETS, MIN_SECRET_LENGTH } from './defaults.js';
 import { envDurationMs, envInt } from './env.js';
 import { DEFAULT_PARTITIONS } from '@shop/events';
 
@@ -17,7 +17,7 @@ export const serviceEnvFields = (defaultPort: number) => ({
     .default(`127.0.0.1:${DEFAULT_PORTS.kafka}`)
     .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
     .pipe(z.array(z.string().regex(/^[^:\s]+:\d+$/, 'expected host:port')).min(1)),
-  IDENTITY_SECRET: z.string().min(16, 'at least 16 characters').optional(),
+  IDENTITY_SECRET: z.string().min(MIN_SECRET_LENGTH, `use at least ${MIN_SECRET_LENGTH} characters`).optional(),
   CONSUMER_CONCURRENCY: envInt(6, 1, 64),
   KAFKA_SESSION_TIMEOUT_MS: envDurationMs(30_000),
   KAFKA_TOPIC_PARTITIONS: envInt(DEFAULT_PARTITIONS, 1, 1_000),

@@ -4,12 +4,12 @@ import { ApolloServer, HeaderMap, type ApolloServerPlugin, type GraphQLRequestLi
 import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import type { GraphQLFormattedError, GraphQLSchema, ExecutionResult } from 'graphql';
 import { WebSocketServer } from 'ws';
-import { useServer } from 'graphql-ws/use/ws';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { handleOpsRequest, type ReadinessCheck } from './ops-routes.js';
 import { requestIdentityFrom, type RequestIdentity } from './auth.js';
-import { ErrorCode } from './errors.js';
+import { ErrorCode, isApiErrorCode, isClientFacingCode } from './errors.js';
+import { serveGraphQLWs } from './graphql-ws-server.js';
 
 export interface SubgraphServerOptions<TContext extends object> {
   /** Service name, for logs. */
@@ -22,6 +22,8 @@ export interface SubgraphServerOptions<TContext extends object> {
   readonly logger: Logger;
   /** Secret of the signed `x-shop-identity` header / connection_init key. */
   readonly identitySecret: string;
+  /** The audience the identity header must name (the subgraph's name in the supergraph); default `name`. */
+  readonly audience?: string;
   /** Builds the per-operation context (loaders etc.) from the verified caller. */
   readonly context: (base: RequestIdentity, transport: { readonly kind: 'http' | 'ws' }) => TContext | Promise<TContext>;
   /** Dependency checks for `/readyz`. */
@@ -29,7 +31,7 @@ export interface SubgraphServerOptions<TContext extends object> {
   readonly registry: Registry;
   /** Masks internal error messages and disables introspection/stack traces. */
   readonly production: boolean;
-  /** Largest accepted request body, default 1 MiB. */
+  /** Largest accepted request body and WebSocket message, default 1 MiB. */
   readonly maxBodyBytes?: number;
 }
 
@@ -42,8 +44,6 @@ export interface RunningServer {
 
 const INTERNAL_MESSAGE = 'Internal server error';
 
-const isPublicCode = (code: unknown): boolean => typeof code === 'string' && code in ErrorCode;
-
 /**
  * Error formatting shared by HTTP and WebSocket: in production everything without a public code
  * (or with INTERNAL_SERVER_ERROR) is replaced by a generic message so no internals leak.
@@ -51,9 +51,7 @@ const isPublicCode = (code: unknown): boolean => typeof code === 'string' && cod
 export function createErrorFormatter(production: boolean, logger: Logger) {
   return (formatted: GraphQLFormattedError): GraphQLFormattedError => {
     const code = formatted.extensions?.code;
-    const isPublic = typeof code === 'string' && code !== ErrorCode.INTERNAL_SERVER_ERROR && code in ErrorCode;
-    const isGraphQLValidation = code === 'GRAPHQL_VALIDATION_FAILED' || code === 'GRAPHQL_PARSE_FAILED' || code === 'BAD_REQUEST';
-    if (isPublic || isGraphQLValidation) {
+    if (isClientFacingCode(code)) {
       const { http: _http, stacktrace: _stack, ...extensions } = formatted.extensions ?? {};
       return production ? { ...formatted, extensions } : formatted;
     }
@@ -122,7 +120,7 @@ const subgraphRequestListener: GraphQLRequestListener<object> = {
     if (!response.http.headers.has('cache-control')) response.http.headers.set('cache-control', 'no-store');
     if (response.body.kind !== 'single') return;
     const errors = response.body.singleResult.errors;
-    if (errors?.length && errors.every((e) => isPublicCode(e.extensions?.code))) response.http.status = 200;
+    if (errors?.length && errors.every((e) => isApiErrorCode(e.extensions?.code))) response.http.status = 200;
   },
 };
 const subgraphResponsePlugin: ApolloServerPlugin<object> = {
@@ -151,10 +149,11 @@ export async function startSubgraphServer<TContext extends object>(opts: Subgrap
   });
   await apollo.start();
   const maxBodyBytes = opts.maxBodyBytes ?? 1024 * 1024;
+  const audience = opts.audience ?? opts.name;
 
   // Returned inline (not a named property) so tsx adds no `__name` call per request.
   function httpContext(req: IncomingMessage): () => Promise<TContext> {
-    return async () => opts.context(requestIdentityFrom(req.headers, opts.identitySecret), HTTP_TRANSPORT);
+    return async () => opts.context(requestIdentityFrom(req.headers, opts.identitySecret, audience), HTTP_TRANSPORT);
   }
 
   async function handleGraphQL(req: IncomingMessage, res: ServerResponse, search: string): Promise<void> {
@@ -170,7 +169,7 @@ export async function startSubgraphServer<TContext extends object>(opts: Subgrap
         try {
           body = text ? JSON.parse(text) : {};
         } catch {
-          res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: [{ message: 'Malformed JSON body', extensions: { code: 'BAD_REQUEST' } }] }));
+          res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: [{ message: 'Malformed JSON body', extensions: { code: ErrorCode.BAD_REQUEST } }] }));
           return;
         }
       } else body = text;
@@ -199,19 +198,39 @@ export async function startSubgraphServer<TContext extends object>(opts: Subgrap
   const http = createServer((req, res) => {
     route(req, res).catch((err: unknown) => {
       const status = (err as { status?: number }).status ?? 500;
-      opts.logger.error({ err }, 'http request failed');
+      // A client's fault (an oversized body) is no error of ours: no stack, and no error-log volume for a client to drive.
+      if (status < 500) opts.logger.info({ status, reason: (err as Error).message }, 'http request refused');
+      else opts.logger.error({ err }, 'http request failed');
       if (!res.headersSent) res.writeHead(status, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ errors: [{ message: status === 413 ? 'Request body too large' : INTERNAL_MESSAGE }] }));
     });
   });
 
-  const wss = new WebSocketServer({ server: http, path: '/graphql' });
-  const wsServer = useServer(
+  // Only the gateway speaks WebSocket to a subgraph: `maxPayload` as for HTTP bodies (ws would take 100 MiB).
+  const wss = new WebSocketServer({ server: http, path: '/graphql', maxPayload: maxBodyBytes });
+  /** Who each connection speaks for, checked once at connection_init (the header is only valid for seconds). */
+  const callers = new WeakMap<object, RequestIdentity>();
+  const wsServer = serveGraphQLWs(
     {
       schema: opts.schema,
+      // A connection_init without a valid identity header (for a customer or an anonymous caller)
+      // is not from the gateway: graphql-ws closes it with 4403.
+      onConnect: (ctx) => {
+        const caller = requestIdentityFrom(ctx.connectionParams ?? {}, opts.identitySecret, audience);
+        if (!caller.viaGateway) {
+          opts.logger.info('websocket connection_init without a valid identity header refused');
+          return false;
+        }
+        callers.set(ctx, caller);
+        return true;
+      },
       // Called per operation; a subscription keeps its context for its whole life, so per-request
       // caches must not be used there (the transport tells the service).
-      context: async (ctx) => opts.context(requestIdentityFrom(ctx.connectionParams ?? {}, opts.identitySecret), WS_TRANSPORT),
+      context: async (ctx) => {
+        const caller = callers.get(ctx);
+        if (!caller) throw new Error('operation on a connection that was not acknowledged');
+        return opts.context(caller, WS_TRANSPORT);
+      },
       onNext: (_ctx, _id, _payload, _args, result) => {
         const r = result as ExecutionResult;
         if (!r.errors?.length) return undefined;
@@ -220,6 +239,7 @@ export async function startSubgraphServer<TContext extends object>(opts: Subgrap
       onError: (_ctx, _id, _payload, errors) => errors.map((e) => formatError(e.toJSON())) as never,
     },
     wss,
+    { logger: opts.logger, production: opts.production },
   );
 
   await new Promise<void>((resolve, reject) => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_PORTS, DEV_SECRETS } from '../src/defaults.js';
+import { DEFAULT_PORTS, DEV_SECRETS, MIN_SECRET_LENGTH } from '../src/defaults.js';
 import { envInt, parseEnv } from '../src/env.js';
 import { serviceConfigFrom, serviceEnvSchema } from '../src/service-config.js';
 
@@ -29,7 +29,7 @@ describe('service config', () => {
         HOST: '0.0.0.0',
         REDIS_URL: 'rediss://r:1',
         KAFKA_BROKERS: ' a:1, b:2 ,',
-        IDENTITY_SECRET: 'a-real-secret-of-some-length',
+        IDENTITY_SECRET: 'a-real-secret-of-some-length-0123456789',
         CONSUMER_CONCURRENCY: '12',
         KAFKA_SESSION_TIMEOUT_MS: '6s',
         KAFKA_TOPIC_PARTITIONS: '24',
@@ -41,7 +41,7 @@ describe('service config', () => {
       host: '0.0.0.0',
       redisUrl: 'rediss://r:1',
       kafkaBrokers: ['a:1', 'b:2'],
-      identitySecret: 'a-real-secret-of-some-length',
+      identitySecret: 'a-real-secret-of-some-length-0123456789',
       consumerConcurrency: 12,
       consumerSessionTimeoutMs: 6_000,
       topicPartitions: 24,
@@ -51,7 +51,12 @@ describe('service config', () => {
   it('requires a real IDENTITY_SECRET in production', () => {
     expect(() => load({ NODE_ENV: 'production' })).toThrow('svc: invalid configuration\n  IDENTITY_SECRET: required in production (and not the development default)');
     expect(() => load({ NODE_ENV: 'production', IDENTITY_SECRET: DEV_SECRETS.identity })).toThrow(/IDENTITY_SECRET: required in production/);
-    expect(load({ NODE_ENV: 'production', IDENTITY_SECRET: 'a-real-secret-of-some-length' }).production).toBe(true);
+    expect(load({ NODE_ENV: 'production', IDENTITY_SECRET: 'a-real-secret-of-some-length-0123456789' }).production).toBe(true);
+  });
+  it('holds IDENTITY_SECRET to the one minimum length every service uses (the gateway too)', () => {
+    expect(MIN_SECRET_LENGTH).toBe(32);
+    expect(() => load({ IDENTITY_SECRET: 'x'.repeat(MIN_SECRET_LENGTH - 1) })).toThrow(/IDENTITY_SECRET: use at least 32 characters/);
+    expect(load({ IDENTITY_SECRET: 'x'.repeat(MIN_SECRET_LENGTH) }).identitySecret).toHaveLength(MIN_SECRET_LENGTH);
   });
   it('names every bad setting, common and own', () => {
     let message = '';
@@ -66,7 +71,7 @@ describe('service config', () => {
       expect.stringMatching(/^ {2}HOST: /),
       '  REDIS_URL: expected redis://host:port',
       '  KAFKA_BROKERS.0: expected host:port',
-      '  IDENTITY_SECRET: at least 16 characters',
+      `  IDENTITY_SECRET: use at least ${MIN_SECRET_LENGTH} characters`,
       '  CONSUMER_CONCURRENCY: expected an integer in 1..64, got "0"',
       `  EXTRA: expected an integer in 0..${Number.MAX_SAFE_INTEGER}, got "x"`,
     ]);

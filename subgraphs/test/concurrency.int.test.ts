@@ -178,7 +178,7 @@ describe('crash in the middle of a handler, then redelivery', () => {
 });
 
 describe('notifications', () => {
-  it('markNotificationRead: own only, idempotent, unread count follows', async () => {
+  it('markNotificationRead: own only (another\'s answers as a missing one), idempotent, unread count follows', async () => {
     await sys.registerProduct('prd_note', 10, 100);
     const frank = { sub: 'frank' };
     const r = await gqlOk(sys.orders.url, PLACE_ORDER, { input: { lines: [{ productId: 'prd_note', quantity: 1 }], paymentToken: 'tok_declined' } }, frank);
@@ -190,7 +190,10 @@ describe('notifications', () => {
     expect(note).toMatchObject({ orderId: r.placeOrder.order.id, kind: 'ORDER_CANCELLED', read: false });
     expect(list.unreadNotificationCount).toBe(1);
     const mark = 'mutation($id: ID!) { markNotificationRead(id: $id) { id read } }';
-    expect((await gql(sys.notifications.url, mark, { id: note.id }, { sub: 'mallory' })).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    // Someone else's notification answers as a missing one.
+    const byMallory = await gql(sys.notifications.url, mark, { id: note.id }, { sub: 'mallory' });
+    expect(byMallory.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    expect(byMallory.errors?.[0]?.message).toBe(`Notification ${note.id} does not exist.`);
     expect((await gql(sys.notifications.url, mark, { id: 'ntf_x' }, frank)).errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
     expect((await gqlOk(sys.notifications.url, mark, { id: note.id }, frank)).markNotificationRead).toEqual({ id: note.id, read: true });
     expect((await gqlOk(sys.notifications.url, mark, { id: note.id }, frank)).markNotificationRead).toEqual({ id: note.id, read: true });

@@ -20,7 +20,11 @@ import { loadNotificationsConfig, startNotificationsService, type NotificationsS
 
 export { freePort, startRedisServer, type RedisServer } from './redis-server.js';
 
-export const identityHeader = (sub: string, roles: string[] = []) => signIdentity({ sub, roles }, DEV_SECRETS.identity);
+/** Subgraph name by URL, for the audience of the identity header (filled as the services start). */
+const audiences = new Map<string, string>();
+const audienceOf = (url: string): string => audiences.get(url.replace(/^ws/, 'http')) ?? 'unknown';
+
+export const identityHeader = (sub: string, roles: string[] = [], audience = 'orders') => signIdentity({ sub, roles }, DEV_SECRETS.identity, audience);
 
 export interface GraphQLResult<T = Record<string, unknown>> {
   data?: T | null;
@@ -30,7 +34,7 @@ export interface GraphQLResult<T = Record<string, unknown>> {
 export async function gql<T = any>(url: string, query: string, variables: Record<string, unknown> = {}, as?: { sub: string; roles?: string[] }): Promise<GraphQLResult<T>> {
   const res = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...(as ? { 'x-shop-identity': identityHeader(as.sub, as.roles) } : {}) },
+    headers: { 'content-type': 'application/json', ...(as ? { 'x-shop-identity': identityHeader(as.sub, as.roles, audienceOf(url)) } : {}) },
     body: JSON.stringify({ query, variables }),
   });
   return (await res.json()) as GraphQLResult<T>;
@@ -49,7 +53,7 @@ export function wsClient(httpUrl: string, as?: { sub: string; roles?: string[] }
     webSocketImpl: WebSocket,
     lazy: true,
     retryAttempts: 0,
-    connectionParams: as ? { 'x-shop-identity': identityHeader(as.sub, as.roles), 'x-correlation-id': 'test-ws' } : {},
+    connectionParams: { 'x-shop-identity': as ? identityHeader(as.sub, as.roles, audienceOf(httpUrl)) : signIdentity(null, DEV_SECRETS.identity, audienceOf(httpUrl)), 'x-correlation-id': 'test-ws' },
   });
 }
 
@@ -107,6 +111,7 @@ export async function startTestSystem(opts: { sagaDeadlineMs: number; paymentTim
     startInventoryService(loadInventoryConfig(env), { logger: logger.child({ service: 'inventory' }), sessionTimeoutMs }),
     startNotificationsService(loadNotificationsConfig(env), { logger: logger.child({ service: 'notifications' }), sessionTimeoutMs }),
   ]);
+  audiences.set(orders.url, 'orders').set(inventory.url, 'inventory').set(notifications.url, 'notifications');
   let servicesStopped = false;
   const stopServices = async () => {
     if (servicesStopped) return;

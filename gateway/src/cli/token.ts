@@ -13,4 +13,4 @@ if (config.production) {
   console.error('refusing to mint a development token with NODE_ENV=production');
   process.exit(1);
 }
-console.log(await signDevToken(config.auth.jwtSecret, sub, args.includes('--admin') ? ['admin'] : []));
+console.log(await signDevToken(config.auth, sub, args.includes('--admin') ? ['admin'] : []));

@@ -1,5 +1,6 @@
 import type { DocumentNode, GraphQLSchema } from 'graphql';
 import { GraphQLError, parse, validate } from '../graphql.js';
+import { ErrorCode } from '@shop/service-kit';
 
 export type CheckedDocument = { document: DocumentNode; query: string; schema: GraphQLSchema } | { errors: readonly GraphQLError[] };
 
@@ -37,11 +38,11 @@ export class DocumentCache {
     try {
       document = parse(query);
     } catch (err) {
-      return { errors: [new GraphQLError((err as GraphQLError).message, { extensions: { code: 'GRAPHQL_PARSE_FAILED' } })] };
+      return { errors: [new GraphQLError((err as GraphQLError).message, { extensions: { code: ErrorCode.GRAPHQL_PARSE_FAILED } })] };
     }
     const validationErrors = validate(schema, document);
     if (validationErrors.length) {
-      return { errors: validationErrors.map((e) => new GraphQLError(e.message, { nodes: e.nodes ?? null, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } })) };
+      return { errors: validationErrors.map((e) => new GraphQLError(e.message, { nodes: e.nodes ?? null, extensions: { code: ErrorCode.GRAPHQL_VALIDATION_FAILED } })) };
     }
     if (query.length <= MAX_CACHED_TEXT_CHARS) {
       this.#entries.set(query, { document, query });

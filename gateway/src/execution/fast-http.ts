@@ -1,11 +1,13 @@
 import { createRequire } from 'node:module';
 import type { ServerResponse } from 'node:http';
 import type { DocumentNode, GraphQLFormattedError, GraphQLSchema, OperationDefinitionNode } from 'graphql';
+import { ErrorCode } from '@shop/service-kit';
 import { GraphQLError, getOperationAST, getVariableValues } from '../graphql.js';
 import type { GatewayContext } from '../context.js';
 import { checkComplexity, measureOperation, type ComplexityLimits } from '../limits.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { PlanExecutor } from './plan-executor.js';
+import { checkVariableNames } from '../variable-names.js';
 
 /** The content-type negotiation Apollo Server does, with the same library, so both paths answer alike. */
 const Negotiator = createRequire(import.meta.url)('negotiator') as new (request: { headers: { accept?: string } }) => { mediaType(available: string[]): string | undefined };
@@ -23,7 +25,7 @@ export interface FastPathOptions {
   readonly executor: PlanExecutor;
   readonly limits: ComplexityLimits;
   readonly metrics: GatewayMetrics;
-  readonly includeStacktrace: boolean;
+  /** The gateway's one error formatter (no stack traces; masked in production). */
   readonly formatError: (formatted: GraphQLFormattedError) => GraphQLFormattedError;
 }
 
@@ -85,6 +87,7 @@ export class FastHttpPath {
 
   /** Valid variables and within the complexity limits: refusals are Apollo Server's to word. */
   #acceptable(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode, variables: Record<string, unknown>): boolean {
+    if (checkVariableNames(operation, variables)) return false;
     const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], variables, { maxErrors: 1 });
     if (coerced.errors) return false;
     return checkComplexity(measureOperation(schema, document, operation, variables), this.opts.limits) === undefined;
@@ -102,11 +105,8 @@ export class FastHttpPath {
     return chosen;
   }
 
-  /** Apollo Server's error normalization: a code always, the stack in development, `http` hints removed, then formatError. */
+  /** Apollo Server's error normalization (a code always), then the gateway's formatError, as Apollo Server does it. */
   #format(error: GraphQLError): GraphQLFormattedError {
-    const extensions: Record<string, unknown> = { ...error.extensions, code: error.extensions.code ?? 'INTERNAL_SERVER_ERROR' };
-    delete extensions.http;
-    if (this.opts.includeStacktrace) extensions.stacktrace = error.stack?.split('\n');
-    return this.opts.formatError({ ...error.toJSON(), extensions });
+    return this.opts.formatError({ ...error.toJSON(), extensions: { ...error.extensions, code: error.extensions.code ?? ErrorCode.INTERNAL_SERVER_ERROR } });
   }
 }

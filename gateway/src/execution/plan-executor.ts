@@ -8,6 +8,7 @@ import { GraphQLError, Kind, getVariableValues, isAbstractType, isObjectType } f
 import type { GatewayContext } from '../context.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { SubgraphClient } from './subgraph-client.js';
+import { ErrorCode } from '@shop/service-kit';
 
 /**
  * Result shaping (aliases, field order, `__typename`, null propagation) is @apollo/gateway's own,
@@ -221,7 +222,7 @@ export class PlanExecutor {
         try {
           await this.#fetch(run, node, cursor);
         } catch (err) {
-          run.errors.push(err instanceof GraphQLError ? err : new GraphQLError((err as Error).message, { extensions: { code: 'INTERNAL_SERVER_ERROR', serviceName: node.serviceName } }));
+          run.errors.push(err instanceof GraphQLError ? err : new GraphQLError((err as Error).message, { extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR, serviceName: node.serviceName } }));
         }
         return;
       default:
@@ -233,7 +234,7 @@ export class PlanExecutor {
     const entities = (Array.isArray(cursor.data) ? cursor.data : [cursor.data]).filter((e): e is Data => e !== null && e !== undefined);
     if (entities.length === 0) return;
     const url = this.urlFor(fetch.serviceName);
-    if (!url) throw new GraphQLError(`No URL for subgraph ${fetch.serviceName}.`, { extensions: { code: 'INTERNAL_SERVER_ERROR' } });
+    if (!url) throw new GraphQLError(`No URL for subgraph ${fetch.serviceName}.`, { extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } });
     const variables: Record<string, unknown> = {};
     for (const name of fetch.variableUsages ?? []) {
       if (Object.hasOwn(run.variables, name) && run.variables[name] !== undefined) variables[name] = run.variables[name];
@@ -256,7 +257,7 @@ export class PlanExecutor {
       }
     }
     if (representations.length === 0) return;
-    if (Object.hasOwn(variables, 'representations')) throw new GraphQLError('Variables cannot contain key "representations".', { extensions: { code: 'BAD_USER_INPUT' } });
+    if (Object.hasOwn(variables, 'representations')) throw new GraphQLError('Variables cannot contain key "representations".', { extensions: { code: ErrorCode.BAD_USER_INPUT } });
     const response = await this.client.fetch(fetch.serviceName, url, { query: fetch.operation, operationName: fetch.operationName, variables: { ...variables, representations } }, run.context);
     // An error at `_entities.<i>.…` belongs to the i-th entity's place in the client's result.
     let entityPaths: (string | number)[][] | undefined;
@@ -273,7 +274,7 @@ export class PlanExecutor {
     if (response.data === null || response.data === undefined) return;
     if (!Array.isArray(received) || received.length !== representations.length) {
       throw new GraphQLError(`Subgraph ${fetch.serviceName} answered _entities with ${Array.isArray(received) ? received.length : 'no'} entries for ${representations.length} representations.`, {
-        extensions: { code: 'INTERNAL_SERVER_ERROR', serviceName: fetch.serviceName },
+        extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR, serviceName: fetch.serviceName },
       });
     }
     for (let i = 0; i < received.length; i++) {
@@ -292,7 +293,7 @@ export class PlanExecutor {
   ): void {
     for (const error of errors ?? []) {
       const extensions: Record<string, unknown> = { ...error.extensions, serviceName: fetch.serviceName };
-      if (extensions.code === undefined) extensions.code = 'DOWNSTREAM_SERVICE_ERROR';
+      if (extensions.code === undefined) extensions.code = ErrorCode.DOWNSTREAM_SERVICE_ERROR;
       const path = pathOf(error.path);
       run.errors.push(
         new GraphQLError(error.message || `Error while fetching subquery from service "${fetch.serviceName}"`, {

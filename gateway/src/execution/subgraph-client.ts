@@ -6,6 +6,7 @@ import { CORRELATION_HEADER, IDENTITY_HEADER, signIdentity } from '@shop/service
 import { GraphQLError } from '../graphql.js';
 import type { GatewayContext } from '../context.js';
 import type { GatewayMetrics } from '../metrics.js';
+import { ErrorCode } from '@shop/service-kit';
 
 /** What a subgraph answered: GraphQL's own response shape. */
 export interface SubgraphResponse {
@@ -38,7 +39,7 @@ export class SubgraphClient {
       [CORRELATION_HEADER]: context.correlationId,
     };
     // signIdentity hands out the same value for a second, which subgraphs answer from their cache of verified values.
-    if (context.identity) headers[IDENTITY_HEADER] = signIdentity(context.identity, this.identitySecret);
+    if (context.identity) headers[IDENTITY_HEADER] = signIdentity(context.identity, this.identitySecret, subgraph);
     const body = JSON.stringify(operation.operationName ? operation : { query: operation.query, variables: operation.variables });
     let status: number;
     let text: string;
@@ -70,5 +71,5 @@ export class SubgraphClient {
 
 /** The same code a dropped subscription upstream gets: clients retry both alike. Details go to the log only. */
 function unavailable(subgraph: string): GraphQLError {
-  return new GraphQLError(`Subgraph ${subgraph} is unavailable.`, { extensions: { code: 'UPSTREAM_UNAVAILABLE', serviceName: subgraph } });
+  return new GraphQLError(`Subgraph ${subgraph} is unavailable.`, { extensions: { code: ErrorCode.UPSTREAM_UNAVAILABLE, serviceName: subgraph } });
 }

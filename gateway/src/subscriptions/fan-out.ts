@@ -1,5 +1,6 @@
 import type { ExecutionResult } from 'graphql';
 import { GraphQLError } from '../graphql.js';
+import { ErrorCode } from '@shop/service-kit';
 
 /**
  * One result of an upstream event for one client operation. It is serialized at most once however
@@ -82,7 +83,7 @@ export class FanOutGroup {
     this.#chain = this.#chain.then(async () => {
       const result = await pending.catch(
         (err: unknown): ExecutionResult => ({
-          errors: [err instanceof GraphQLError ? err : new GraphQLError(err instanceof Error ? err.message : String(err), { extensions: { code: 'INTERNAL_SERVER_ERROR' } })],
+          errors: [err instanceof GraphQLError ? err : new GraphQLError(err instanceof Error ? err.message : String(err), { extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } })],
         }),
       );
       if (this.#ended) return;

@@ -7,10 +7,12 @@ import { CORRELATION_HEADER, IDENTITY_HEADER, signIdentity } from '@shop/service
 import { identityKey, type GatewayContext } from '../context.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { PlanExecutor } from '../execution/plan-executor.js';
+import { formatResult, type ErrorFormatter } from '../error-masking.js';
 import { FanOutGroup, ResolvedEvent, type Subscriber } from './fan-out.js';
 import { Pushable } from './pushable.js';
 import { SubscriptionRegistry } from './registry.js';
 import { RESUMABLE_FIELDS, startUpstreamSubscription } from './upstream.js';
+import { ErrorCode } from '@shop/service-kit';
 
 /** The parts of ApolloGateway this module drives; they are not public API, so they are named in one place. */
 interface GatewayInternals {
@@ -59,6 +61,8 @@ export interface FederatedSubscriptionsOptions {
   readonly retryBaseDelayMs?: number;
   /** Resolves an event's `rest` with the gateway's own executor; the stock one is used when it declines. */
   readonly events?: Pick<PlanExecutor, 'resolveEvent'>;
+  /** Applied to every error a client gets (events, refusals, upstream failures). */
+  readonly formatError: ErrorFormatter;
 }
 
 const stable = (value: unknown): string =>
@@ -102,7 +106,7 @@ export class FederatedSubscriptions {
   /** Plans a validated subscription operation; GraphQL errors for anything the planner refuses. */
   plan(request: SubscriptionRequest): PlannedSubscription | readonly GraphQLError[] {
     const gw = this.#gw;
-    if (!gw.queryPlanner || !gw.apiSchema) return [new GraphQLError('The gateway is not ready yet.', { extensions: { code: 'SERVICE_UNAVAILABLE' } })];
+    if (!gw.queryPlanner || !gw.apiSchema) return [new GraphQLError('The gateway is not ready yet.', { extensions: { code: ErrorCode.SERVICE_UNAVAILABLE } })];
     let cache = this.#plans.get(gw.queryPlanner);
     if (!cache) {
       cache = new Map();
@@ -116,10 +120,10 @@ export class FederatedSubscriptions {
         const operation = operationFromDocument(gw.apiSchema, request.document, { operationName: request.operationName });
         plan = gw.queryPlanner.buildQueryPlan(operation);
       } catch (err) {
-        return [err instanceof GraphQLError ? err : new GraphQLError((err as Error).message, { extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } })];
+        return [err instanceof GraphQLError ? err : new GraphQLError((err as Error).message, { extensions: { code: ErrorCode.GRAPHQL_VALIDATION_FAILED } })];
       }
       if (plan.node?.kind !== 'Subscription') {
-        return [new GraphQLError('Expected a subscription operation.', { extensions: { code: 'BAD_USER_INPUT' } })];
+        return [new GraphQLError('Expected a subscription operation.', { extensions: { code: ErrorCode.BAD_USER_INPUT } })];
       }
       node = plan.node;
       if (cache.size > 1_000) cache.clear();
@@ -147,7 +151,7 @@ export class FederatedSubscriptions {
    */
   attach(planned: PlannedSubscription, context: GatewayContext, transport: 'ws' | 'multipart', subscriber: Subscriber): () => void {
     const { primary } = planned.node;
-    const membership = new Membership(this.#opts.metrics, transport, subscriber);
+    const membership = new Membership(this.#opts.metrics, transport, subscriber, this.#opts.formatError);
     const wsUrl = this.#opts.wsUrlFor(primary.serviceName);
     if (!wsUrl) return membership.refuse(new GraphQLError(`No WebSocket URL for subgraph ${primary.serviceName}.`));
     const primaryVariables: Record<string, unknown> = {};
@@ -190,8 +194,8 @@ export class FederatedSubscriptions {
     const release = this.#registry.acquire(
       upstreamKey,
       {
-        next: (event) => group.enqueue(this.#execute(event, planned, primary, rest, context)),
-        error: (errors) => group.enqueue(Promise.resolve({ errors: errors.map(fromFormatted) }), true),
+        next: (event) => group.enqueue(this.#formatted(this.#execute(event, planned, primary, rest, context))),
+        error: (errors) => group.enqueue(this.#formatted(Promise.resolve({ errors: errors.map(fromFormatted) })), true),
         complete: () => group.enqueue(Promise.resolve(undefined), true),
       },
       {
@@ -211,8 +215,9 @@ export class FederatedSubscriptions {
               variables: primaryVariables,
               retryAttempts: this.#opts.retryAttempts,
               ...(this.#opts.retryBaseDelayMs !== undefined ? { retryBaseDelayMs: this.#opts.retryBaseDelayMs } : {}),
+              // Signed for anonymous callers too: subgraphs refuse a connection_init the gateway did not sign.
               connectionParams: () => ({
-                ...(identity ? { [IDENTITY_HEADER]: signIdentity(identity, this.#opts.identitySecret) } : {}),
+                [IDENTITY_HEADER]: signIdentity(identity, this.#opts.identitySecret, subgraph),
                 [CORRELATION_HEADER]: correlationId,
               }),
               onDrop: (reason) => {
@@ -235,6 +240,15 @@ export class FederatedSubscriptions {
     const shared: SharedGroup = { key: groupKey, group, release };
     this.#groups.set(groupKey, shared);
     return shared;
+  }
+
+  /** The result as clients may see it; a failure becomes an error result (masked in production like any other). */
+  #formatted(pending: Promise<ExecutionResult>): Promise<ExecutionResult> {
+    const { formatError } = this.#opts;
+    return pending.then(
+      (result) => formatResult(result, formatError),
+      (err: unknown) => formatResult({ errors: [toError(err)] }, formatError),
+    );
   }
 
   /** Closes every upstream subscription (shutdown). */
@@ -292,7 +306,7 @@ export class FederatedSubscriptions {
 
 function toError(err: unknown): GraphQLError {
   if (err instanceof GraphQLError) return err;
-  return new GraphQLError(err instanceof Error ? err.message : String(err), { extensions: { code: 'INTERNAL_SERVER_ERROR' } });
+  return new GraphQLError(err instanceof Error ? err.message : String(err), { extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } });
 }
 
 /** `extensions.http` is a server-side hint for the HTTP status (Apollo Server strips it); clients never see it. */
@@ -325,13 +339,14 @@ class Membership {
     private readonly metrics: GatewayMetrics,
     private readonly transport: 'ws' | 'multipart',
     private readonly subscriber: Subscriber,
+    private readonly formatError: ErrorFormatter,
   ) {
     metrics.activeSubscriptions.inc({ transport });
   }
 
   /** Ends the subscriber at once with an error. */
   refuse(error: GraphQLError): () => void {
-    this.subscriber.deliver(new ResolvedEvent({ errors: [error] }));
+    this.subscriber.deliver(new ResolvedEvent(formatResult({ errors: [error] }, this.formatError)));
     this.subscriber.end();
     return this.leave;
   }

@@ -3,6 +3,7 @@ import type { DocumentNode, FieldNode, GraphQLFormattedError, OperationDefinitio
 import { Kind, parse, print } from '../graphql.js';
 import WebSocket from 'ws';
 import type { SharedEmitter, SharedSource } from './registry.js';
+import { ErrorCode } from '@shop/service-kit';
 
 /**
  * A subscription field whose stream can be resumed: on resubscribing, the gateway passes
@@ -14,7 +15,7 @@ export interface ResumableField {
   readonly cursorField: string;
 }
 
-/** Fields of this graph that replay history after a cursor (../shared/API.md). */
+/** Fields of this graph that replay history after a cursor (docs/API.md). */
 export const RESUMABLE_FIELDS: Readonly<Record<string, ResumableField>> = {
   orderStatusChanged: { argument: 'after', cursorField: 'sequence' },
 };
@@ -195,7 +196,7 @@ export function startUpstreamSubscription(opts: UpstreamOptions, emit: SharedEmi
             emit.error([
               {
                 message: `The subscription to ${opts.subgraph} was lost (${reason}) and could not be resumed.`,
-                extensions: { code: 'UPSTREAM_UNAVAILABLE', serviceName: opts.subgraph },
+                extensions: { code: ErrorCode.UPSTREAM_UNAVAILABLE, serviceName: opts.subgraph },
               },
             ]);
             return;

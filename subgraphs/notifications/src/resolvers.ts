@@ -1,5 +1,5 @@
 import type { RedisPubSub } from 'graphql-redis-subscriptions';
-import { badUserInput, decodeCursor, encodeCursor, forbidden, isAdmin, notFound, pageSize, requireIdentity, type RequestIdentity, DateTimeScalar } from '@shop/service-kit';
+import { badUserInput, decodeCursor, encodeCursor, isAdmin, notFound, pageSize, requireIdentity, type RequestIdentity, DateTimeScalar } from '@shop/service-kit';
 import { NOTIFICATION_ID, notificationChannels } from './keys.js';
 import type { NotificationLoaders } from './loaders.js';
 import type { NotificationRecord, NotificationStore } from './read-model.js';
@@ -33,8 +33,8 @@ export function createNotificationsResolvers(deps: { store: NotificationStore; p
         const identity = requireIdentity(ctx);
         if (!NOTIFICATION_ID.test(args.id)) throw badUserInput(`id: malformed notification id ${JSON.stringify(args.id.length > 40 ? `${args.id.slice(0, 40)}…` : args.id)} (expected ntf_…).`, { field: 'id' });
         const n = await store.get(args.id);
-        if (!n) throw notFound(`Notification ${args.id} does not exist.`);
-        if (n.customerId !== identity.sub) throw forbidden('You may only mark your own notifications as read.');
+        // Someone else's notification answers as a missing one: no answer tells which ids exist.
+        if (!n || n.customerId !== identity.sub) throw notFound(`Notification ${args.id} does not exist.`);
         if (!n.read) await store.markRead(n);
         return { ...n, read: true };
       },
