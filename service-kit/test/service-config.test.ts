@@ -19,6 +19,7 @@ describe('service config', () => {
       identitySecret: DEV_SECRETS.identity,
       consumerConcurrency: 6,
       consumerSessionTimeoutMs: 30_000,
+      topicPartitions: 6,
       extra: 7,
     });
   });
