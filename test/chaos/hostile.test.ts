@@ -584,7 +584,7 @@ describe('subgraphs reached directly', () => {
 });
 
 describe('malformed events on every topic', () => {
-  it('each is dead-lettered with its original bytes, by every consumer group, and consumers go on', () =>
+  it('each is dead-lettered with its original bytes, by every consumer group that reads its type, and consumers go on', () =>
     hostile('malformed events written to every topic', async () => {
       const hh = harness();
       const producer = await poisonProducer(hh.kafka);

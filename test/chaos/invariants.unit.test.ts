@@ -220,6 +220,14 @@ describe('checkDeadLetters', () => {
     expect(text).toMatch(/shop.orders: poison "unknown type" was not dead-lettered by group g2/);
     expect(text).toMatch(/shop.payments: poison "tombstone" <tombstone> is in no dead-letter topic/);
   });
+
+  it('a poison whose header claims a known type is owed a dead letter by one group at least, not by every group', () => {
+    const claimed = [...injected.slice(0, 1), { topic: 'shop.orders', label: 'headers lie', value: b('garbage'), claimedType: 'OrderPlaced' }];
+    const byOne = [letter('shop.orders', 'g1', b('{oops')), letter('shop.orders', 'g2', b('{oops')), letter('shop.orders', 'g1', b('garbage'))];
+    expect(checkDeadLetters(claimed, byOne).violations).toEqual([]);
+    const byNone = byOne.slice(0, 2);
+    expect(checkDeadLetters(claimed, byNone).violations.join('\n')).toMatch(/poison "headers lie" .* is in no dead-letter topic/);
+  });
 });
 
 describe('figures', () => {

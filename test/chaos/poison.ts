@@ -75,7 +75,10 @@ export function poisonCatalogue(topic: string, runId: string, kind: 'basic' | 'h
 export async function injectPoison(producer: Producer, topic: string, poisons: readonly Poison[]): Promise<InjectedPoison[]> {
   const messages: Message[] = poisons.map((p) => ({ key: p.key, value: p.value, ...(p.headers ? { headers: p.headers } : {}) }));
   await producer.send({ topic, messages, acks: -1 });
-  return poisons.map((p) => ({ topic, label: p.label, value: p.value === null ? null : new Uint8Array(p.value) }));
+  return poisons.map((p) => {
+    const claimedType = p.headers?.['x-event-type'];
+    return { topic, label: p.label, value: p.value === null ? null : new Uint8Array(p.value), ...(claimedType ? { claimedType } : {}) };
+  });
 }
 
 /** A plain kafkajs producer for the tests (not the services' idempotent one: poison must go in as is). */
