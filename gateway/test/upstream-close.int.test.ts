@@ -3,6 +3,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startUpstreamSubscription } from '../src/subscriptions/upstream.js';
+import { createUpstreamConnections } from '../src/subscriptions/upstream-connections.js';
 
 let server: Server;
 let port: number;
@@ -29,13 +30,14 @@ it('releases an upstream closed while connecting without an unhandled rejection'
   process.on('unhandledRejection', onUnhandled);
   try {
     const events: string[] = [];
+    const connections = createUpstreamConnections({ connectionParams: () => ({}) });
     const source = startUpstreamSubscription(
       {
         subgraph: 'orders',
-        wsUrl: `ws://127.0.0.1:${port}/graphql`,
+        connection: connections.get('orders', `ws://127.0.0.1:${port}/graphql`),
         operation: 'subscription { orderStatusChanged(orderId: "ord_x") { sequence } }',
         variables: {},
-        connectionParams: () => ({}),
+        headers: () => ({}),
         retryAttempts: 0,
       },
       { next: () => events.push('next'), error: () => events.push('error'), complete: () => events.push('complete') },
@@ -46,6 +48,7 @@ it('releases an upstream closed while connecting without an unhandled rejection'
     expect(unhandled).toEqual([]);
     // The listeners had already left: nothing is pushed to them after close.
     expect(events).toEqual([]);
+    connections.dispose();
   } finally {
     process.off('unhandledRejection', onUnhandled);
   }

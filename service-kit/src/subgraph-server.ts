@@ -10,6 +10,7 @@ import { handleOpsRequest, type ReadinessCheck } from './ops-routes.js';
 import { requestIdentityFrom, type RequestIdentity } from './auth.js';
 import { ErrorCode, isApiErrorCode, isClientFacingCode } from './errors.js';
 import { serveGraphQLWs } from './graphql-ws-server.js';
+import { createWsOperations } from './ws-operations.js';
 
 export interface SubgraphServerOptions<TContext extends object> {
   /** Service name, for logs. */
@@ -210,6 +211,7 @@ export async function startSubgraphServer<TContext extends object>(opts: Subgrap
   const wss = new WebSocketServer({ server: http, path: '/graphql', maxPayload: maxBodyBytes });
   /** Who each connection speaks for, checked once at connection_init (the header is only valid for seconds). */
   const callers = new WeakMap<object, RequestIdentity>();
+  const operations = createWsOperations({ schema: opts.schema, identitySecret: opts.identitySecret, audience });
   const wsServer = serveGraphQLWs(
     {
       schema: opts.schema,
@@ -224,10 +226,12 @@ export async function startSubgraphServer<TContext extends object>(opts: Subgrap
         callers.set(ctx, caller);
         return true;
       },
+      // The gateway multiplexes many callers over one connection: each subscribe names its own.
+      onSubscribe: (ctx, id, payload) => operations.subscribe(ctx, id, payload),
       // Called per operation; a subscription keeps its context for its whole life, so per-request
       // caches must not be used there (the transport tells the service).
-      context: async (ctx) => {
-        const caller = callers.get(ctx);
+      context: async (ctx, id) => {
+        const caller = operations.takeCaller(ctx, id) ?? callers.get(ctx);
         if (!caller) throw new Error('operation on a connection that was not acknowledged');
         return opts.context(caller, WS_TRANSPORT);
       },

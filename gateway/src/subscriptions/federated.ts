@@ -12,6 +12,7 @@ import { FanOutGroup, ResolvedEvent, type Subscriber } from './fan-out.js';
 import { Pushable } from './pushable.js';
 import { SubscriptionRegistry } from './registry.js';
 import { RESUMABLE_FIELDS, startUpstreamSubscription } from './upstream.js';
+import { createUpstreamConnections, type UpstreamConnections } from './upstream-connections.js';
 import { ErrorCode } from '@shop/service-kit';
 
 /** The parts of ApolloGateway this module drives; they are not public API, so they are named in one place. */
@@ -83,6 +84,8 @@ const stable = (value: unknown): string =>
 export class FederatedSubscriptions {
   readonly #opts: FederatedSubscriptionsOptions;
   readonly #registry = new SubscriptionRegistry<UpstreamEvent>();
+  /** One graphql-ws connection per subgraph, shared by every upstream subscription. */
+  readonly #connections: UpstreamConnections;
   /** Plans by planner instance (a new supergraph gets a new planner) and operation. */
   #plans = new WeakMap<QueryPlanner, Map<string, SubscriptionNode>>();
   /** Subscribers by upstream subscription and client operation. */
@@ -92,6 +95,11 @@ export class FederatedSubscriptions {
 
   constructor(opts: FederatedSubscriptionsOptions) {
     this.#opts = opts;
+    // The shared connections speak for the gateway itself (an anonymous caller signed for the subgraph);
+    // each subscription names its own caller.
+    this.#connections = createUpstreamConnections({
+      connectionParams: (subgraph) => ({ [IDENTITY_HEADER]: signIdentity(null, opts.identitySecret, subgraph), [CORRELATION_HEADER]: 'gateway' }),
+    });
   }
 
   get #gw(): GatewayInternals {
@@ -209,14 +217,14 @@ export class FederatedSubscriptions {
           const source = startUpstreamSubscription(
             {
               subgraph,
-              wsUrl,
+              connection: this.#connections.get(subgraph, wsUrl),
               operation: primary.operation,
               operationName: primary.operationName,
               variables: primaryVariables,
               retryAttempts: this.#opts.retryAttempts,
               ...(this.#opts.retryBaseDelayMs !== undefined ? { retryBaseDelayMs: this.#opts.retryBaseDelayMs } : {}),
-              // Signed for anonymous callers too: subgraphs refuse a connection_init the gateway did not sign.
-              connectionParams: () => ({
+              // Signed for anonymous callers too: the subgraph checks each operation's caller.
+              headers: () => ({
                 [IDENTITY_HEADER]: signIdentity(identity, this.#opts.identitySecret, subgraph),
                 [CORRELATION_HEADER]: correlationId,
               }),
@@ -254,6 +262,7 @@ export class FederatedSubscriptions {
   /** Closes every upstream subscription (shutdown). */
   closeAll(): void {
     this.#registry.closeAll();
+    this.#connections.dispose();
   }
 
   async #execute(event: UpstreamEvent, planned: PlannedSubscription, primary: FetchNode, rest: PlanNode | undefined, context: GatewayContext): Promise<ExecutionResult> {

@@ -1,7 +1,7 @@
-import { createClient, type Client, type ExecutionResult } from 'graphql-ws';
+import type { ExecutionResult } from 'graphql-ws';
 import type { DocumentNode, FieldNode, GraphQLFormattedError, OperationDefinitionNode } from 'graphql';
 import { Kind, parse, print } from '../graphql.js';
-import WebSocket from 'ws';
+import type { UpstreamConnection } from './upstream-connections.js';
 import type { SharedEmitter, SharedSource } from './registry.js';
 import { ErrorCode } from '@shop/service-kit';
 
@@ -22,14 +22,14 @@ export const RESUMABLE_FIELDS: Readonly<Record<string, ResumableField>> = {
 
 export interface UpstreamOptions {
   readonly subgraph: string;
-  /** `ws://…/graphql` of the owning subgraph. */
-  readonly wsUrl: string;
+  /** The shared connection to the owning subgraph. */
+  readonly connection: UpstreamConnection;
   /** The primary fetch of the query plan: a subscription operation in the subgraph's terms. */
   readonly operation: string;
   readonly operationName?: string | undefined;
   readonly variables: Record<string, unknown>;
-  /** Evaluated on every (re)connect, so the signed identity is always fresh. */
-  readonly connectionParams: () => Record<string, unknown>;
+  /** The caller's headers (signed identity, correlation id), sent with every (re)subscribe so they are always fresh. */
+  readonly headers: () => Record<string, unknown>;
   /** Reconnection attempts after a dropped connection before the clients get an error. */
   readonly retryAttempts: number;
   /** First retry delay; doubles up to 5 s. */
@@ -59,11 +59,6 @@ function describe(err: unknown): string {
     return `closed ${String(e.code)}${e.reason ? ` ${String(e.reason)}` : ''}`;
   }
   return err instanceof Error ? err.message : String(err);
-}
-
-/** graphql-ws's `dispose` may reject with the socket's ErrorEvent when a connection attempt fails; that is expected here. */
-function disposeQuietly(client: Client): void {
-  void Promise.resolve(client.dispose()).catch(() => undefined);
 }
 
 /** The root field of a single-field subscription operation. */
@@ -121,16 +116,17 @@ export function startUpstreamSubscription(opts: UpstreamOptions, emit: SharedEmi
 
   let closed = false;
   let attempt = 0;
-  let client: Client | undefined;
   let unsubscribe: (() => void) | undefined;
   let timer: NodeJS.Timeout | undefined;
-  // graphql-ws leaves its connect promise unhandled when a subscription is released while the socket is
-  // still connecting and the connection then fails (an unhandled rejection crashes Node). So a close that
-  // comes while connecting waits until the connection is up or has failed, then releases.
-  let connecting = false;
+  const { client } = opts.connection;
+  // A connection that comes back up counts as a success: the next drop starts the backoff again.
+  const stopCounting = client.on('connected', () => {
+    attempt = 0;
+  });
   const release = () => {
-    unsubscribe?.();
-    if (client) disposeQuietly(client);
+    const stop = unsubscribe;
+    unsubscribe = undefined;
+    if (stop) opts.connection.whenSettled(stop);
   };
 
   const connect = (resuming: boolean) => {
@@ -138,39 +134,16 @@ export function startUpstreamSubscription(opts: UpstreamOptions, emit: SharedEmi
     const query = resume ? prepareResumableOperation(opts.operation, resume, resuming ? cursor : undefined).query : opts.operation;
     const variables =
       resuming && cursor !== undefined && resumeVar?.kind === Kind.VARIABLE ? { ...opts.variables, [resumeVar.name.value]: cursor } : opts.variables;
-    client = createClient({
-      url: opts.wsUrl,
-      webSocketImpl: WebSocket,
-      lazy: true,
-      retryAttempts: 0, // we retry ourselves, to resubscribe with the resume cursor
-      // Ping the subgraph so a half-open connection (a crashed host, a dropped NAT entry) is noticed.
-      keepAlive: 10_000,
-      connectionAckWaitTimeout: 10_000,
-      connectionParams: opts.connectionParams,
-      on: {
-        connecting: () => {
-          connecting = true;
-        },
-        connected: () => {
-          connecting = false;
-          attempt = 0;
-          if (closed) release();
-        },
-        closed: () => {
-          connecting = false;
-        },
-      },
-    });
-    const current = client;
-    unsubscribe = current.subscribe<Record<string, unknown>>(
-      { query, variables, ...(opts.operationName ? { operationName: opts.operationName } : {}) },
+    unsubscribe = client.subscribe<Record<string, unknown>>(
+      { query, variables, ...(opts.operationName ? { operationName: opts.operationName } : {}), extensions: { headers: opts.headers() } },
       {
         next: (result) => {
           if (closed) return;
           if (!result.data && result.errors?.length) {
             // The subgraph refused the subscription (UNAUTHENTICATED, FORBIDDEN, NOT_FOUND…): final, not retried.
             closed = true;
-            disposeQuietly(current);
+            stopCounting();
+            release();
             emit.error(result.errors as GraphQLFormattedError[]);
             return;
           }
@@ -184,7 +157,7 @@ export function startUpstreamSubscription(opts: UpstreamOptions, emit: SharedEmi
           emit.next(result as UpstreamEvent);
         },
         error: (err) => {
-          disposeQuietly(current);
+          unsubscribe = undefined; // graphql-ws has ended it
           if (closed) return;
           if (isGraphQLErrors(err)) {
             emit.error(err);
@@ -207,7 +180,7 @@ export function startUpstreamSubscription(opts: UpstreamOptions, emit: SharedEmi
           timer = setTimeout(() => connect(true), delay);
         },
         complete: () => {
-          disposeQuietly(current);
+          unsubscribe = undefined;
           if (!closed) emit.complete();
         },
       },
@@ -220,7 +193,8 @@ export function startUpstreamSubscription(opts: UpstreamOptions, emit: SharedEmi
       if (closed) return;
       closed = true;
       clearTimeout(timer);
-      if (!connecting) release();
+      stopCounting();
+      release();
     },
   };
 }

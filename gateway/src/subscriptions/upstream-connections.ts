@@ -1,0 +1,82 @@
+import { createClient, type Client } from 'graphql-ws';
+import WebSocket from 'ws';
+
+/**
+ * One graphql-ws connection per subgraph, shared by every upstream subscription to it. The connection
+ * speaks for the gateway; each subscribe carries its caller's signed identity in `extensions.headers`,
+ * which the subgraph checks per operation. Opening a socket, an upgrade and a connection_init per client
+ * subscription cost more CPU than the subscription itself on both sides; here a new subscription costs one
+ * message.
+ */
+export interface UpstreamConnection {
+  readonly client: Client;
+  /**
+   * Runs `fn` now, or once the connection attempt under way has succeeded or failed. graphql-ws leaves its
+   * connect promise unhandled when a subscription is released while the socket is still connecting and the
+   * connection then fails (an unhandled rejection crashes Node), so releases wait for that.
+   */
+  whenSettled(fn: () => void): void;
+}
+
+export interface UpstreamConnectionsOptions {
+  /** The connection's own params (the gateway's signed identity for that subgraph), made at every (re)connect. */
+  readonly connectionParams: (subgraph: string) => Record<string, unknown>;
+  /** How long a connection stays open after its last subscription ended; default 30_000 ms. */
+  readonly idleCloseMs?: number;
+}
+
+export function createUpstreamConnections(opts: UpstreamConnectionsOptions) {
+  const pool = new Map<string, UpstreamConnection>();
+
+  function open(subgraph: string, wsUrl: string): UpstreamConnection {
+    let connecting = false;
+    let waiting: (() => void)[] = [];
+    const settle = () => {
+      connecting = false;
+      const run = waiting;
+      waiting = [];
+      for (const fn of run) fn();
+    };
+    const client = createClient({
+      url: wsUrl,
+      webSocketImpl: WebSocket,
+      lazy: true,
+      lazyCloseTimeout: opts.idleCloseMs ?? 30_000,
+      retryAttempts: 0, // each subscription retries itself, to resubscribe with its resume cursor
+      // Ping the subgraph so a half-open connection (a crashed host, a dropped NAT entry) is noticed.
+      keepAlive: 10_000,
+      connectionAckWaitTimeout: 10_000,
+      connectionParams: () => opts.connectionParams(subgraph),
+      on: {
+        connecting: () => {
+          connecting = true;
+        },
+        connected: settle,
+        closed: settle,
+      },
+    });
+    return {
+      client,
+      whenSettled(fn) {
+        if (connecting) waiting.push(fn);
+        else fn();
+      },
+    };
+  }
+
+  return {
+    get(subgraph: string, wsUrl: string): UpstreamConnection {
+      const key = `${subgraph}\n${wsUrl}`;
+      let conn = pool.get(key);
+      if (!conn) pool.set(key, (conn = open(subgraph, wsUrl)));
+      return conn;
+    },
+    /** Closes every connection (shutdown). */
+    dispose(): void {
+      for (const { client } of pool.values()) void Promise.resolve(client.dispose()).catch(() => undefined);
+      pool.clear();
+    },
+  };
+}
+
+export type UpstreamConnections = ReturnType<typeof createUpstreamConnections>;
