@@ -58,7 +58,7 @@ const SHORT: ChaosProfile = {
   slowRunMs: 300,
   dropEveryMs: 1_500,
   drainMs: 75_000,
-  soak: { rate: 10, seconds: 20 },
+  soak: { rate: 40, seconds: 20 },
 };
 
 const FULL: ChaosProfile = {
@@ -75,7 +75,7 @@ const FULL: ChaosProfile = {
   slowRunMs: 300,
   dropEveryMs: 1_000,
   drainMs: 150_000,
-  soak: { rate: 10, seconds: 60 },
+  soak: { rate: 80, seconds: 60 },
 };
 
 export function chaosProfile(name = process.env.CHAOS_PROFILE): ChaosProfile {

@@ -48,6 +48,12 @@ export interface StartConsumerOptions {
   maxRetryDelayMs?: number;
   /** Longest a fetch waits for new records; default 500 ms (latency of an idle consumer). */
   maxWaitTimeMs?: number;
+  /**
+   * Bytes a fetch waits for (up to `maxWaitTimeMs`) before it answers; default 1 (at once). A group nobody
+   * waits on (a projection) can take its records in fewer, larger batches: every fetch answered costs both
+   * processes a wake-up, which on a busy or virtualised host costs more than the records themselves.
+   */
+  fetchMinBytes?: number;
   /** Partitions handled at once (each still in order); default 1. */
   partitionsConsumedConcurrently?: number;
   /** Records handled together (one marker lookup, one produce, one marker write); default 500. */
@@ -58,6 +64,12 @@ export interface StartConsumerOptions {
   commitIntervalMs?: number;
 }
 
+/**
+ * Fetch settings for a group nobody waits on (a projection, notifications): records are taken every 100 ms
+ * or per 64 KiB, whichever comes first, instead of one fetch per record at low load.
+ */
+export const PROJECTION_FETCH = { fetchMinBytes: 64 * 1024, maxWaitTimeMs: 100 } as const satisfies Partial<StartConsumerOptions>;
+
 const DEFAULTS = {
   fromBeginning: true,
   maxAttempts: 5,
@@ -66,6 +78,7 @@ const DEFAULTS = {
   initialRetryDelayMs: 100,
   maxRetryDelayMs: 5_000,
   maxWaitTimeMs: 500,
+  fetchMinBytes: 1,
   partitionsConsumedConcurrently: 1,
   maxBatchRecords: 500,
   commitEveryRecords: 1_000,
@@ -132,6 +145,7 @@ export async function startConsumer(opts: StartConsumerOptions): Promise<Consume
       sessionTimeout: cfg.sessionTimeoutMs,
       heartbeatInterval: Math.max(100, Math.min(3_000, Math.floor(cfg.sessionTimeoutMs / 3))),
       maxWaitTimeInMs: cfg.maxWaitTimeMs,
+      minBytes: cfg.fetchMinBytes,
       retry: {
         restartOnFailure: async (err) => {
           log.error({ err: errorText(err) }, 'kafka consumer failed; kafkajs restarts it');

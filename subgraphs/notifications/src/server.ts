@@ -3,7 +3,7 @@ import { buildSubgraphSchema } from '@apollo/subgraph';
 import { gql } from 'graphql-tag';
 import type { Logger } from 'pino';
 import { TOPICS } from '@shop/events';
-import { startConsumer } from '@shop/events/kafka';
+import { PROJECTION_FETCH, startConsumer } from '@shop/events/kafka';
 import { instrumentHandler } from '@shop/service-kit';
 import { startSubgraphService, type SubgraphService } from '@shop/service-kit/subgraph';
 import type { NotificationsConfig } from './config.js';
@@ -38,6 +38,7 @@ export function startNotificationsService(config: NotificationsConfig, opts: Sta
         groupId: NOTIFICATIONS_GROUP,
         topics: [TOPICS.orders],
         eventTypes: NOTIFICATION_SOURCE_TYPES,
+        ...PROJECTION_FETCH,
         handle: instrumentHandler(metrics, NOTIFICATIONS_GROUP, (e, ctx) => handler.handle(e, ctx)),
       });
       onClose(() => consumer.close());

@@ -3,7 +3,7 @@ import { buildSubgraphSchema } from '@apollo/subgraph';
 import { gql } from 'graphql-tag';
 import type { Logger } from 'pino';
 import { TOPICS } from '@shop/events';
-import { startConsumer, type ConsumerRunner } from '@shop/events/kafka';
+import { PROJECTION_FETCH, startConsumer, type ConsumerRunner } from '@shop/events/kafka';
 import { instrumentHandler } from '@shop/service-kit';
 import { startSubgraphService, type SubgraphService } from '@shop/service-kit/subgraph';
 import type { OrdersConfig } from './config.js';
@@ -61,6 +61,8 @@ export function startOrdersService(config: OrdersConfig, opts: StartOrdersOption
           groupId: ORDERS_GROUPS.projector,
           topics: [TOPICS.orders, TOPICS.inventory],
           eventTypes: ORDERS_PROJECTED_TYPES,
+          // placeOrder and the saga write the read model themselves; the projector only catches up behind them.
+          ...PROJECTION_FETCH,
           handle: instrumentHandler(metrics, ORDERS_GROUPS.projector, (e) => projector.project(e)),
         }),
         startConsumer({
