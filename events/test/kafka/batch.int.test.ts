@@ -4,11 +4,12 @@ import { createEvent, deterministicEventId } from '../../src/contracts/create.js
 import type { AnyEvent } from '../../src/contracts/envelope.js';
 import { EventError } from '../../src/errors.js';
 import type { EventProducer } from '../../src/kafka/producer.js';
+import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { killChild, spawnTs, type Child } from '../broker/helpers.js';
 import { cancellation, recorder, useEventInfra } from './fixture.js';
 import { effectHandler, effectKeys } from './fixtures/effects.js';
-import { delay, waitFor } from './helpers.js';
+import { delay, waitFor, type TestKafka } from './helpers.js';
 
 const infra = useEventInfra();
 
@@ -18,6 +19,19 @@ const statusChange = (orderId: string, sequence: number) =>
     { orderId, customerId: 'c', sequence, status: 'PENDING', previous: null, reason: null, at: '2026-01-01T00:00:00.000Z' },
     { key: orderId, correlationId: `corr-${orderId}` },
   );
+
+/** Every record value of `topic`, once `count` have arrived and nothing more came for 300 ms. */
+async function readValues(kafka: TestKafka, topic: string, count: number): Promise<string[]> {
+  const reader = kafka.kafka.consumer({ groupId: `reader-${randomUUID()}` });
+  const values: string[] = [];
+  await reader.connect();
+  await reader.subscribe({ topic, fromBeginning: true });
+  await reader.run({ eachMessage: async ({ message }) => void values.push(message.value!.toString()) });
+  await waitFor(`${count} record(s) on ${topic}`, () => values.length >= count);
+  await delay(300);
+  await reader.disconnect();
+  return values;
+}
 
 /** Counts the producer calls the consumer makes (each call is at most one produce request). */
 function counting(producer: EventProducer): EventProducer & { calls: number } {
@@ -113,13 +127,7 @@ describe('batch runner', () => {
     expect(rec.ids()).toEqual(expect.arrayContaining(events.filter((e) => e !== poison).map((e) => e.id)));
     expect(rec.seen.filter((s) => s.event.key === 'ord-1').map((s) => s.event.id)).toEqual([events[0]!.id, events[2]!.id]);
 
-    const dlq = kafka.kafka.consumer({ groupId: 'dlq-reader' });
-    const letters: string[] = [];
-    await dlq.connect();
-    await dlq.subscribe({ topic: 'shop.orders.dlq', fromBeginning: true });
-    await dlq.run({ eachMessage: async ({ message }) => void letters.push(message.value!.toString()) });
-    await waitFor('both dead letters', () => letters.length === 2);
-    await dlq.disconnect();
+    const letters = await readValues(kafka, 'shop.orders.dlq', 2);
     expect(letters).toContain('{not json');
     expect(letters.map((l) => (l.startsWith('{"') ? (JSON.parse(l) as { id: string }).id : l))).toContain(poison.id);
   });
@@ -136,15 +144,7 @@ describe('batch runner', () => {
     await waitFor('the wanted record', () => rec.seen.length === 1);
     expect(rec.ids()).toEqual([wanted.id]);
 
-    const dlq = kafka.kafka.consumer({ groupId: 'dlq-reader-types' });
-    const letters: string[] = [];
-    await dlq.connect();
-    await dlq.subscribe({ topic: 'shop.orders.dlq', fromBeginning: true });
-    await dlq.run({ eachMessage: async ({ message }) => void letters.push(message.value!.toString()) });
-    await waitFor('the dead letter', () => letters.length === 1);
-    await delay(300);
-    await dlq.disconnect();
-    expect(letters).toEqual(['garbage']);
+    expect(await readValues(kafka, 'shop.orders.dlq', 1)).toEqual(['garbage']);
   });
 
   it('a handler retried after a failure publishes only what its successful attempt emitted', async () => {
@@ -160,15 +160,8 @@ describe('batch runner', () => {
       },
     });
     await producer.publish(cancellation('ord-9'));
-    const answers: string[] = [];
-    const reader = kafka.kafka.consumer({ groupId: 'answers' });
-    await reader.connect();
-    await reader.subscribe({ topic: 'shop.payments', fromBeginning: true });
-    await reader.run({ eachMessage: async ({ message }) => void answers.push((JSON.parse(message.value!.toString()) as { payload: { reason: string } }).payload.reason) });
-    await waitFor('the answer', () => answers.length === 1);
-    await delay(300);
-    await reader.disconnect();
-    expect(answers).toEqual(['attempt 2']);
+    const answers = await readValues(kafka, 'shop.payments', 1);
+    expect(answers.map((a) => (JSON.parse(a) as { payload: { reason: string } }).payload.reason)).toEqual(['attempt 2']);
   });
 
   it('a batch killed (SIGKILL) after its Redis writes and before publishing and committing: redelivered, every effect once', async () => {
