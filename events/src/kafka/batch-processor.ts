@@ -189,9 +189,9 @@ export function createBatchProcessor(opts: BatchProcessorOptions) {
     await Promise.all(sends);
   }
 
+  /** `startConsumer` refuses a producer without `sendRecords`. */
   function sendRecords(topic: string, records: Message[]): Promise<void> {
-    if (!producer.sendRecords) throw new TypeError('the consumer needs a producer with sendRecords for dead letters');
-    return producer.sendRecords(topic, records);
+    return producer.sendRecords!(topic, records);
   }
 
   /** Publishes, waiting out outages; resolves with the error when the broker refuses the records for good. */

@@ -100,6 +100,7 @@ export async function startConsumer(opts: StartConsumerOptions): Promise<Consume
   if (cfg.topics.length === 0) throw new TypeError('startConsumer: topics must not be empty');
   if (!(cfg.maxAttempts >= 1)) throw new TypeError('startConsumer: maxAttempts must be >= 1');
   if (!(cfg.maxBatchRecords >= 1)) throw new TypeError('startConsumer: maxBatchRecords must be >= 1');
+  if (!cfg.producer.sendRecords) throw new TypeError('startConsumer: the producer must have sendRecords (dead letters keep the original bytes)');
   const { groupId } = cfg;
   const log = cfg.logger.child({ component: 'event-consumer', groupId });
   const closing = new AbortController();
