@@ -223,7 +223,7 @@ export function createBatchProcessor(opts: BatchProcessorOptions) {
   }
 
   /** Takes `messages` (one partition's, in offset order) to done; throws `AbortedError` when closing first. */
-  async function process(topic: string, partition: number, messages: readonly KafkaMessage[], heartbeat: () => Promise<void>): Promise<void> {
+  async function processBatch(topic: string, partition: number, messages: readonly KafkaMessage[], heartbeat: () => Promise<void>): Promise<void> {
     const done: (Done | undefined)[] = new Array(messages.length);
     const parsed: { index: number; p: Parsed }[] = [];
     messages.forEach((message, index) => {
@@ -284,5 +284,5 @@ export function createBatchProcessor(opts: BatchProcessorOptions) {
     ]);
   }
 
-  return { process };
+  return { processBatch };
 }

@@ -129,7 +129,7 @@ export async function startConsumer(opts: StartConsumerOptions): Promise<Consume
       if (closing.signal.aborted || !isRunning() || isStale()) break;
       const slice = messages.slice(start, start + cfg.maxBatchRecords);
       try {
-        await processor.process(batch.topic, batch.partition, slice, heartbeat);
+        await processor.processBatch(batch.topic, batch.partition, slice, heartbeat);
       } catch (err) {
         if (err instanceof AbortedError) break; // not done: left uncommitted for whoever gets the partition next
         throw err; // a rebalance from heartbeat(): kafkajs commits what is resolved and rejoins

@@ -4,7 +4,7 @@ import { EventError, type AnyEvent } from '@shop/events';
 import type { HandleOutcome, HandlerContext } from '@shop/events/kafka';
 import type { ServiceMetrics } from '@shop/service-kit';
 import { orderChannels } from './keys.js';
-import { decide } from './order-decider.js';
+import { decide, isSagaEvent } from './order-decider.js';
 import type { OrderStore } from './read-model.js';
 
 export { statusChangedEventId } from './order-decider.js';
@@ -35,9 +35,11 @@ export function createOrderSaga(deps: OrderSagaDeps) {
   const now = deps.now ?? (() => new Date());
 
   async function handle(event: AnyEvent, ctx: SagaContext): Promise<HandleOutcome> {
+    // Not the saga's event: answered without a Redis round trip.
+    if (!isSagaEvent(event)) return 'ignored';
+    const { orderId } = event.payload;
     for (let round = 1; round <= MAX_DECIDE_ROUNDS; round++) {
-      const orderId = (event.payload as { orderId?: string }).orderId;
-      const state = orderId === undefined ? null : await deps.store.loadState(orderId);
+      const state = await deps.store.loadState(orderId);
       const decision = decide(state, event, now().toISOString());
       switch (decision.kind) {
         case 'ignore':
@@ -74,7 +76,7 @@ export function createOrderSaga(deps: OrderSagaDeps) {
         }
       }
     }
-    throw new EventError(`order ${String((event.payload as { orderId?: unknown }).orderId)} kept changing while deciding`, { retriable: true });
+    throw new EventError(`order ${orderId} kept changing while deciding`, { retriable: true });
   }
 
   return { handle };
