@@ -9,6 +9,7 @@ import { isRetriable } from '../errors.js';
 import { AbortedError, backoffDelayMs, sleep } from './backoff.js';
 import { buildDeadLetter, errorText } from './dead-letter-record.js';
 import { headersToStrings } from './headers.js';
+import { createCheckpoints, processedKey } from './checkpoint.js';
 import type { EventProducer } from './producer.js';
 
 export interface HandlerContext {
@@ -54,10 +55,15 @@ export interface BatchProcessorOptions {
   readonly signal: AbortSignal;
 }
 
-/** Redis key of the marker saying `groupId` has processed `eventId`. */
-export function processedKey(groupId: string, eventId: string): string {
-  return `events:processed:${groupId}:${eventId}`;
-}
+/**
+ * What became of a batch: `applied` (its state, events, markers and the partition's next offset are stored)
+ * or `rewind` (Redis holds an earlier position than the fetch: it lost writes, or never had them; the caller
+ * seeks the partition to `offset`, and the records from there are applied again).
+ */
+export type BatchOutcome = { readonly kind: 'applied'; readonly next: string } | { readonly kind: 'rewind'; readonly offset: string };
+
+/** Rewinds to the same stored offset before a batch that still starts later is taken as a gap in the log. */
+const REWINDS_BEFORE_GAP = 3;
 
 /** A record taken to done: what it leaves to do once the whole batch is handled. */
 interface Done {
@@ -85,18 +91,24 @@ interface Parsed {
 /**
  * Takes one partition's fetched records to done, a batch at a time:
  * 1. parse every record (a malformed one becomes a dead letter at once);
- * 2. look up every processed marker at once (the commands go out together on an auto-pipelined client);
+ * 2. one script: the partition's stored offset (records before it are skipped; a batch after it means Redis
+ *    lost writes, and the partition is rewound to it) and every processed marker of the batch;
  * 3. run the handlers: records grouped by key, each key's records in offset order, different keys at once;
  * 4. one produce request for every event the batch emitted and every dead letter;
- * 5. the handlers' after-emit effects (pub/sub pushes) and the processed markers, all at once.
+ * 5. the handlers' after-emit effects (pub/sub pushes);
+ * 6. one script: the markers and the partition's next offset, written only if the same Redis run still holds
+ *    the offset of step 2 (see `checkpoint.ts`).
  * Only then may the caller resolve the batch's offsets. Handler failures are retried per record (forever
  * when `retriable`, else `maxAttempts` times, then dead-lettered) without holding back the other keys'
- * work; Redis and Kafka outages are waited out. A crash anywhere before the markers redelivers the batch,
+ * work; Redis and Kafka outages are waited out. A crash anywhere before step 6 applies the batch again,
  * and handlers are idempotent on their own state, so every effect still happens once.
  */
 export function createBatchProcessor(opts: BatchProcessorOptions) {
-  const { redis, groupId, producer } = opts;
+  const { groupId, producer } = opts;
   const log = opts.logger;
+  const checkpoints = createCheckpoints(opts.redis, groupId);
+  /** Per partition: the stored offset last rewound to, and how many times in a row. */
+  const rewinds = new Map<string, { offset: string; times: number }>();
   const retryDelay = (attempt: number) => backoffDelayMs(attempt, opts.initialRetryDelayMs, opts.maxRetryDelayMs);
 
   /** Sleeps in slices so the group keeps seeing our heartbeats during a long backoff. */
@@ -222,8 +234,34 @@ export function createBatchProcessor(opts: BatchProcessorOptions) {
     }
   }
 
+  /**
+   * Where the batch stands against the partition's stored offset: records before it were applied already
+   * (Kafka's commits trail Redis), and a batch starting after it follows a loss of Redis writes (rewind).
+   */
+  function placeBatch(topic: string, partition: number, messages: readonly KafkaMessage[], stored: string | null): { skipBefore: bigint } | BatchOutcome {
+    const tp = `${topic}:${partition}`;
+    if (stored === null) return { skipBefore: -1n };
+    const first = BigInt(messages[0]!.offset);
+    const storedAt = BigInt(stored);
+    if (storedAt >= first) {
+      rewinds.delete(tp);
+      return { skipBefore: storedAt };
+    }
+    const last = rewinds.get(tp);
+    const times = last?.offset === stored ? last.times + 1 : 1;
+    if (times > REWINDS_BEFORE_GAP) {
+      // Seeking there keeps landing later: the records in between are gone from the log (retention).
+      log.error({ topic, partition, stored, first: messages[0]!.offset }, 'records between the stored offset and the log are gone; going on from the log');
+      rewinds.delete(tp);
+      return { skipBefore: -1n };
+    }
+    rewinds.set(tp, { offset: stored, times });
+    log.warn({ topic, partition, stored, fetched: messages[0]!.offset }, 'Redis is behind the fetch position (lost writes?): applying again from its offset');
+    return { kind: 'rewind', offset: stored };
+  }
+
   /** Takes `messages` (one partition's, in offset order) to done; throws `AbortedError` when closing first. */
-  async function processBatch(topic: string, partition: number, messages: readonly KafkaMessage[], heartbeat: () => Promise<void>): Promise<void> {
+  async function processBatch(topic: string, partition: number, messages: readonly KafkaMessage[], heartbeat: () => Promise<void>): Promise<BatchOutcome> {
     const done: (Done | undefined)[] = new Array(messages.length);
     const parsed: { index: number; p: Parsed }[] = [];
     messages.forEach((message, index) => {
@@ -238,19 +276,28 @@ export function createBatchProcessor(opts: BatchProcessorOptions) {
       }
       try {
         const event = parseEvent(message.value);
-        parsed.push({ index, p: { message, event, marker: processedKey(groupId, event.id) } });
+        parsed.push({ index, p: { message, event, marker: processedKey(groupId, topic, partition, event.id) } });
       } catch (err) {
         // A malformed record never gets better: dead-letter it at once.
         done[index] = deadLetterOf(topic, partition, message, err, 0);
       }
     });
 
-    const seen = await untilItWorks('processed-marker lookup', heartbeat, () => Promise.all(parsed.map(({ p }) => redis.exists(p.marker))));
+    const start = await untilItWorks('checkpoint lookup', heartbeat, () => checkpoints.start(topic, partition, parsed.map(({ p }) => p.marker)));
+    const placed = placeBatch(topic, partition, messages, start.stored);
+    if ('kind' in placed) return placed;
+    const next = (BigInt(messages[messages.length - 1]!.offset) + 1n).toString();
+    if (placed.skipBefore >= BigInt(next)) return { kind: 'applied', next: start.stored! }; // all applied before
+    messages.forEach((message, index) => {
+      if (BigInt(message.offset) < placed.skipBefore) done[index] = SKIPPED;
+    });
+
     const byKey = new Map<string, { index: number; p: Parsed }[]>();
     const inBatch = new Set<string>();
     parsed.forEach((entry, i) => {
+      if (done[entry.index] === SKIPPED) return;
       // Processed before, or earlier in this very batch (a producer retry may write a record twice).
-      const duplicate = seen[i] === 1 || inBatch.has(entry.p.event.id);
+      const duplicate = start.processed[i] === true || inBatch.has(entry.p.event.id);
       inBatch.add(entry.p.event.id);
       if (duplicate) {
         done[entry.index] = SKIPPED;
@@ -272,16 +319,16 @@ export function createBatchProcessor(opts: BatchProcessorOptions) {
 
     const all = done as Done[];
     await publishAll(topic, partition, messages, all, heartbeat);
-    // Pushes and markers go out together (one round trip on an auto-pipelined client): both only after Kafka
-    // has the events, and a crash that loses either still leaves the state and the events right.
-    const effects = all.flatMap((d) => d.effects);
+    // Pushes only once Kafka has the events; a crash that loses one still leaves the state and the events right
+    // (subscribers repair gaps from the history).
+    await Promise.all(all.flatMap((d) => d.effects).map((effect) => untilItWorks('after-emit effect', heartbeat, effect)));
+    // Last, after every state change of the batch: its markers and the partition's next offset, in one script.
     const markers = all.flatMap((d) => (d.marker ? [d.marker] : []));
-    await Promise.all([
-      ...effects.map((effect) => untilItWorks('after-emit effect', heartbeat, effect)),
-      markers.length === 0
-        ? undefined
-        : untilItWorks('processed-marker write', heartbeat, () => Promise.all(markers.map((m) => redis.set(m.key, m.value, 'EX', opts.processedTtlSeconds, 'NX')))),
-    ]);
+    const end = await untilItWorks('checkpoint write', heartbeat, () => checkpoints.finish(topic, partition, start, next, markers, opts.processedTtlSeconds));
+    // Refused with our own offset stored: an earlier try was applied and its reply lost.
+    if (end.written || end.stored === next) return { kind: 'applied', next };
+    log.warn({ topic, partition, stored: end.stored, batchFrom: messages[0]!.offset }, 'Redis restarted or moved on during the batch: applying again from its offset');
+    return { kind: 'rewind', offset: end.stored ?? messages[0]!.offset };
   }
 
   return { processBatch };

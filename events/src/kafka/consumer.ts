@@ -3,11 +3,13 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { AbortedError, backoffDelayMs } from './backoff.js';
 import { createBatchProcessor, type EventHandler } from './batch-processor.js';
+import { createCheckpoints } from './checkpoint.js';
 import { errorText } from './dead-letter-record.js';
 import type { EventProducer } from './producer.js';
 import type { EventType } from '../contracts/registry.js';
 
-export { processedKey, type EventHandler, type HandleOutcome, type HandlerContext } from './batch-processor.js';
+export { offsetKey, processedKey } from './checkpoint.js';
+export { type EventHandler, type HandleOutcome, type HandlerContext } from './batch-processor.js';
 
 export interface ConsumerRunner {
   /** Graceful: stops fetching, finishes the in-flight message, commits, leaves the group. Idempotent. */
@@ -16,7 +18,10 @@ export interface ConsumerRunner {
 
 export interface StartConsumerOptions {
   kafka: Kafka;
-  /** Holds the processed-event markers `events:processed:<groupId>:<eventId>`. */
+  /**
+   * The Redis the handlers write their state to: it also holds the group's processed-event markers and, per
+   * partition, the next offset to apply, written after the state each batch changed (`checkpoint.ts`).
+   */
   redis: Redis;
   /** One group per service (no default: two services sharing a group would split the events between them). */
   groupId: string;
@@ -89,8 +94,9 @@ const DEFAULTS = {
  * Starts a consumer group member. Each fetched batch (one partition's records) is taken to done by the
  * batch processor (`batch-processor.ts`: records grouped by key, keys at once, one produce and one round of
  * Redis writes per batch), and only then are its offsets resolved; kafkajs commits resolved offsets every
- * `commitEveryRecords` records or `commitIntervalMs`, and at close and rebalance. What a crash leaves
- * uncommitted is redelivered and skipped by the processed markers. Resolves once it has joined the group.
+ * `commitEveryRecords` records or `commitIntervalMs`, and at close and rebalance. The position that counts is
+ * the one stored in Redis with the state: records Kafka redelivers before it are skipped, and when Redis
+ * lost writes (a crash, a failover) the partition is rewound to it. Resolves once it has joined the group.
  * It keeps running through kafkajs crashes: kafkajs restarts itself after retriable ones, and this runner
  * restarts a fresh kafkajs consumer after the others.
  */
@@ -108,6 +114,7 @@ export async function startConsumer(opts: StartConsumerOptions): Promise<Consume
   let restartTimer: NodeJS.Timeout | undefined;
   let restarts = 0;
 
+  const checkpoints = createCheckpoints(cfg.redis, groupId);
   const processor = createBatchProcessor({
     redis: cfg.redis,
     groupId,
@@ -123,22 +130,66 @@ export async function startConsumer(opts: StartConsumerOptions): Promise<Consume
     signal: closing.signal,
   });
 
+  /** Per assigned partition, the next offset this member has applied up to: checked when Redis comes back. */
+  const positions = new Map<string, { topic: string; partition: number; next: string }>();
+
+  function rewind(topic: string, partition: number, offset: string): void {
+    positions.delete(`${topic}:${partition}`);
+    consumer?.seek({ topic, partition, offset });
+  }
+
   async function eachBatch({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }: EachBatchPayload) {
     const { messages } = batch;
     for (let start = 0; start < messages.length; start += cfg.maxBatchRecords) {
       if (closing.signal.aborted || !isRunning() || isStale()) break;
       const slice = messages.slice(start, start + cfg.maxBatchRecords);
+      let outcome;
       try {
-        await processor.processBatch(batch.topic, batch.partition, slice, heartbeat);
+        outcome = await processor.processBatch(batch.topic, batch.partition, slice, heartbeat);
       } catch (err) {
         if (err instanceof AbortedError) break; // not done: left uncommitted for whoever gets the partition next
         throw err; // a rebalance from heartbeat(): kafkajs commits what is resolved and rejoins
       }
+      if (outcome.kind === 'rewind') {
+        rewind(batch.topic, batch.partition, outcome.offset);
+        break;
+      }
+      positions.set(`${batch.topic}:${batch.partition}`, { topic: batch.topic, partition: batch.partition, next: outcome.next });
       resolveOffset(slice[slice.length - 1]!.offset);
       await commitOffsetsIfNecessary();
       await heartbeat();
     }
   }
+
+  /**
+   * Redis came back (after a restart, perhaps from an AOF that lost its last second): a partition whose stored
+   * offset is behind what this member applied is rewound at once, not only when its next record arrives.
+   */
+  async function recheckPositions(): Promise<void> {
+    for (const { topic, partition, next } of [...positions.values()]) {
+      const stored = await checkpoints.stored(topic, partition).catch(() => undefined);
+      if (stored === undefined) return; // down again: the next 'ready' checks
+      if (stored !== null && BigInt(stored) >= BigInt(next)) continue;
+      log.warn({ topic, partition, stored, applied: next }, 'Redis lost writes of this group: applying again from its offset');
+      if (stored !== null) rewind(topic, partition, stored);
+      else log.error({ topic, partition }, 'Redis has no offset for this partition any more; rebuild the read models (npm run rebuild-read-models)');
+    }
+  }
+  const onRedisReady = () => void recheckPositions();
+
+  /**
+   * A partition this member is given starts where Redis says, not where Kafka's commit says: the two differ
+   * after a crash of either. (A batch fetched before this seek lands is checked against Redis all the same.)
+   */
+  async function startFromStoredOffsets(member: Consumer, assignment: Record<string, number[]>): Promise<void> {
+    for (const [topic, partitions] of Object.entries(assignment)) {
+      for (const partition of partitions) {
+        const stored = await checkpoints.stored(topic, partition).catch(() => null);
+        if (stored !== null && member === consumer && !closing.signal.aborted) member.seek({ topic, partition, offset: stored });
+      }
+    }
+  }
+  cfg.redis.on('ready', onRedisReady);
 
   function createMember(): Consumer {
     const member = cfg.kafka.consumer({
@@ -160,7 +211,9 @@ export async function startConsumer(opts: StartConsumerOptions): Promise<Consume
       if (!payload.restart && member === consumer) scheduleRestart();
     });
     member.on(member.events.GROUP_JOIN, ({ payload }) => {
+      positions.clear();
       log.info({ memberId: payload.memberId, assignment: payload.memberAssignment }, 'joined consumer group');
+      void startFromStoredOffsets(member, payload.memberAssignment);
     });
     member.on(member.events.STOP, () => log.debug('kafka consumer stopped'));
     return member;
@@ -220,6 +273,7 @@ export async function startConsumer(opts: StartConsumerOptions): Promise<Consume
       closed ??= (async () => {
         closing.abort();
         clearTimeout(restartTimer);
+        cfg.redis.off('ready', onRedisReady);
         // disconnect() stops the runner: it waits for eachBatch (the in-flight batch), commits, leaves the group.
         await consumer?.disconnect();
         log.info('consumer closed');

@@ -4,6 +4,7 @@ export { createEventProducer, toRecord, type EventProducer, type CreateEventProd
 export {
   startConsumer,
   processedKey,
+  offsetKey,
   PROJECTION_FETCH,
   type ConsumerRunner,
   type EventHandler,

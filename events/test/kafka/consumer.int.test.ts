@@ -85,8 +85,9 @@ describe('event producer → consumer (embedded broker, redis-server)', () => {
 
     await waitFor('the second id', () => rec.ids().includes('evt-dup-2'));
     expect(rec.ids()).toEqual(['evt-dup-1', 'evt-dup-2']);
-    expect(await infra.redis.client.get(processedKey(groupId, 'evt-dup-1'))).toMatch(/^shop\.orders:\d:0$/);
-    const ttl = await infra.redis.client.ttl(processedKey(groupId, 'evt-dup-1'));
+    const { topic, partition } = rec.seen[0]!.ctx;
+    expect(await infra.redis.client.get(processedKey(groupId, topic, partition, 'evt-dup-1'))).toMatch(/^shop\.orders:\d:0$/);
+    const ttl = await infra.redis.client.ttl(processedKey(groupId, topic, partition, 'evt-dup-1'));
     expect(ttl).toBeGreaterThan(6 * 24 * 3600);
 
     // Another group has its own markers: it handles the event too (once).

@@ -84,8 +84,9 @@ describe('dead letters (embedded broker, redis-server)', () => {
     expect(calls.get('evt-poison')).toBe(3);
     const [letter] = await readDeadLetters(kafka.kafka, { topic: 'shop.orders.dlq' });
     expect(letter).toMatchObject({ eventType: 'OrderCancellationRequested', eventId: 'evt-poison', attempts: 3, error: 'Error: cannot apply this cancellation' });
-    expect(await infra.redis.client.exists(processedKey(groupId, 'evt-poison'))).toBe(0);
-    expect(await infra.redis.client.exists(processedKey(groupId, 'evt-next'))).toBe(1);
+    const { topic, partition } = rec.seen[0]!.ctx; // both events have one key, so one partition
+    expect(await infra.redis.client.exists(processedKey(groupId, topic, partition, 'evt-poison'))).toBe(0);
+    expect(await infra.redis.client.exists(processedKey(groupId, topic, partition, 'evt-next'))).toBe(1);
   });
 
   it('a retriable error is retried (beyond maxAttempts) until it succeeds, then processed once, no dead letter', async () => {

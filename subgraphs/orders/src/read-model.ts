@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { OrderStatus } from '@shop/events/contracts';
-import { redisScript } from '@shop/service-kit';
+import { redisScript } from '@shop/events';
 import { orderIndexMember, orderKeys } from './keys.js';
 import type { OrderState } from './order-decider.js';
 
