@@ -1,4 +1,5 @@
 import { createLogger, type Logger } from './logger.js';
+import { startTracing } from './tracing.js';
 
 /** What a started service must offer `runService`. */
 export interface StoppableService {
@@ -13,13 +14,17 @@ export interface StoppableService {
 export async function runService(name: string, start: (logger: Logger) => Promise<StoppableService>): Promise<void> {
   const logger = createLogger(name);
   try {
+    const tracing = startTracing(name, logger);
     const service = await start(logger);
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) return;
       stopping = true;
       logger.info({ signal }, 'shutting down');
-      service.close().then(
+      service
+        .close()
+        .then(() => tracing?.shutdown())
+        .then(
         () => process.exit(0),
         (err: unknown) => {
           logger.error({ err }, 'shutdown failed');

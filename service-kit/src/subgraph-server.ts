@@ -11,6 +11,7 @@ import { requestIdentityFrom, type RequestIdentity } from './auth.js';
 import { ErrorCode, isApiErrorCode, isClientFacingCode } from './errors.js';
 import { serveGraphQLWs } from './graphql-ws-server.js';
 import { createWsOperations } from './ws-operations.js';
+import { contextOf, inSpan, SpanKind } from '@shop/events';
 
 export interface SubgraphServerOptions<TContext extends object> {
   /** Service name, for logs. */
@@ -187,13 +188,19 @@ export async function startSubgraphServer<TContext extends object>(opts: Subgrap
     res.end();
   }
 
+  /** A server span per GraphQL request, child of the caller's `traceparent` (the gateway's fetch span). */
+  function traced(req: IncomingMessage, res: ServerResponse, search: string): Promise<void> {
+    const method = req.method ?? 'GET';
+    return inSpan(`${method} /graphql`, SpanKind.SERVER, { 'http.request.method': method, 'url.path': '/graphql', 'server.service': opts.name }, () => handleGraphQL(req, res, search), contextOf(req.headers));
+  }
+
   const ops = { checks: opts.checks, registry: opts.registry };
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     // The common case, `/graphql` without a query string, skips the URL parser (no ops route has that path).
-    if (req.url === '/graphql') return handleGraphQL(req, res, '');
+    if (req.url === '/graphql') return traced(req, res, '');
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (await handleOpsRequest(req, res, ops)) return;
-    if (url.pathname === '/graphql') return handleGraphQL(req, res, url.search);
+    if (url.pathname === '/graphql') return traced(req, res, url.search);
     res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'not found' }));
   };
   const http = createServer((req, res) => {

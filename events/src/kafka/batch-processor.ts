@@ -11,6 +11,8 @@ import { buildDeadLetter, errorText } from './dead-letter-record.js';
 import { headersToStrings } from './headers.js';
 import { createCheckpoints, processedKey } from './checkpoint.js';
 import type { EventProducer } from './producer.js';
+import type { Attributes } from '@opentelemetry/api';
+import { context, contextOf, failSpan, rememberEmitContext, SpanKind, startSpan, trace } from '../tracing.js';
 
 export interface HandlerContext {
   topic: string;
@@ -75,6 +77,22 @@ interface Done {
 }
 
 const SKIPPED: Done = { events: [], effects: [], marker: null, deadLetter: null };
+
+function processAttributes(groupId: string, topic: string, partition: number, offset: string, event: AnyEvent, attempt: number): Attributes {
+  return {
+    'messaging.system': 'kafka',
+    'messaging.operation.type': 'process',
+    'messaging.consumer.group.name': groupId,
+    'messaging.destination.name': topic,
+    'messaging.destination.partition.id': String(partition),
+    'messaging.kafka.offset': Number(offset),
+    'messaging.message.id': event.id,
+    'messaging.kafka.message.key': event.key,
+    'shop.event.type': event.type,
+    'shop.correlation_id': event.correlationId,
+    'shop.attempt': attempt,
+  };
+}
 
 /** A header value as text (kafkajs gives Buffers; arrays only for repeated headers, of which we take the first). */
 function headerText(value: Buffer | string | (Buffer | string)[] | undefined): string | undefined {
@@ -159,16 +177,24 @@ export function createBatchProcessor(opts: BatchProcessorOptions) {
           return logger();
         },
         emit: (e) => {
-          if (Array.isArray(e)) events.push(...(e as readonly AnyEvent[]));
-          else events.push(e as AnyEvent);
+          for (const one of Array.isArray(e) ? (e as readonly AnyEvent[]) : [e as AnyEvent]) {
+            rememberEmitContext(one);
+            events.push(one);
+          }
         },
-        afterEmit: (effect) => void effects.push(effect),
+        // Run later, for the whole batch, but still part of this record's trace.
+        afterEmit: (effect) => void effects.push(context.bind(context.active(), effect)),
       };
+      const span = startSpan(`process ${topic}`, SpanKind.CONSUMER, processAttributes(groupId, topic, partition, message.offset, event, attempt), contextOf(headers));
       try {
-        const outcome = await opts.handle(event, ctx);
+        const outcome = await context.with(trace.setSpan(context.active(), span), () => opts.handle(event, ctx));
+        if (outcome === 'ignored') span.setAttribute('shop.outcome', 'ignored');
+        span.end();
         const marker = outcome === 'ignored' ? null : { key: p.marker, value: `${topic}:${partition}:${message.offset}` };
         return { events, effects, marker, deadLetter: null };
       } catch (err) {
+        failSpan(span, err);
+        span.end();
         const retriable = isRetriable(err);
         if (!retriable && attempt >= opts.maxAttempts) return deadLetterOf(topic, partition, message, err, attempt);
         const delayMs = retryDelay(attempt);

@@ -5,6 +5,8 @@ import { assertValidEvent } from '../contracts/create.js';
 import { topicOf } from '../contracts/registry.js';
 import { HEADERS } from '../contracts/topics.js';
 import { EventError, isRetriable } from '../errors.js';
+import { emitContextOf, failSpan, SpanKind, startSpan, trace, traceFields, type Span } from '../tracing.js';
+import type { Attributes } from '@opentelemetry/api';
 
 export interface EventProducer {
   /** Publishes the events (in order, per key) and resolves once every broker acknowledged them (acks=-1). */
@@ -24,12 +26,16 @@ export interface CreateEventProducerOptions {
   producerConfig?: ProducerConfig;
 }
 
-/** The Kafka record of an event: key = `event.key`, value = the envelope as JSON, headers from the envelope. */
-export function toRecord(event: EventEnvelope): Message {
+/**
+ * The Kafka record of an event: key = `event.key`, value = the envelope as JSON, headers from the envelope
+ * (and `trace`: the W3C trace context of its publish span, when traced).
+ */
+export function toRecord(event: EventEnvelope, trace: Readonly<Record<string, string>> = {}): Message {
   return {
     key: event.key,
     value: JSON.stringify(event),
     headers: {
+      ...trace,
       [HEADERS.eventId]: event.id,
       [HEADERS.eventType]: event.type,
       [HEADERS.eventVersion]: String(event.version),
@@ -82,13 +88,24 @@ export async function createEventProducer(opts: CreateEventProducerOptions): Pro
       // Validate all before sending any: an invalid event never half-publishes a batch.
       for (const event of list) assertValidEvent(event);
       const byTopic = new Map<string, Message[]>();
+      const spans: Span[] = [];
       for (const event of list) {
         const topic = topicOf(event.type);
         let messages = byTopic.get(topic);
         if (!messages) byTopic.set(topic, (messages = []));
-        messages.push(toRecord(event));
+        const parent = emitContextOf(event);
+        const span = startSpan(`send ${topic}`, SpanKind.PRODUCER, publishAttributes(topic, event), parent);
+        spans.push(span);
+        messages.push(toRecord(event, traceFields(trace.setSpan(parent, span))));
       }
-      await send([...byTopic].map(([topic, messages]) => ({ topic, messages })));
+      try {
+        await send([...byTopic].map(([topic, messages]) => ({ topic, messages })));
+      } catch (err) {
+        for (const span of spans) failSpan(span, err);
+        throw err;
+      } finally {
+        for (const span of spans) span.end();
+      }
       if (log.isLevelEnabled('debug')) log.debug({ events: list.map((e) => ({ id: e.id, type: e.type, key: e.key })) }, 'published');
     },
     async sendRecords(topic, messages) {
@@ -100,6 +117,18 @@ export async function createEventProducer(opts: CreateEventProducerOptions): Pro
       await sends.drained();
       await producer.disconnect();
     },
+  };
+}
+
+function publishAttributes(topic: string, event: AnyEvent): Attributes {
+  return {
+    'messaging.system': 'kafka',
+    'messaging.operation.type': 'send',
+    'messaging.destination.name': topic,
+    'messaging.message.id': event.id,
+    'messaging.kafka.message.key': event.key,
+    'shop.event.type': event.type,
+    'shop.correlation_id': event.correlationId,
   };
 }
 

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { RedisPubSub } from 'graphql-redis-subscriptions';
-import { EventError, type AnyEvent } from '@shop/events';
+import { EventError, inSpan, SpanKind, withTrace, type AnyEvent } from '@shop/events';
 import type { HandleOutcome, HandlerContext } from '@shop/events/kafka';
 import type { ServiceMetrics } from '@shop/service-kit';
 import { orderChannels } from './keys.js';
@@ -55,7 +55,8 @@ export function createOrderSaga(deps: OrderSagaDeps) {
           return 'ignored';
         case 'decided': {
           if (decision.changes.length > 0) {
-            const stored = await deps.store.applyChanges(state!.id, state!.sequence, decision.changes, decision.causes);
+            const transition = { 'shop.order.id': orderId, 'shop.order.from': state!.status, 'shop.order.to': decision.changes.at(-1)!.status, 'shop.event.type': event.type };
+            const stored = await inSpan('order transition', SpanKind.INTERNAL, transition, () => deps.store.applyChanges(state!.id, state!.sequence, decision.changes, decision.causes));
             if (stored === 'conflict') continue;
             if (stored === 'missing') throw new EventError(`order ${orderId} vanished while deciding`, { retriable: true });
             for (const c of decision.changes) deps.metrics.sagaTransitions.inc({ from: c.previous ?? 'none', to: c.status });
@@ -66,7 +67,13 @@ export function createOrderSaga(deps: OrderSagaDeps) {
           for (const e of decision.events) {
             if (e.type !== 'OrderStatusChanged') continue;
             const { customerId: _customerId, ...change } = e.payload;
-            ctx.afterEmit(() => deps.pubsub.publish(orderChannels.orderStatus(change.orderId), change));
+            const channel = orderChannels.orderStatus(change.orderId);
+            // The push carries its trace context, so the gateway's push to the client joins the order's trace.
+            ctx.afterEmit(() =>
+              inSpan('publish order-status', SpanKind.PRODUCER, { 'messaging.system': 'redis', 'shop.order.id': change.orderId, 'shop.order.sequence': change.sequence }, () =>
+                deps.pubsub.publish(channel, withTrace(change)),
+              ),
+            );
           }
           return 'ok';
         }
