@@ -9,7 +9,7 @@ import { isRetriable } from '../errors.js';
 import { AbortedError, backoffDelayMs, sleep } from './backoff.js';
 import { buildDeadLetter, errorText } from './dead-letter-record.js';
 import { headersToStrings } from './headers.js';
-import { createCheckpoints, processedKey } from './checkpoint.js';
+import { createCheckpoints, processedKey, type CheckpointStart } from './checkpoint.js';
 import type { EventProducer } from './producer.js';
 import type { Attributes } from '@opentelemetry/api';
 import { context, contextOf, failSpan, rememberEmitContext, SpanKind, startSpan, trace } from '../tracing.js';
@@ -127,6 +127,12 @@ export function createBatchProcessor(opts: BatchProcessorOptions) {
   const checkpoints = createCheckpoints(opts.redis, groupId);
   /** Per partition: the stored offset last rewound to, and how many times in a row. */
   const rewinds = new Map<string, { offset: string; times: number }>();
+  /**
+   * Per partition, what this member knows in the current Redis run: the offset it last wrote (or found) there,
+   * and how far it has gone since through records it had nothing to do for. Such records cost no round trip:
+   * their offsets are stored with the next batch that does something.
+   */
+  const known = new Map<string, { runId: string; stored: string | null; next: string }>();
   const retryDelay = (attempt: number) => backoffDelayMs(attempt, opts.initialRetryDelayMs, opts.maxRetryDelayMs);
 
   /** Sleeps in slices so the group keeps seeing our heartbeats during a long backoff. */
@@ -264,8 +270,9 @@ export function createBatchProcessor(opts: BatchProcessorOptions) {
    * Where the batch stands against the partition's stored offset: records before it were applied already
    * (Kafka's commits trail Redis), and a batch starting after it follows a loss of Redis writes (rewind).
    */
-  function placeBatch(topic: string, partition: number, messages: readonly KafkaMessage[], stored: string | null): { skipBefore: bigint } | BatchOutcome {
+  function placeBatch(topic: string, partition: number, messages: readonly KafkaMessage[], start: CheckpointStart): { skipBefore: bigint } | BatchOutcome {
     const tp = `${topic}:${partition}`;
+    const { stored } = start;
     if (stored === null) return { skipBefore: -1n };
     const first = BigInt(messages[0]!.offset);
     const storedAt = BigInt(stored);
@@ -273,6 +280,9 @@ export function createBatchProcessor(opts: BatchProcessorOptions) {
       rewinds.delete(tp);
       return { skipBefore: storedAt };
     }
+    const k = known.get(tp);
+    // Later than stored only by records this member skipped since it wrote `stored`, in this same Redis run.
+    if (k && k.runId === start.runId && k.stored === stored && k.next === messages[0]!.offset) return { skipBefore: -1n };
     const last = rewinds.get(tp);
     const times = last?.offset === stored ? last.times + 1 : 1;
     if (times > REWINDS_BEFORE_GAP) {
@@ -309,11 +319,25 @@ export function createBatchProcessor(opts: BatchProcessorOptions) {
       }
     });
 
-    const start = await untilItWorks('checkpoint lookup', heartbeat, () => checkpoints.start(topic, partition, parsed.map(({ p }) => p.marker)));
-    const placed = placeBatch(topic, partition, messages, start.stored);
-    if ('kind' in placed) return placed;
+    const tp = `${topic}:${partition}`;
     const next = (BigInt(messages[messages.length - 1]!.offset) + 1n).toString();
-    if (placed.skipBefore >= BigInt(next)) return { kind: 'applied', next: start.stored! }; // all applied before
+    const k = known.get(tp);
+    if (parsed.length === 0 && k?.next === messages[0]!.offset && done.every((d) => d === SKIPPED)) {
+      k.next = next; // nothing to do: no round trip
+      return { kind: 'applied', next };
+    }
+
+    const start = await untilItWorks('checkpoint lookup', heartbeat, () => checkpoints.start(topic, partition, parsed.map(({ p }) => p.marker)));
+    const placed = placeBatch(topic, partition, messages, start);
+    if ('kind' in placed) {
+      known.delete(tp);
+      return placed;
+    }
+    if (placed.skipBefore >= BigInt(next)) {
+      // All applied before (Kafka's commits trail Redis).
+      known.set(tp, { runId: start.runId, stored: start.stored, next });
+      return { kind: 'applied', next };
+    }
     messages.forEach((message, index) => {
       if (BigInt(message.offset) < placed.skipBefore) done[index] = SKIPPED;
     });
@@ -352,10 +376,29 @@ export function createBatchProcessor(opts: BatchProcessorOptions) {
     const markers = all.flatMap((d) => (d.marker ? [d.marker] : []));
     const end = await untilItWorks('checkpoint write', heartbeat, () => checkpoints.finish(topic, partition, start, next, markers, opts.processedTtlSeconds));
     // Refused with our own offset stored: an earlier try was applied and its reply lost.
-    if (end.written || end.stored === next) return { kind: 'applied', next };
+    if (end.written || end.stored === next) {
+      known.set(tp, { runId: start.runId, stored: next, next });
+      return { kind: 'applied', next };
+    }
+    known.delete(tp);
     log.warn({ topic, partition, stored: end.stored, batchFrom: messages[0]!.offset }, 'Redis restarted or moved on during the batch: applying again from its offset');
     return { kind: 'rewind', offset: end.stored ?? messages[0]!.offset };
   }
 
-  return { processBatch };
+  return {
+    processBatch,
+    /** The offset this member last stored per partition: what a Redis that lost writes is checked against. */
+    storedPositions(): { topic: string; partition: number; stored: string }[] {
+      return [...known].flatMap(([tp, k]) => {
+        if (k.stored === null) return [];
+        const cut = tp.lastIndexOf(':');
+        return [{ topic: tp.slice(0, cut), partition: Number(tp.slice(cut + 1)), stored: k.stored }];
+      });
+    },
+    /** Forgets a partition (rewound, or given to another member): its next batch reads Redis again. */
+    forget(topic?: string, partition?: number): void {
+      if (topic === undefined) known.clear();
+      else known.delete(`${topic}:${partition}`);
+    },
+  };
 }

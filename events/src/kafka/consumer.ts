@@ -130,11 +130,8 @@ export async function startConsumer(opts: StartConsumerOptions): Promise<Consume
     signal: closing.signal,
   });
 
-  /** Per assigned partition, the next offset this member has applied up to: checked when Redis comes back. */
-  const positions = new Map<string, { topic: string; partition: number; next: string }>();
-
   function rewind(topic: string, partition: number, offset: string): void {
-    positions.delete(`${topic}:${partition}`);
+    processor.forget(topic, partition);
     consumer?.seek({ topic, partition, offset });
   }
 
@@ -154,7 +151,6 @@ export async function startConsumer(opts: StartConsumerOptions): Promise<Consume
         rewind(batch.topic, batch.partition, outcome.offset);
         break;
       }
-      positions.set(`${batch.topic}:${batch.partition}`, { topic: batch.topic, partition: batch.partition, next: outcome.next });
       resolveOffset(slice[slice.length - 1]!.offset);
       await commitOffsetsIfNecessary();
       await heartbeat();
@@ -166,11 +162,11 @@ export async function startConsumer(opts: StartConsumerOptions): Promise<Consume
    * offset is behind what this member applied is rewound at once, not only when its next record arrives.
    */
   async function recheckPositions(): Promise<void> {
-    for (const { topic, partition, next } of [...positions.values()]) {
+    for (const { topic, partition, stored: wrote } of processor.storedPositions()) {
       const stored = await checkpoints.stored(topic, partition).catch(() => undefined);
       if (stored === undefined) return; // down again: the next 'ready' checks
-      if (stored !== null && BigInt(stored) >= BigInt(next)) continue;
-      log.warn({ topic, partition, stored, applied: next }, 'Redis lost writes of this group: applying again from its offset');
+      if (stored !== null && BigInt(stored) >= BigInt(wrote)) continue;
+      log.warn({ topic, partition, stored, wrote }, 'Redis lost writes of this group: applying again from its offset');
       if (stored !== null) rewind(topic, partition, stored);
       else log.error({ topic, partition }, 'Redis has no offset for this partition any more; rebuild the read models (npm run rebuild-read-models)');
     }
@@ -211,7 +207,7 @@ export async function startConsumer(opts: StartConsumerOptions): Promise<Consume
       if (!payload.restart && member === consumer) scheduleRestart();
     });
     member.on(member.events.GROUP_JOIN, ({ payload }) => {
-      positions.clear();
+      processor.forget();
       log.info({ memberId: payload.memberId, assignment: payload.memberAssignment }, 'joined consumer group');
       void startFromStoredOffsets(member, payload.memberAssignment);
     });

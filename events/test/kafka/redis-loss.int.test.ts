@@ -11,6 +11,7 @@ import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startDurableRedisServer, type DurableRedisServer } from '../../../test/support/redis-server.js';
 import { createEvent } from '../../src/contracts/create.js';
+import type { EventType } from '../../src/contracts/registry.js';
 import { EventError } from '../../src/errors.js';
 import { startConsumer, type ConsumerRunner, type EventHandler } from '../../src/kafka/consumer.js';
 import { createEventProducer, type EventProducer } from '../../src/kafka/producer.js';
@@ -38,6 +39,12 @@ const step = (key: string, sequence: number) =>
     { key, correlationId: `corr-${key}` },
   );
 
+/** Records of a type the group skips unparsed (`eventTypes`), on the same partitions. */
+const noise = (n: number) =>
+  keys.flatMap((key) =>
+    Array.from({ length: n }, () => createEvent('OrderCancellationRequested', { orderId: key, requestedBy: 'c', reason: 'noise' }, { key, correlationId: `corr-${key}` })),
+  );
+
 const keys = Array.from({ length: KEYS }, (_, i) => `key-${i}`);
 const steps = (from: number, to: number) => keys.flatMap((k) => Array.from({ length: to - from + 1 }, (_, i) => step(k, from + i)));
 
@@ -57,7 +64,7 @@ afterEach(async () => {
   for (const fn of cleanups.splice(0).reverse()) await fn().catch(() => undefined);
 });
 
-async function rig(): Promise<Rig> {
+async function rig(opts: { eventTypes?: readonly EventType[] } = {}): Promise<Rig> {
   const dir = await mkdtemp(join(tmpdir(), 'redis-loss-'));
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
   // RDB only: what a crash keeps is exactly the last SAVE.
@@ -91,7 +98,7 @@ async function rig(): Promise<Rig> {
     producer,
     gaps,
     async consumer() {
-      const runner = await startConsumer({ kafka: kafka.kafka, redis: client, groupId, topics: [TOPIC], logger: testLogger, producer, handle, sessionTimeoutMs: 6_000, initialRetryDelayMs: 20, maxRetryDelayMs: 200 });
+      const runner = await startConsumer({ kafka: kafka.kafka, redis: client, groupId, topics: [TOPIC], logger: testLogger, producer, handle, sessionTimeoutMs: 6_000, initialRetryDelayMs: 20, maxRetryDelayMs: 200, ...opts });
       cleanups.push(() => runner.close());
       return runner;
     },
@@ -118,14 +125,16 @@ async function allApplied(r: Rig, n: number) {
 }
 
 /** Applies steps 1..STEPS, snapshots, applies the rest until Kafka has committed all of it, then crashes Redis. */
-async function loseTheSecondHalf(r: Rig): Promise<void> {
+async function loseTheSecondHalf(r: Rig, noisePerKey = 0): Promise<void> {
   await r.producer.publish(steps(1, STEPS));
   await allApplied(r, STEPS);
+  await r.producer.publish(noise(noisePerKey));
   await r.client.save();
   await r.producer.publish(steps(STEPS + 1, 2 * STEPS));
   await allApplied(r, 2 * STEPS);
+  await r.producer.publish(noise(noisePerKey));
   // Kafka has committed every record (the commit interval is 1 s): Kafka alone would never redeliver them.
-  await waitFor('the group to commit everything', async () => (await r.committedTotal()) === KEYS * 2 * STEPS, 10_000);
+  await waitFor('the group to commit everything', async () => (await r.committedTotal()) === KEYS * (2 * STEPS + 2 * noisePerKey), 10_000);
 }
 
 describe('Redis loses its last writes, Kafka has committed past them', () => {
@@ -141,6 +150,31 @@ describe('Redis loses its last writes, Kafka has committed past them', () => {
     await allApplied(r, 2 * STEPS);
     for (const log of await r.logs()) expect(log).toEqual(inOrder(2 * STEPS));
     expect(r.gaps).toEqual([]);
+  });
+
+  it('records the group skips unparsed in between do not hide the loss', async () => {
+    const r = await rig({ eventTypes: ['OrderStatusChanged'] });
+    await r.consumer();
+    await loseTheSecondHalf(r, 3);
+
+    await r.redis.crash();
+    await r.redis.restart();
+    await allApplied(r, 2 * STEPS);
+    for (const log of await r.logs()) expect(log).toEqual(inOrder(2 * STEPS));
+    expect(r.gaps).toEqual([]);
+  });
+
+  it('records the group skips unparsed cost no Redis command once the partition is known', async () => {
+    const r = await rig({ eventTypes: ['OrderStatusChanged'] });
+    await r.consumer();
+    await r.producer.publish(steps(1, 1)); // every partition used gets a stored offset
+    await allApplied(r, 1);
+    await waitFor('the first commit', async () => (await r.committedTotal()) === KEYS, 10_000);
+    const commands = async () => Number(/^total_commands_processed:(\d+)/m.exec(await r.client.info('stats'))![1]);
+    const before = await commands();
+    await r.producer.publish(noise(5));
+    await waitFor('the group to pass the skipped records', async () => (await r.committedTotal()) === KEYS * 6, 10_000);
+    expect((await commands()) - before).toBe(1); // the INFO call of `before` itself
   });
 
   it('a member that joins after the crash starts from the offsets Redis kept, not from Kafka’s commits', async () => {
