@@ -34,6 +34,9 @@ interface Change {
 class Watcher {
   readonly changes: Change[] = [];
   readonly errors: string[] = [];
+  /** When the first and the last change arrived. */
+  firstAt = 0;
+  lastAt = 0;
   ended = false;
   private settle!: () => void;
   readonly done = new Promise<void>((r) => (this.settle = r));
@@ -50,6 +53,8 @@ class Watcher {
           if (value.errors?.length) this.errors.push(JSON.stringify(value.errors));
           const c = value.data?.orderStatusChanged;
           if (!c) return;
+          this.lastAt = Date.now();
+          this.firstAt ||= this.lastAt;
           this.changes.push({ sequence: c.sequence, status: c.status });
           if (isFinal(c.status)) this.finish();
         },
@@ -121,11 +126,16 @@ async function placeWithRetry(token: string, key: string, productId: string): Pr
  * Places SUBSCRIBERS orders at RATE per second, each watched by a subscriber from the moment it is placed,
  * runs `fault` after `faultAfterMs`, then waits (bounded) for every subscriber to see a final status.
  */
-async function runScenario(name: string, faultAfterMs: number, fault: () => Promise<void>): Promise<Watcher[]> {
+async function runScenario(name: string, faultAfterMs: number, fault: () => Promise<void>): Promise<{ watchers: Watcher[]; acrossFault: number }> {
   const watchers: Watcher[] = [];
   const placing: Promise<void>[] = [];
   const started = Date.now();
-  const faultDone = sleep(faultAfterMs).then(fault);
+  const window = { from: 0, to: 0 };
+  const faultDone = sleep(faultAfterMs).then(async () => {
+    window.from = Date.now();
+    await fault();
+    window.to = Date.now();
+  });
   for (let i = 0; i < SUBSCRIBERS; i++) {
     const customer = customers[i % CUSTOMERS]!;
     const product = products[i % products.length]!;
@@ -141,7 +151,9 @@ async function runScenario(name: string, faultAfterMs: number, fault: () => Prom
   const deadline = sleep(60_000);
   await Promise.race([Promise.all(watchers.map((w) => w.done)), deadline]);
   for (const w of watchers) w.finish();
-  return watchers;
+  // Subscriptions that had changes pushed before the fault and after it: the ones the fault put at risk.
+  const acrossFault = watchers.filter((w) => w.firstAt && w.firstAt < window.from && w.lastAt > window.to).length;
+  return { watchers, acrossFault };
 }
 
 /** Every watcher saw 1..n once, in order, ending with the final status the order has, as its history says. */
@@ -163,7 +175,7 @@ async function expectComplete(watchers: Watcher[]): Promise<void> {
 describe(`${SUBSCRIBERS} subscribers on orders in flight`, () => {
   it('see every change once, in order, when redis-server is killed (SIGKILL) and restarted on its AOF', async () => {
     const redis = system.processes.get('redis')!;
-    const watchers = await runScenario('redis', 1_500, async () => {
+    const { watchers, acrossFault } = await runScenario('redis', 1_500, async () => {
       redis.signal('SIGKILL');
       await redis.exited();
       await sleep(500);
@@ -171,11 +183,12 @@ describe(`${SUBSCRIBERS} subscribers on orders in flight`, () => {
       await system.waitReady('redis', 30_000);
     });
     await expectComplete(watchers);
+    expect(acrossFault, 'subscriptions live across the fault').toBeGreaterThan(0);
   });
 
   it('see every change once, in order, when the orders subgraph is killed (SIGKILL) and the gateway resubscribes', async () => {
     const orders = system.processes.get('orders-1')!;
-    const watchers = await runScenario('orders', 1_500, async () => {
+    const { watchers, acrossFault } = await runScenario('orders', 1_500, async () => {
       orders.signal('SIGKILL');
       await orders.exited();
       await sleep(500);
@@ -183,5 +196,6 @@ describe(`${SUBSCRIBERS} subscribers on orders in flight`, () => {
       await system.waitReady('orders-1', 60_000);
     });
     await expectComplete(watchers);
+    expect(acrossFault, 'subscriptions live across the fault').toBeGreaterThan(0);
   });
 });
