@@ -132,3 +132,44 @@ it('notificationAdded delivers, once, a notification published while the pub/sub
     await client.dispose();
   }
 });
+
+it('stockChanged pushes the current stock when the pub/sub connection is back, after a change it missed', async () => {
+  const admin = { sub: 'root', roles: ['admin'] };
+  const client = wsClient(sys.inventory.url, alice);
+  const seen: number[] = [];
+  let errors: unknown[] = [];
+  const unsubscribe = client.subscribe<any>(
+    { query: 'subscription { stockChanged(productId: "prd_reconnect") { stock { available } } }' },
+    {
+      next: (r) => {
+        if (r.errors) errors = [...errors, ...r.errors];
+        if (r.data) seen.push(r.data.stockChanged.stock.available);
+      },
+      error: (err) => void (errors = [...errors, err]),
+      complete: () => undefined,
+    },
+  );
+  const restock = async (quantity: number): Promise<number> => {
+    const d = await gqlOk(sys.inventory.url, 'mutation($q: Int!) { restock(productId: "prd_reconnect", quantity: $q) { stock { available } } }', { q: quantity }, admin);
+    return d.restock.stock.available;
+  };
+  try {
+    // Live once a restock made after it began is pushed.
+    await waitFor('a live stock subscription', async () => {
+      const available = await restock(1);
+      await sleep(300);
+      return seen.includes(available);
+    });
+    let restocked = 0;
+    const cuts = await withPubSubDown(async () => {
+      restocked = await restock(5);
+      await sleep(300);
+    });
+    expect(cuts, 'pub/sub connections cut').toBeGreaterThan(0);
+    await expect.poll(() => seen.at(-1), { timeout: 10_000 }).toBe(restocked);
+    expect(errors).toEqual([]);
+  } finally {
+    unsubscribe();
+    await client.dispose();
+  }
+});
