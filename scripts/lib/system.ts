@@ -108,7 +108,8 @@ export async function launchSystem(opts: LaunchOptions): Promise<RunningSystem> 
       const redisDir = join(dataDir, 'redis');
       mkdirSync(redisDir, { recursive: true });
       const args = ['--port', String(redisPort), '--bind', '127.0.0.1', '--dir', redisDir, '--save', ''];
-      args.push('--appendonly', opts.redisAppendOnly ? 'yes' : 'no');
+      // everysec is also Redis's default; said here because the chaos tier's Redis crash depends on it.
+      args.push('--appendonly', opts.redisAppendOnly ? 'yes' : 'no', '--appendfsync', 'everysec');
       const proc = spawnManaged({ name: 'redis', command: 'redis-server', args, logFile: join(logDir, 'redis.log'), echo: opts.echo });
       processes.set('redis', proc);
       redisUrl = `redis://127.0.0.1:${redisPort}`;

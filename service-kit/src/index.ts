@@ -3,6 +3,7 @@ export { parseEnv, envBoolean, envInt, envDurationMs, type EnvSource } from './e
 export { IDENTITY_HEADER, CORRELATION_HEADER, IDENTITY_MAX_AGE_MS, IDENTITY_CLOCK_SKEW_MS, signIdentity, verifyCaller, verifyIdentity, type Identity, type VerifiedCaller } from './identity.js';
 export { ErrorCode, isErrorCode, isApiErrorCode, isClientFacingCode, httpStatusOf, appError, badUserInput, unauthenticated, forbidden, notFound, conflict } from './errors.js';
 export { handleOpsRequest, type ReadinessCheck } from './ops-routes.js';
+export { watchPubSubReconnects, type PubSubReconnects } from './pubsub-reconnects.js';
 export { connectRedis } from './redis.js';
 export { DEFAULT_PORTS, DEV_SECRETS, MIN_SECRET_LENGTH, isProduction } from './defaults.js';
 export { correlationIdFrom } from './correlation.js';

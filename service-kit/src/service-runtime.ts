@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { createLogger } from './logger.js';
 import { createServiceMetrics, type ServiceMetrics } from './metrics.js';
+import { watchPubSubReconnects, type PubSubReconnects } from './pubsub-reconnects.js';
 import { connectRedis } from './redis.js';
 import { retryUntilReady } from './retry.js';
 import type { ServiceConfig } from './service-config.js';
@@ -17,6 +18,8 @@ export interface ServiceRuntime {
   readonly logger: Logger;
   readonly redis: Redis;
   readonly pubsub: RedisPubSub;
+  /** Tells streams with a stored history when pub/sub is back after a drop (what was published meanwhile is lost). */
+  readonly pubsubReconnects: PubSubReconnects;
   readonly kafka: Kafka;
   readonly producer: EventProducer;
   readonly metrics: ServiceMetrics;
@@ -61,6 +64,8 @@ export async function startSubgraphService<TContext extends object>(opts: StartS
     const subscriber = await connectRedis(config.redisUrl, logger, { enableAutoPipelining: false });
     const pubsub = new RedisPubSub({ publisher, subscriber });
     closers.push(() => pubsub.close());
+    const pubsubReconnects = watchPubSubReconnects(subscriber, logger);
+    closers.push(async () => pubsubReconnects.close());
 
     const kafka = createKafka({ brokers: [...config.kafkaBrokers], clientId: name, logger });
     await retryUntilReady('kafka', () => ensureTopics(kafka, { partitions: config.topicPartitions }), { logger });
@@ -75,6 +80,7 @@ export async function startSubgraphService<TContext extends object>(opts: StartS
       logger,
       redis,
       pubsub,
+      pubsubReconnects,
       kafka,
       producer,
       metrics,

@@ -170,6 +170,15 @@ describe(`faults while orders flow (profile ${profile.name})`, () => {
   };
   const freezeMs = profile.sessionTimeoutMs + 3_000;
 
+  // A crash is not a restart: no shutdown, and with appendfsync everysec (as `npm start` runs it) whatever
+  // Redis had not written to its AOF yet is gone, while pub/sub drops whatever is published meanwhile.
+  it('crash redis-server (SIGKILL, AOF with appendfsync everysec), restart it on the same data directory', async () => {
+    const rec = await harness().fault('crash (SIGKILL, AOF everysec)', 'redis', () => harness().crashRedis(500));
+    expect(rec.ok).toBe(true);
+    expectRedisKept(rec.detail);
+    await flow(profile.calmMs * (profile.overlapFaults ? 1 : 2));
+  });
+
   if (profile.overlapFaults) {
     it(`stop inventory (both replicas) ${freezeMs} ms, past the consumer session timeout, while redis-server restarts and orders-2 is slow`, async () => {
       const hh = harness();

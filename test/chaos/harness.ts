@@ -810,6 +810,24 @@ export class ChaosHarness {
     return `down ${Date.now() - t} ms; keys before ${before}, after ${after}`;
   }
 
+  /**
+   * Crashes redis-server: SIGKILL (no shutdown, no last AOF write: with appendfsync everysec what it had not
+   * yet written is gone), dead `downMs`, then started again on the same port and data directory.
+   */
+  async crashRedis(downMs: number): Promise<string> {
+    const before = Number(await this.redis.dbsize());
+    const p = this.proc('redis');
+    const pid = p.pid();
+    p.signal('SIGKILL');
+    await p.exited();
+    await sleep(downMs);
+    const t = Date.now();
+    await p.restart();
+    await this.system.waitReady('redis', 30_000);
+    const after = Number(await retry(() => this.redis.dbsize(), 20, 250));
+    return `killed pid ${pid}, down ${downMs} ms; answering again ${Date.now() - t} ms after restart; keys before ${before}, after ${after}`;
+  }
+
   /** SIGKILL the broker, leave it dead `downMs`, start it again on the same port and data directory. */
   async killBroker(downMs: number): Promise<string> {
     const p = this.proc('broker');

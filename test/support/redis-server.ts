@@ -9,11 +9,11 @@ export interface RedisServer {
 }
 
 /**
- * A throwaway `redis-server` for one test file: 127.0.0.1, a free port, no persistence. The one
- * fixture every workspace's integration tests use.
+ * A throwaway `redis-server` for one test file: 127.0.0.1, a free port (or `port`, to start one again
+ * where a killed one listened), no persistence. The one fixture every workspace's integration tests use.
  */
-export async function startRedisServer(): Promise<RedisServer> {
-  const port = await freePort();
+export async function startRedisServer(opts: { port?: number } = {}): Promise<RedisServer> {
+  const port = opts.port ?? (await freePort());
   const child = spawn('/usr/bin/redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
     stdio: 'ignore',
   });

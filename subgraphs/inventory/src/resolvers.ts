@@ -3,11 +3,12 @@ import type { Logger } from 'pino';
 import type { RedisPubSub } from 'graphql-redis-subscriptions';
 import { createEvent } from '@shop/events';
 import type { EventProducer } from '@shop/events/kafka';
-import { badUserInput, decodeCursor, encodeCursor, notFound, pageSize, requireAdmin, type RequestIdentity } from '@shop/service-kit';
+import { badUserInput, decodeCursor, encodeCursor, notFound, pageSize, requireAdmin, type PubSubReconnects, type RequestIdentity } from '@shop/service-kit';
 import { inventoryChannels, PRODUCT_ID } from './keys.js';
 import type { InventoryLoaders } from './loaders.js';
 import type { InventoryProjector } from './projector.js';
 import type { ProductRecord, StockStore } from './read-model.js';
+import { liveWithRefresh } from './stock-stream.js';
 
 export interface InventoryContext extends RequestIdentity {
   readonly loaders: InventoryLoaders;
@@ -18,6 +19,8 @@ export interface InventoryResolverDeps {
   readonly projector: InventoryProjector;
   readonly producer: EventProducer;
   readonly pubsub: RedisPubSub;
+  /** When pub/sub is back after a drop, each stock stream pushes the stock as it is then. */
+  readonly pubsubReconnects: PubSubReconnects;
   readonly announce: (productIds: Iterable<string>) => Promise<void>;
   readonly logger: Logger;
 }
@@ -77,7 +80,14 @@ export function createInventoryResolvers(deps: InventoryResolverDeps) {
         subscribe: async (_: unknown, args: { productId: string }) => {
           assertProductId(args.productId, 'productId');
           if (!(await store.get(args.productId))) throw notFound(`Product ${args.productId} does not exist.`);
-          return deps.pubsub.asyncIterableIterator(inventoryChannels.stock(args.productId));
+          return liveWithRefresh<{ productId: string }>({
+            subscribe: async (push) => {
+              const subId = await deps.pubsub.subscribe<{ productId: string }>(inventoryChannels.stock(args.productId), push);
+              return () => deps.pubsub.unsubscribe(subId);
+            },
+            refresh: { productId: args.productId },
+            onLiveResumed: (listener) => deps.pubsubReconnects.onResubscribed(listener),
+          });
         },
         resolve: async (msg: { productId: string }) => {
           const product = await store.get(msg.productId);

@@ -33,7 +33,7 @@ export function startInventoryService(config: InventoryConfig, opts: StartInvent
     name: 'inventory',
     config,
     ...runtimeOpts,
-    async setup({ logger, redis, pubsub, producer, metrics, consumerOptions, onClose }) {
+    async setup({ logger, redis, pubsub, pubsubReconnects, producer, metrics, consumerOptions, onClose }) {
       const store = createStockStore(redis);
       const projector = createInventoryProjector({ store });
       const handler = createStockHandler({ store, projector, pubsub, logger });
@@ -67,7 +67,7 @@ export function startInventoryService(config: InventoryConfig, opts: StartInvent
       return {
         schema: buildSubgraphSchema({
           typeDefs: inventoryTypeDefs,
-          resolvers: createInventoryResolvers({ store, projector, producer, pubsub, announce: handler.announce, logger }) as never,
+          resolvers: createInventoryResolvers({ store, projector, producer, pubsub, pubsubReconnects, announce: handler.announce, logger }) as never,
         }),
         context: (base, transport) => ({ ...base, loaders: createInventoryLoaders(store, { cache: transport.kind === 'http' }) }),
       };

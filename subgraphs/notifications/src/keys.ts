@@ -23,7 +23,12 @@ export const notificationChannels = {
 } as const;
 
 export function notificationIndexMember(createdAt: string, id: string): string {
-  return `${String(Date.parse(createdAt)).padStart(15, '0')}:${id}`;
+  return `${notificationIndexTime(Date.parse(createdAt))}:${id}`;
+}
+
+/** The time part of an index member: members sort by it, so it is also the bound of a time range. */
+export function notificationIndexTime(ms: number): string {
+  return String(ms).padStart(15, '0');
 }
 
 export const NOTIFICATION_ID = /^ntf_[A-Za-z0-9_-]{20,64}$/;

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { notificationIndexMember, notificationKeys } from './keys.js';
+import { notificationIndexMember, notificationIndexTime, notificationKeys } from './keys.js';
 
 export interface NotificationRecord {
   readonly id: string;
@@ -56,6 +56,12 @@ function toRecord(h: Record<string, string>): NotificationRecord | null {
 }
 
 export function createNotificationStore(redis: Redis) {
+  /** Ids of the customer's notifications created at or after `sinceMs`, oldest first. */
+  const idsSince = async (customerId: string, sinceMs: number): Promise<string[]> => {
+    const members = await redis.zrangebylex(notificationKeys.byCustomer(customerId), `[${notificationIndexTime(sinceMs)}`, '+');
+    return members.map((m) => m.slice(m.indexOf(':') + 1));
+  };
+
   return {
     /** Idempotent by id; true when recorded now. */
     async record(n: Omit<NotificationRecord, 'read'>): Promise<boolean> {
@@ -100,6 +106,15 @@ export function createNotificationStore(redis: Redis) {
     async page(customerId: string, unreadOnly: boolean, afterMember: string | null, count: number): Promise<string[]> {
       const key = unreadOnly ? notificationKeys.unread(customerId) : notificationKeys.byCustomer(customerId);
       return redis.zrevrangebylex(key, afterMember === null ? '+' : `(${afterMember}`, '-', 'LIMIT', 0, count);
+    },
+
+    idsSince,
+
+    /** The customer's notifications created at or after `sinceMs`, oldest first. */
+    async since(customerId: string, sinceMs: number): Promise<NotificationRecord[]> {
+      const ids = await idsSince(customerId, sinceMs);
+      const hashes = await Promise.all(ids.map((id) => redis.hgetall(notificationKeys.notification(id))));
+      return hashes.map((h) => toRecord(h)).filter((n): n is NotificationRecord => n !== null);
     },
 
     async unreadCount(customerId: string): Promise<number> {

@@ -1,7 +1,8 @@
 import type { RedisPubSub } from 'graphql-redis-subscriptions';
-import { badUserInput, decodeCursor, encodeCursor, isAdmin, notFound, pageSize, requireIdentity, type RequestIdentity, DateTimeScalar } from '@shop/service-kit';
+import { badUserInput, decodeCursor, encodeCursor, isAdmin, notFound, pageSize, requireIdentity, type PubSubReconnects, type RequestIdentity, DateTimeScalar } from '@shop/service-kit';
 import { NOTIFICATION_ID, notificationChannels } from './keys.js';
 import type { NotificationLoaders } from './loaders.js';
+import { liveWithCatchUp } from './notification-stream.js';
 import type { NotificationRecord, NotificationStore } from './read-model.js';
 
 export interface NotificationsContext extends RequestIdentity {
@@ -10,9 +11,15 @@ export interface NotificationsContext extends RequestIdentity {
 
 const CURSOR = 'notification';
 const memberId = (member: string): string => member.slice(member.indexOf(':') + 1);
+/**
+ * How far back, from its start, a subscription looks for notifications pub/sub dropped: a notification is
+ * created at its status change and recorded when the consumer gets there, so this bounds the consumer lag
+ * a catch-up covers (and what each subscription reads once when it starts).
+ */
+const CATCH_UP_WINDOW_MS = 120_000;
 
 
-export function createNotificationsResolvers(deps: { store: NotificationStore; pubsub: RedisPubSub }) {
+export function createNotificationsResolvers(deps: { store: NotificationStore; pubsub: RedisPubSub; pubsubReconnects: PubSubReconnects }) {
   const { store } = deps;
   return {
     DateTime: DateTimeScalar,
@@ -41,8 +48,20 @@ export function createNotificationsResolvers(deps: { store: NotificationStore; p
     },
     Subscription: {
       notificationAdded: {
-        subscribe: (_: unknown, __: unknown, ctx: NotificationsContext) =>
-          deps.pubsub.asyncIterableIterator(notificationChannels.customer(requireIdentity(ctx).sub)),
+        subscribe: (_: unknown, __: unknown, ctx: NotificationsContext) => {
+          const customerId = requireIdentity(ctx).sub;
+          const since = Date.now() - CATCH_UP_WINDOW_MS;
+          return liveWithCatchUp<NotificationRecord>({
+            subscribe: async (push) => {
+              const subId = await deps.pubsub.subscribe<NotificationRecord>(notificationChannels.customer(customerId), push);
+              return () => deps.pubsub.unsubscribe(subId);
+            },
+            existing: () => store.idsSince(customerId, since),
+            recent: () => store.since(customerId, since),
+            idOf: (n) => n.id,
+            onLiveResumed: (listener) => deps.pubsubReconnects.onResubscribed(listener),
+          });
+        },
         resolve: (n: NotificationRecord) => n,
       },
     },

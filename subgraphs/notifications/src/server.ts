@@ -29,7 +29,7 @@ export function startNotificationsService(config: NotificationsConfig, opts: Sta
     name: 'notifications',
     config,
     ...opts,
-    async setup({ redis, pubsub, metrics, consumerOptions, onClose }) {
+    async setup({ redis, pubsub, pubsubReconnects, metrics, consumerOptions, onClose }) {
       const store = createNotificationStore(redis);
       const projector = createNotificationsProjector({ store });
       const handler = createNotificationHandler({ projector, pubsub });
@@ -44,7 +44,7 @@ export function startNotificationsService(config: NotificationsConfig, opts: Sta
       onClose(() => consumer.close());
 
       return {
-        schema: buildSubgraphSchema({ typeDefs: notificationsTypeDefs, resolvers: createNotificationsResolvers({ store, pubsub }) as never }),
+        schema: buildSubgraphSchema({ typeDefs: notificationsTypeDefs, resolvers: createNotificationsResolvers({ store, pubsub, pubsubReconnects }) as never }),
         context: (base, transport) => ({ ...base, loaders: createNotificationLoaders(store, { cache: transport.kind === 'http' }) }),
       };
     },

@@ -17,6 +17,7 @@ import {
   requireAdmin,
   requireIdentity,
   type Identity,
+  type PubSubReconnects,
   type RequestIdentity,
   DateTimeScalar,
 } from '@shop/service-kit';
@@ -36,6 +37,8 @@ export interface OrdersResolverDeps {
   readonly store: OrderStore;
   readonly producer: EventProducer;
   readonly pubsub: RedisPubSub;
+  /** When pub/sub is back after a drop, each live status stream reads the history it may have missed. */
+  readonly pubsubReconnects: PubSubReconnects;
   readonly logger: Logger;
   readonly sagaDeadlineMs: number;
   readonly cancelWaitMs: number;
@@ -200,6 +203,7 @@ export function createOrdersResolvers(deps: OrdersResolverDeps) {
             history: () => store.history(args.orderId),
             sequenceOf: (c) => c.sequence,
             after,
+            onLiveResumed: (listener) => deps.pubsubReconnects.onResubscribed(listener),
           });
         },
         resolve: (change: StatusChange) => change,

@@ -44,7 +44,7 @@ export function startOrdersService(config: OrdersConfig, opts: StartOrdersOption
     name: 'orders',
     config,
     ...runtimeOpts,
-    async setup({ logger, redis, pubsub, producer, metrics, consumerOptions, onClose }) {
+    async setup({ logger, redis, pubsub, pubsubReconnects, producer, metrics, consumerOptions, onClose }) {
       const store = createOrderStore(redis);
       const projector = createOrdersProjector({ store, logger });
       const saga = createOrderSaga({ store, pubsub, logger, metrics });
@@ -95,6 +95,7 @@ export function startOrdersService(config: OrdersConfig, opts: StartOrdersOption
             store,
             producer,
             pubsub,
+            pubsubReconnects,
             logger,
             sagaDeadlineMs: config.sagaDeadlineMs,
             cancelWaitMs: config.cancelWaitMs,

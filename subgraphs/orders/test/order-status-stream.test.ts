@@ -5,9 +5,11 @@ type Change = { sequence: number };
 const seq = (...n: number[]) => n.map((sequence) => ({ sequence }));
 
 /** A fake channel: `push` delivers live items to the subscriber once subscribed. */
-function harness(history: Change[], opts: { duringHistory?: Change[] } = {}) {
+function harness(history: Change[], opts: { duringHistory?: Change[]; failingReads?: number } = {}) {
   let push: ((c: Change) => void) | undefined;
   let unsubscribed = false;
+  let failingReads = opts.failingReads ?? 0;
+  const resumeListeners = new Set<() => void>();
   const order: string[] = [];
   const stream = (after: number | null) =>
     replayThenLive<Change>({
@@ -20,14 +22,30 @@ function harness(history: Change[], opts: { duringHistory?: Change[] } = {}) {
       },
       history: async () => {
         order.push('history');
+        if (failingReads > 0 && order.filter((o) => o === 'history').length > 1) {
+          failingReads--;
+          throw new Error('Connection is closed.');
+        }
         // Changes published while the history is read arrive live too (the race the merge handles).
         for (const c of opts.duringHistory ?? []) push!(c);
         return [...history];
       },
       sequenceOf: (c) => c.sequence,
       after,
+      onLiveResumed: (listener) => {
+        resumeListeners.add(listener);
+        return () => void resumeListeners.delete(listener);
+      },
     });
-  return { stream, push: (c: Change) => push!(c), order, unsubscribed: () => unsubscribed };
+  return {
+    stream,
+    push: (c: Change) => push!(c),
+    order,
+    unsubscribed: () => unsubscribed,
+    /** The live channel is back after a drop. */
+    liveResumed: () => resumeListeners.forEach((l) => l()),
+    resumeListeners,
+  };
 }
 
 async function take(it: AsyncIterator<Change>, n: number): Promise<number[]> {
@@ -83,5 +101,71 @@ describe('replayThenLive', () => {
     await it.return!();
     expect(await pending).toEqual({ value: undefined, done: true });
     expect(h.unsubscribed()).toBe(true);
+  });
+
+  describe('when the live channel comes back after a drop', () => {
+    it('emits, in order, the changes published while it was down, then live ones', async () => {
+      const history = seq(1, 2);
+      const h = harness(history);
+      const it = h.stream(null);
+      expect(await take(it, 2)).toEqual([1, 2]);
+      // 3 and 4 (the final status: nothing after it would reveal the hole) were published during the drop.
+      history.push({ sequence: 3 }, { sequence: 4 });
+      h.liveResumed();
+      h.push({ sequence: 5 });
+      expect(await take(it, 3)).toEqual([3, 4, 5]);
+    });
+
+    it('emits nothing twice: a live change that also arrived, and a history rewritten with the same sequences', async () => {
+      const history = seq(1, 2, 3);
+      const h = harness(history);
+      const it = h.stream(null);
+      expect(await take(it, 3)).toEqual([1, 2, 3]);
+      // Redis lost 3 and the saga wrote it again with another timestamp; 4 arrived live as well.
+      history.splice(2, 1, { sequence: 3 }, { sequence: 4 });
+      h.push({ sequence: 4 });
+      h.liveResumed();
+      h.liveResumed();
+      h.push({ sequence: 4 });
+      h.push({ sequence: 5 });
+      expect(await take(it, 2)).toEqual([4, 5]);
+      const pending = it.next();
+      const outcome = await Promise.race([pending.then(() => 'emitted'), new Promise((r) => setTimeout(() => r('waiting'), 20))]);
+      expect(outcome).toBe('waiting');
+      await it.return!();
+    });
+
+    it('emits nothing from a history that lost entries already emitted, and goes on when they are written again', async () => {
+      const history = seq(1, 2, 3);
+      const h = harness(history);
+      const it = h.stream(null);
+      expect(await take(it, 3)).toEqual([1, 2, 3]);
+      history.splice(2); // Redis came back without 3
+      h.liveResumed();
+      history.push({ sequence: 3 }, { sequence: 4 });
+      h.push({ sequence: 3 });
+      h.push({ sequence: 4 });
+      expect(await take(it, 1)).toEqual([4]);
+    });
+
+    it('retries a history read that fails while Redis is still coming back', async () => {
+      const history = seq(1);
+      const h = harness(history, { failingReads: 2 });
+      const it = h.stream(null);
+      expect(await take(it, 1)).toEqual([1]);
+      history.push({ sequence: 2 });
+      h.liveResumed();
+      expect(await take(it, 1)).toEqual([2]);
+      expect(h.order.filter((o) => o === 'history')).toHaveLength(4);
+    });
+
+    it('stops listening for reconnections when the subscription ends', async () => {
+      const h = harness(seq(1));
+      const it = h.stream(null);
+      expect(await take(it, 1)).toEqual([1]);
+      expect(h.resumeListeners.size).toBe(1);
+      await it.return!();
+      expect(h.resumeListeners.size).toBe(0);
+    });
   });
 });
