@@ -235,6 +235,7 @@ export async function startSubgraphServer<TContext extends object>(opts: Subgrap
       },
       // The gateway multiplexes many callers over one connection: each subscribe names its own.
       onSubscribe: (ctx, id, payload) => operations.subscribe(ctx, id, payload),
+      subscribe: (args) => operations.execute(args),
       // Called per operation; a subscription keeps its context for its whole life, so per-request
       // caches must not be used there (the transport tells the service).
       context: async (ctx, id) => {

@@ -1,8 +1,9 @@
 import { createRequire } from 'node:module';
-import type { DocumentNode, ExecutionArgs, GraphQLError, GraphQLSchema } from 'graphql';
+import type { DocumentNode, ExecutionArgs, ExecutionResult, GraphQLError, GraphQLSchema } from 'graphql';
 import type { SubscribePayload } from 'graphql-ws';
 import { requestIdentityFrom, type RequestIdentity } from './auth.js';
 import { ErrorCode } from './errors.js';
+import { contextOf, inSpan, SpanKind, TRACE_FIELD, traceFields } from '@shop/events';
 
 // graphql-js as graphql-ws loads it (Node's resolution: the CommonJS build), so the documents and errors
 // handed back to it are of its own copy, also under a bundler-style resolver (vitest) that would pick the
@@ -53,6 +54,47 @@ export function createWsOperations(opts: { schema: GraphQLSchema; identitySecret
       if (Array.isArray(document)) return document as readonly GraphQLError[];
       return { schema: opts.schema, document: document as DocumentNode, variableValues: payload.variables, operationName: payload.operationName };
     },
+    /**
+     * graphql-ws `subscribe`: graphql-js's own, but an event that carries a trace context (a pub/sub message the
+     * saga published in an order's trace) is executed in a span of that trace, and the pushed result carries
+     * the span's context in `extensions`, so the gateway's push to the client joins the trace too.
+     */
+    async execute(args: ExecutionArgs): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
+      const stream = await graphql.createSourceEventStream(args);
+      if (!(Symbol.asyncIterator in stream)) return stream;
+      const source = stream as AsyncIterableIterator<unknown>;
+      const field = operationFieldName(args);
+      const run = async (payload: unknown): Promise<ExecutionResult> => {
+        const trace = (payload as Record<string, unknown> | null)?.[TRACE_FIELD];
+        if (!trace || typeof trace !== 'object') return graphql.execute({ ...args, rootValue: payload });
+        return inSpan(
+          `push ${field}`,
+          SpanKind.PRODUCER,
+          { 'graphql.operation.type': 'subscription', 'graphql.field': field },
+          async () => {
+            const result = await graphql.execute({ ...args, rootValue: payload });
+            return { ...result, extensions: { ...result.extensions, [TRACE_FIELD]: traceFields() } };
+          },
+          contextOf(trace as Record<string, unknown>),
+        );
+      };
+      const pushed: AsyncIterableIterator<ExecutionResult> = {
+        async next() {
+          const r = await source.next();
+          return r.done ? r : { value: await run(r.value), done: false };
+        },
+        async return() {
+          await source.return?.();
+          return { value: undefined, done: true };
+        },
+        async throw(err: unknown) {
+          await source.return?.();
+          throw err;
+        },
+        [Symbol.asyncIterator]: () => pushed,
+      };
+      return pushed;
+    },
     /** The operation's own caller, if its subscribe named one (taken: asked once, when its context is made). */
     takeCaller(connection: object, id: string): RequestIdentity | undefined {
       const callers = pending.get(connection);
@@ -61,4 +103,15 @@ export function createWsOperations(opts: { schema: GraphQLSchema; identitySecret
       return caller;
     },
   };
+}
+
+/** The first root field of the operation (a subscription has exactly one), for span names. */
+function operationFieldName(args: ExecutionArgs): string {
+  for (const def of args.document.definitions) {
+    if (def.kind !== 'OperationDefinition') continue;
+    if (args.operationName && def.name?.value !== args.operationName) continue;
+    const first = def.selectionSet.selections[0];
+    return first?.kind === 'Field' ? first.name.value : 'subscription';
+  }
+  return 'subscription';
 }
