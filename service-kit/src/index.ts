@@ -14,3 +14,4 @@ export { retryUntilReady } from './retry.js';
 export { serviceEnvFields, serviceEnvSchema, serviceConfigFrom, type ServiceEnv, type ServiceConfig } from './service-config.js';
 export { runService, type StoppableService } from './run-service.js';
 export { DateTimeScalar } from './date-time-scalar.js';
+export { createPushStream, readForCatchUp, type PushStream } from './push-stream.js';
