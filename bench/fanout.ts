@@ -25,6 +25,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
+import { TSX_NODE_ARGS } from '../scripts/lib/processes.js';
 import { REPO_ROOT } from '../scripts/lib/system.js';
 import { CANCEL_ORDER } from '../test/support/shop.js';
 import { eventually, graphql } from '../test/support/clients.js';
@@ -122,7 +123,7 @@ async function stopWorker({ child, exited }: (typeof forked)[number]): Promise<v
 function startWorker(index: number): Promise<Worker> {
   const child = fork(WORKER_FILE, [], {
     cwd: REPO_ROOT,
-    execArgv: ['--import', 'tsx'],
+    execArgv: [...TSX_NODE_ARGS],
     // Typed arrays cross the channel as typed arrays.
     serialization: 'advanced',
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],

@@ -19,7 +19,7 @@ import { performance } from 'node:perf_hooks';
 import type { Pool } from 'undici';
 import { DEV_SECRETS, IDENTITY_HEADER, signIdentity } from '@shop/service-kit';
 import { REPO_ROOT } from '../scripts/lib/system.js';
-import { spawnManaged } from '../scripts/lib/processes.js';
+import { spawnManaged, TSX_NODE_ARGS } from '../scripts/lib/processes.js';
 import { waitForStatus } from '../test/support/shop.js';
 import { numberArg } from './lib/args.js';
 import { createPool, postJson, runLoad, type LoadResult } from './lib/load.js';
@@ -90,7 +90,7 @@ async function main() {
   const stock = spawnManaged({
     name: 'stock-gateway',
     command: process.execPath,
-    args: ['--import', 'tsx', join(REPO_ROOT, 'bench/lib/stock-gateway.ts')],
+    args: [...TSX_NODE_ARGS, join(REPO_ROOT, 'bench/lib/stock-gateway.ts')],
     cwd: REPO_ROOT,
     env: {
       STOCK_SUBGRAPH_URLS: JSON.stringify({ orders: ordersUrl.href, inventory: inventoryUrl.href, notifications: notificationsUrl }),

@@ -10,6 +10,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { TSX_NODE_ARGS } from './lib/processes.js';
 import { REPO_ROOT } from './lib/system.js';
 import { machine, RESULTS_DIR, type BenchResult, type GoalCheck, type ResultTable } from '../bench/lib/report.js';
 
@@ -114,7 +115,7 @@ function runOne(bench: Bench): Promise<Outcome> {
   console.log(`\n=== ${bench.name} (${bench.file}) ===`);
   return new Promise((resolve) => {
     // Raise the soft open-files limit to the hard one: the fan-out holds 10,000 sockets in one process.
-    const child = spawn('sh', ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"', 'sh', process.execPath, '--import', 'tsx', file, ...(quick ? bench.quickArgs : [])], {
+    const child = spawn('sh', ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"', 'sh', process.execPath, ...TSX_NODE_ARGS, file, ...(quick ? bench.quickArgs : [])], {
       cwd: REPO_ROOT,
       stdio: 'inherit',
       env: process.env,
@@ -279,7 +280,7 @@ for (const name of BENCHES.map((b) => b.name)) {
     lines.push(`## ${name}`, '');
     lines.push(`From \`bench/results/${name}.json\`, written ${mtime}.`);
     if (stale) lines.push(`*Not re-measured in this run${outcome ? ` (${outcome.status}${outcome.detail ? `: ${outcome.detail}` : ''})` : ''}.*`);
-    lines.push('', `Reproduce: \`node --import tsx ${bench?.file ?? `bench/${name}.ts`}\``, '');
+    lines.push('', `Reproduce: \`node ${TSX_NODE_ARGS.join(' ')} ${bench?.file ?? `bench/${name}.ts`}\``, '');
     for (const t of genericTables(read.generic, 'Figures')) lines.push(markdownTable(t), '');
     const adapted = adaptGoals(name, read.generic);
     if (adapted) lines.push('**Goals**', '', goalsTable(adapted), '');

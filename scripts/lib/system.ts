@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { DEFAULT_PORTS } from '@shop/service-kit';
-import { freePort, httpOk, spawnManaged, tcpOk, waitUntil, type ManagedProcess } from './processes.js';
+import { freePort, httpOk, spawnManaged, tcpOk, TSX_NODE_ARGS, waitUntil, type ManagedProcess } from './processes.js';
 
 export const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 
@@ -25,6 +25,8 @@ export interface LaunchOptions {
   gateways?: number;
   /** Extra environment for every service (e.g. `SAGA_DEADLINE_MS`). */
   env?: Record<string, string>;
+  /** Run the services from source through tsx (default) or their compiled build (`npm run build` first). */
+  runtime?: Runtime;
   /** Start the web demo's Vite server. Default false. */
   webDemo?: boolean;
   /** Redis persistence: AOF on (npm start, chaos) or nothing on disk (tests). Default false. */
@@ -52,8 +54,13 @@ export interface RunningSystem {
 
 const READY_TIMEOUT_MS = 60_000;
 
-function tsEntry(path: string): string[] {
-  return ['--import', 'tsx', join(REPO_ROOT, path)];
+/** How services run: from their TypeScript sources through tsx (development, tests), or compiled (`npm run build`). */
+export type Runtime = 'tsx' | 'compiled';
+
+/** Node arguments that start the entry point `path` (e.g. `gateway/src/main.ts`); compiled, its `dist/main.js` twin. */
+export function serviceEntry(path: string, runtime: Runtime = 'tsx'): string[] {
+  if (runtime === 'tsx') return [...TSX_NODE_ARGS, join(REPO_ROOT, path)];
+  return [join(REPO_ROOT, path.replace('/src/', '/dist/').replace(/\.ts$/, '.js'))];
 }
 
 /**
@@ -120,7 +127,7 @@ export async function launchSystem(opts: LaunchOptions): Promise<RunningSystem> 
     let brokerStart: Promise<void> = Promise.resolve();
     if (!kafkaBrokers) {
       const kafkaPort = await port(DEFAULT_PORTS.kafka);
-      const args = [...tsEntry('events/src/broker/cli.ts'), '--port', String(kafkaPort), '--data-dir', join(dataDir, 'kafka')];
+      const args = [...serviceEntry('events/src/broker/cli.ts', opts.runtime), '--port', String(kafkaPort), '--data-dir', join(dataDir, 'kafka')];
       const proc = launch('broker', args, {});
       kafkaBrokers = `127.0.0.1:${kafkaPort}`;
       const brokers = kafkaBrokers;
@@ -138,7 +145,7 @@ export async function launchSystem(opts: LaunchOptions): Promise<RunningSystem> 
       for (let i = 1; i <= replicas; i++) {
         const p = await port(DEFAULT_PORTS[name] + (i - 1) * 10);
         const procName = `${name}-${i}`;
-        launch(procName, tsEntry(`subgraphs/${name}/src/main.ts`), {
+        launch(procName, serviceEntry(`subgraphs/${name}/src/main.ts`, opts.runtime), {
           PORT: String(p),
           HOST: '127.0.0.1',
           REDIS_URL: redisUrl,
@@ -162,7 +169,7 @@ export async function launchSystem(opts: LaunchOptions): Promise<RunningSystem> 
       const p = await port(DEFAULT_PORTS.gateway + (i - 1) * 10);
       const procName = `gateway-${i}`;
       const pick = (name: SubgraphName) => subgraphUrls[name][(i - 1) % subgraphUrls[name].length]!;
-      launch(procName, tsEntry('gateway/src/main.ts'), {
+      launch(procName, serviceEntry('gateway/src/main.ts', opts.runtime), {
         PORT: String(p),
         HOST: '127.0.0.1',
         REDIS_URL: redisUrl,
