@@ -5,7 +5,7 @@
  *    producer processes each keeping several sends in flight;
  *  - end-to-end latency p50/p99 from `send()` to `eachMessage` at ~1,000 records/s for ~5 s.
  *
- *   node --import tsx bench/broker.ts [--duration 4] [--latency-duration 5] [--in-flight 8]
+ *   node --conditions=@shop/source --import tsx bench/broker.ts [--duration 4] [--latency-duration 5] [--in-flight 8]
  *        [--only throughput|latency]
  *
  * The broker runs as its own process (the CLI), so it does not share an event loop with kafkajs.

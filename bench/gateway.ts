@@ -8,7 +8,7 @@
  * each with the same closed-loop load (same concurrency, warm-up, duration and request cap), once
  * loaded (default 32 in flight) and once unloaded (1 in flight, the latency the goal is about).
  *
- *   node --import tsx bench/gateway.ts [--concurrency 32] [--duration 10] [--warmup 2]
+ *   node --conditions=@shop/source --import tsx bench/gateway.ts [--concurrency 32] [--duration 10] [--warmup 2]
  *        [--latency-duration 5] [--rounds 2] [--max-requests 300000]
  *
  * Writes bench/results/gateway.json. The load generator runs in this process and shares the
@@ -356,7 +356,7 @@ round ${r + 1}/${ROUNDS}, unloaded: 1 request in flight`);
     title: 'Federated query: our gateway vs stock Apollo Gateway vs direct subgraph calls',
     date: new Date().toISOString(),
     machine: machine(),
-    command: `node --import tsx bench/gateway.ts --concurrency ${CONCURRENCY} --duration ${DURATION_S} --warmup ${WARMUP_S} --latency-duration ${LATENCY_DURATION_S} --rounds ${ROUNDS} --max-requests ${MAX_REQUESTS}`,
+    command: `node --conditions=@shop/source --import tsx bench/gateway.ts --concurrency ${CONCURRENCY} --duration ${DURATION_S} --warmup ${WARMUP_S} --latency-duration ${LATENCY_DURATION_S} --rounds ${ROUNDS} --max-requests ${MAX_REQUESTS}`,
     durationSeconds: Math.round((Date.now() - began) / 1000),
     notes,
     tables: [figures, comparison, cpuPerRequestTable, cpuTable],

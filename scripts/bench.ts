@@ -2,8 +2,9 @@
 // other side by side on a small machine), each writing bench/results/<name>.json; then renders
 // every result into bench/RESULTS.md with the machine, the date, the command and the goals.
 //
-//   npm run bench                          # broker (when bench/broker.ts exists), gateway, fanout, saga
+//   npm run bench                          # broker (when bench/broker.ts exists), gateway, fanout, saga, startup
 //   npm run bench -- --only gateway,fanout
+//   npm run bench -- --only startup        # start time and RSS of each service, compiled vs tsx
 //   npm run bench -- --only saga           # the saga alone (bench/saga.ts takes --rates, --duration, ... when run directly)
 //   npm run bench -- --quick               # short smoke runs (e.g. 1,000 subscribers), not figures to quote
 //   npm run bench -- --report-only         # re-render bench/RESULTS.md from bench/results/*.json
@@ -61,6 +62,14 @@ const BENCHES: readonly Bench[] = [
       'at most 5 ms CPU per order summed over all processes',
     ],
     quickArgs: ['--rates', '25,50', '--duration', '3', '--customers', '50', '--warmup', '1'],
+  },
+  {
+    name: 'startup',
+    file: 'bench/startup.ts',
+    // Four services, twelve starts each (two uncounted), each up to a few seconds plus 2 s idle.
+    timeoutMs: 10 * 60_000,
+    goals: ['start time and RSS of each service, compiled (node dist/…) vs tsx: reported, no target'],
+    quickArgs: ['--rounds', '1'],
   },
 ];
 

@@ -4,9 +4,9 @@ export { IDENTITY_HEADER, CORRELATION_HEADER, IDENTITY_MAX_AGE_MS, IDENTITY_CLOC
 export { ErrorCode, isErrorCode, isApiErrorCode, isClientFacingCode, httpStatusOf, appError, badUserInput, unauthenticated, forbidden, notFound, conflict } from './errors.js';
 export { handleOpsRequest, type ReadinessCheck } from './ops-routes.js';
 export { connectRedis, redisScript, type RedisScript } from './redis.js';
-export { DEFAULT_PORTS, DEV_SECRETS, MIN_SECRET_LENGTH, isProduction } from './defaults.js';
+export { DEFAULT_PORTS, DEV_SECRETS, MIN_SECRET_LENGTH } from './defaults.js';
 export { correlationIdFrom } from './correlation.js';
-export { requestIdentityFrom, requireIdentity, requireAdmin, requireOwnerOrAdmin, ownsOrAdmin, isAdmin, type RequestIdentity } from './auth.js';
+export { requestIdentityFrom, requireIdentity, requireAdmin, ownsOrAdmin, isAdmin, type RequestIdentity } from './auth.js';
 export { pageSize, encodeCursor, decodeCursor } from './pagination.js';
 export { createServiceMetrics, instrumentHandler, isInfrastructureError, type ServiceMetrics } from './metrics.js';
 export { retryUntilReady } from './retry.js';
