@@ -25,8 +25,6 @@ export interface LaunchOptions {
   gateways?: number;
   /** Extra environment for every service (e.g. `SAGA_DEADLINE_MS`). */
   env?: Record<string, string>;
-  /** Run the services from source through tsx (default) or their compiled build (`npm run build` first). */
-  runtime?: Runtime;
   /** Start the web demo's Vite server. Default false. */
   webDemo?: boolean;
   /** Redis persistence: AOF on (npm start, chaos) or nothing on disk (tests). Default false. */
@@ -127,7 +125,7 @@ export async function launchSystem(opts: LaunchOptions): Promise<RunningSystem> 
     let brokerStart: Promise<void> = Promise.resolve();
     if (!kafkaBrokers) {
       const kafkaPort = await port(DEFAULT_PORTS.kafka);
-      const args = [...serviceEntry('events/src/broker/cli.ts', opts.runtime), '--port', String(kafkaPort), '--data-dir', join(dataDir, 'kafka')];
+      const args = [...serviceEntry('events/src/broker/cli.ts'), '--port', String(kafkaPort), '--data-dir', join(dataDir, 'kafka')];
       const proc = launch('broker', args, {});
       kafkaBrokers = `127.0.0.1:${kafkaPort}`;
       const brokers = kafkaBrokers;
@@ -145,7 +143,7 @@ export async function launchSystem(opts: LaunchOptions): Promise<RunningSystem> 
       for (let i = 1; i <= replicas; i++) {
         const p = await port(DEFAULT_PORTS[name] + (i - 1) * 10);
         const procName = `${name}-${i}`;
-        launch(procName, serviceEntry(`subgraphs/${name}/src/main.ts`, opts.runtime), {
+        launch(procName, serviceEntry(`subgraphs/${name}/src/main.ts`), {
           PORT: String(p),
           HOST: '127.0.0.1',
           REDIS_URL: redisUrl,
@@ -169,7 +167,7 @@ export async function launchSystem(opts: LaunchOptions): Promise<RunningSystem> 
       const p = await port(DEFAULT_PORTS.gateway + (i - 1) * 10);
       const procName = `gateway-${i}`;
       const pick = (name: SubgraphName) => subgraphUrls[name][(i - 1) % subgraphUrls[name].length]!;
-      launch(procName, serviceEntry('gateway/src/main.ts', opts.runtime), {
+      launch(procName, serviceEntry('gateway/src/main.ts'), {
         PORT: String(p),
         HOST: '127.0.0.1',
         REDIS_URL: redisUrl,
