@@ -1,22 +1,29 @@
 import { defineConfig } from 'vitest/config';
 
-// Tiers by file suffix (see STYLE.md §11): `.test.ts` unit, `.int.test.ts` real Redis/broker,
-// `test/e2e/**` whole system, `test/chaos/**` faults and soak, `test/browser/**` Chromium.
+// Tiers by file suffix: `.test.ts` unit, `.int.test.ts` real Redis/broker, `test/e2e/**` whole
+// system, `test/chaos/**` faults and soak, `test/browser/**` Chromium (README, "Tests").
 const unitExclude = ['**/*.int.test.ts', 'test/{e2e,browser,chaos}/**/!(*.unit).test.ts', '**/node_modules/**'];
 
+// Workspace packages are tested from their TypeScript sources, never from a stale dist/ (see tsconfig.base.json).
+const SOURCE_CONDITION = '@shop/source';
+
 export default defineConfig({
+  // Vitest's own server conditions plus ours; it also hands them to its test processes as --conditions.
+  ssr: { resolve: { conditions: [SOURCE_CONDITION, 'node', 'development|production'] } },
   test: {
     pool: 'forks',
     projects: [
       {
+        extends: true,
         test: {
           name: 'unit',
           // `*.unit.test.ts` marks pure tests that sit beside a tier's harness (e.g. chaos invariants).
-          include: ['**/src/**/*.test.ts', '**/test/**/*.test.ts', 'test/**/*.unit.test.ts'],
+          include: ['**/src/**/*.test.ts', '**/test/**/*.test.ts', '**/*.unit.test.ts'],
           exclude: unitExclude,
         },
       },
       {
+        extends: true,
         test: {
           name: 'int',
           include: ['**/*.int.test.ts'],
@@ -26,6 +33,7 @@ export default defineConfig({
         },
       },
       {
+        extends: true,
         test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
@@ -35,6 +43,7 @@ export default defineConfig({
         },
       },
       {
+        extends: true,
         test: {
           name: 'browser',
           include: ['test/browser/**/*.test.ts'],
@@ -44,6 +53,7 @@ export default defineConfig({
         },
       },
       {
+        extends: true,
         test: {
           name: 'chaos',
           include: ['test/chaos/**/*.test.ts'],

@@ -5,7 +5,7 @@
  *    producer processes each keeping several sends in flight;
  *  - end-to-end latency p50/p99 from `send()` to `eachMessage` at ~1,000 records/s for ~5 s.
  *
- *   node --import tsx bench/broker.ts [--duration 4] [--latency-duration 5] [--in-flight 8]
+ *   node --conditions=@shop/source --import tsx bench/broker.ts [--duration 4] [--latency-duration 5] [--in-flight 8]
  *        [--only throughput|latency]
  *
  * The broker runs as its own process (the CLI), so it does not share an event loop with kafkajs.
@@ -25,6 +25,7 @@ import { parseArgs } from 'node:util';
 import { Socket } from 'node:net';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { encodeRecordBatch } from '../events/src/broker/protocol/record-batch.js';
+import { TSX_NODE_ARGS } from '../scripts/lib/processes.js';
 import { Writer } from '../events/src/broker/protocol/writer.js';
 
 const here = fileURLToPath(import.meta.url);
@@ -155,7 +156,7 @@ interface BrokerProc {
 }
 
 function startBrokerProcess(dataDir: string | null): Promise<BrokerProc> {
-  const cliArgs = ['--import', 'tsx', join(root, 'events/src/broker/cli.ts'), '--port', '0'];
+  const cliArgs = [...TSX_NODE_ARGS, join(root, 'events/src/broker/cli.ts'), '--port', '0'];
   if (dataDir) cliArgs.push('--data-dir', dataDir);
   const proc = spawn(process.execPath, cliArgs, { cwd: root, env: { ...process.env, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((res, rej) => {
@@ -185,7 +186,7 @@ function stopProcess(proc: ChildProcess): Promise<void> {
 function runWorker(brokers: string, topic: string, size: number, role: 'producer' | 'raw'): Promise<{ records: number; seconds: number }> {
   const proc = spawn(
     process.execPath,
-    ['--import', 'tsx', here, '--role', role, '--brokers', brokers, '--topic', topic, '--size', String(size),
+    [...TSX_NODE_ARGS, here, '--role', role, '--brokers', brokers, '--topic', topic, '--size', String(size),
       '--duration', args.duration!, '--in-flight', args['in-flight']!, '--partitions', args.partitions!],
     { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] },
   );

@@ -7,10 +7,10 @@
  * the gateway's memory per subscriber (RSS from /proc/<pid>/status after connecting minus before,
  * divided by the subscribers added).
  *
- *   node --import tsx bench/fanout.ts [--clients 10000] [--batch 250] [--selection full|own] [--workers <cores>]
+ *   node --conditions=@shop/source --import tsx bench/fanout.ts [--clients 10000] [--batch 250] [--selection full|own] [--workers <cores>]
  *
  * Writes bench/results/fanout.json. The clients live in W worker processes (bench/lib/fanout-worker.ts,
- * forked with `node --import tsx`; client i in worker i mod W); this process only coordinates: it
+ * forked with `node --conditions=@shop/source --import tsx`; client i in worker i mod W); this process only coordinates: it
  * tells the workers to open each batch (a batch split across them, the next batch when the whole
  * batch has subscribed, so the gateway sees the same connection rate whatever W), reads the memory,
  * sends the mutation and, at the end, gathers every worker's receipt times (absolute
@@ -25,6 +25,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
+import { TSX_NODE_ARGS } from '../scripts/lib/processes.js';
 import { REPO_ROOT } from '../scripts/lib/system.js';
 import { CANCEL_ORDER } from '../test/support/shop.js';
 import { eventually, graphql } from '../test/support/clients.js';
@@ -122,7 +123,7 @@ async function stopWorker({ child, exited }: (typeof forked)[number]): Promise<v
 function startWorker(index: number): Promise<Worker> {
   const child = fork(WORKER_FILE, [], {
     cwd: REPO_ROOT,
-    execArgv: ['--import', 'tsx'],
+    execArgv: [...TSX_NODE_ARGS],
     // Typed arrays cross the channel as typed arrays.
     serialization: 'advanced',
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -557,7 +558,7 @@ async function main() {
     title: 'Subscription fan-out: one status change to N graphql-ws clients',
     date: new Date().toISOString(),
     machine: machine(),
-    command: `node --import tsx bench/fanout.ts --clients ${REQUESTED} --batch ${BATCH} --selection ${SELECTION} --workers ${WORKERS}`,
+    command: `node --conditions=@shop/source --import tsx bench/fanout.ts --clients ${REQUESTED} --batch ${BATCH} --selection ${SELECTION} --workers ${WORKERS}`,
     durationSeconds: Math.round((Date.now() - began) / 1000),
     notes,
     tables: [figures],

@@ -8,7 +8,7 @@
  * each with the same closed-loop load (same concurrency, warm-up, duration and request cap), once
  * loaded (default 32 in flight) and once unloaded (1 in flight, the latency the goal is about).
  *
- *   node --import tsx bench/gateway.ts [--concurrency 32] [--duration 10] [--warmup 2]
+ *   node --conditions=@shop/source --import tsx bench/gateway.ts [--concurrency 32] [--duration 10] [--warmup 2]
  *        [--latency-duration 5] [--rounds 2] [--max-requests 300000]
  *
  * Writes bench/results/gateway.json. The load generator runs in this process and shares the
@@ -19,7 +19,7 @@ import { performance } from 'node:perf_hooks';
 import type { Pool } from 'undici';
 import { DEV_SECRETS, IDENTITY_HEADER, signIdentity } from '@shop/service-kit';
 import { REPO_ROOT } from '../scripts/lib/system.js';
-import { spawnManaged } from '../scripts/lib/processes.js';
+import { spawnManaged, TSX_NODE_ARGS } from '../scripts/lib/processes.js';
 import { waitForStatus } from '../test/support/shop.js';
 import { numberArg } from './lib/args.js';
 import { createPool, postJson, runLoad, type LoadResult } from './lib/load.js';
@@ -90,7 +90,7 @@ async function main() {
   const stock = spawnManaged({
     name: 'stock-gateway',
     command: process.execPath,
-    args: ['--import', 'tsx', join(REPO_ROOT, 'bench/lib/stock-gateway.ts')],
+    args: [...TSX_NODE_ARGS, join(REPO_ROOT, 'bench/lib/stock-gateway.ts')],
     cwd: REPO_ROOT,
     env: {
       STOCK_SUBGRAPH_URLS: JSON.stringify({ orders: ordersUrl.href, inventory: inventoryUrl.href, notifications: notificationsUrl }),
@@ -356,7 +356,7 @@ round ${r + 1}/${ROUNDS}, unloaded: 1 request in flight`);
     title: 'Federated query: our gateway vs stock Apollo Gateway vs direct subgraph calls',
     date: new Date().toISOString(),
     machine: machine(),
-    command: `node --import tsx bench/gateway.ts --concurrency ${CONCURRENCY} --duration ${DURATION_S} --warmup ${WARMUP_S} --latency-duration ${LATENCY_DURATION_S} --rounds ${ROUNDS} --max-requests ${MAX_REQUESTS}`,
+    command: `node --conditions=@shop/source --import tsx bench/gateway.ts --concurrency ${CONCURRENCY} --duration ${DURATION_S} --warmup ${WARMUP_S} --latency-duration ${LATENCY_DURATION_S} --rounds ${ROUNDS} --max-requests ${MAX_REQUESTS}`,
     durationSeconds: Math.round((Date.now() - began) / 1000),
     notes,
     tables: [figures, comparison, cpuPerRequestTable, cpuTable],

@@ -7,7 +7,7 @@
  * 2 s, CPU milliseconds per order and peak RSS of every process. Names the knee: the highest rate
  * with p99 ≤ 250 ms whose lag is back to 0 within 2 s of its end.
  *
- *   node --import tsx bench/saga.ts [--rates 50,100,200,400,800] [--duration 10] [--customers 200]
+ *   node --conditions=@shop/source --import tsx bench/saga.ts [--rates 50,100,200,400,800] [--duration 10] [--customers 200]
  *        [--connections 64] [--settle 10] [--warmup 2] [--rss-limit-mb 512] [--max-unfinished 5000]
  *        [--hopeless-ms 10000] [--keep-going]
  *
@@ -409,7 +409,7 @@ function report(results: RateFigures[], stoppedBecause: string[], productCount: 
     title: 'Saga throughput: placeOrder to the final status, open loop at fixed rates',
     date: new Date().toISOString(),
     machine: m,
-    command: `node --import tsx bench/saga.ts --rates ${RATES.join(',')} --duration ${DURATION_S} --customers ${CUSTOMERS} --rss-limit-mb ${RSS_LIMIT_MB}`,
+    command: `node --conditions=@shop/source --import tsx bench/saga.ts --rates ${RATES.join(',')} --duration ${DURATION_S} --customers ${CUSTOMERS} --rss-limit-mb ${RSS_LIMIT_MB}`,
     durationSeconds: Math.round((Date.now() - began) / 1000),
     notes,
     tables: [latency, cpu, rss],

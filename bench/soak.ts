@@ -2,8 +2,8 @@
 // subgraph, 2 gateways, broker, redis-server with AOF), reporting throughput, saga latency p50/p99
 // (placeOrder → CONFIRMED seen on a subscription), errors, and each process's RSS over time with a bound.
 //
-//   node --import tsx bench/soak.ts --rate 20 --minutes 1
-//   node --import tsx bench/soak.ts --rate 50 --minutes 30 --rss-limit-mb 1024   (a longer run)
+//   node --conditions=@shop/source --import tsx bench/soak.ts --rate 20 --minutes 1
+//   node --conditions=@shop/source --import tsx bench/soak.ts --rate 50 --minutes 30 --rss-limit-mb 1024   (a longer run)
 //
 // Options: --rate <orders/s> (20), --minutes <m> (1) or --seconds <s>, --replicas <n> (2), --gateways <n> (2),
 // --customers <n> (8), --rss-limit-mb <MB> (768), --rss-growth <factor> (1.6), --out <file> (bench/results/soak.json).

@@ -3,7 +3,7 @@
 // message wakes both ends from idle; at a high rate the wake-ups are shared by many messages. The gap
 // between the two is what each cross-process hop of the saga pays on this host.
 //
-//   node --import tsx bench/wakeups.ts [--rates 200,2000]
+//   node --conditions=@shop/source --import tsx bench/wakeups.ts [--rates 200,2000]
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { stringArg } from './lib/args.js';
 

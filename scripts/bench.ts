@@ -2,14 +2,16 @@
 // other side by side on a small machine), each writing bench/results/<name>.json; then renders
 // every result into bench/RESULTS.md with the machine, the date, the command and the goals.
 //
-//   npm run bench                          # broker (when bench/broker.ts exists), gateway, fanout, saga
+//   npm run bench                          # broker (when bench/broker.ts exists), gateway, fanout, saga, startup
 //   npm run bench -- --only gateway,fanout
+//   npm run bench -- --only startup        # start time and RSS of each service, compiled vs tsx
 //   npm run bench -- --only saga           # the saga alone (bench/saga.ts takes --rates, --duration, ... when run directly)
 //   npm run bench -- --quick               # short smoke runs (e.g. 1,000 subscribers), not figures to quote
 //   npm run bench -- --report-only         # re-render bench/RESULTS.md from bench/results/*.json
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { TSX_NODE_ARGS } from './lib/processes.js';
 import { REPO_ROOT } from './lib/system.js';
 import { machine, RESULTS_DIR, type BenchResult, type GoalCheck, type ResultTable } from '../bench/lib/report.js';
 
@@ -60,6 +62,14 @@ const BENCHES: readonly Bench[] = [
       'at most 5 ms CPU per order summed over all processes',
     ],
     quickArgs: ['--rates', '25,50', '--duration', '3', '--customers', '50', '--warmup', '1'],
+  },
+  {
+    name: 'startup',
+    file: 'bench/startup.ts',
+    // Four services, twelve starts each (two uncounted), each up to a few seconds plus 2 s idle.
+    timeoutMs: 10 * 60_000,
+    goals: ['start time and RSS of each service, compiled (node dist/…) vs tsx: reported, no target'],
+    quickArgs: ['--rounds', '1'],
   },
 ];
 
@@ -114,7 +124,7 @@ function runOne(bench: Bench): Promise<Outcome> {
   console.log(`\n=== ${bench.name} (${bench.file}) ===`);
   return new Promise((resolve) => {
     // Raise the soft open-files limit to the hard one: the fan-out holds 10,000 sockets in one process.
-    const child = spawn('sh', ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"', 'sh', process.execPath, '--import', 'tsx', file, ...(quick ? bench.quickArgs : [])], {
+    const child = spawn('sh', ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"', 'sh', process.execPath, ...TSX_NODE_ARGS, file, ...(quick ? bench.quickArgs : [])], {
       cwd: REPO_ROOT,
       stdio: 'inherit',
       env: process.env,
@@ -279,7 +289,7 @@ for (const name of BENCHES.map((b) => b.name)) {
     lines.push(`## ${name}`, '');
     lines.push(`From \`bench/results/${name}.json\`, written ${mtime}.`);
     if (stale) lines.push(`*Not re-measured in this run${outcome ? ` (${outcome.status}${outcome.detail ? `: ${outcome.detail}` : ''})` : ''}.*`);
-    lines.push('', `Reproduce: \`node --import tsx ${bench?.file ?? `bench/${name}.ts`}\``, '');
+    lines.push('', `Reproduce: \`node ${TSX_NODE_ARGS.join(' ')} ${bench?.file ?? `bench/${name}.ts`}\``, '');
     for (const t of genericTables(read.generic, 'Figures')) lines.push(markdownTable(t), '');
     const adapted = adaptGoals(name, read.generic);
     if (adapted) lines.push('**Goals**', '', goalsTable(adapted), '');

@@ -67,7 +67,8 @@ if (toInstall.length > 0) {
   }
 }
 
-const child = spawn(process.execPath, ['--import', 'tsx', spec.script, ...rest], { stdio: 'inherit', cwd: root });
+// The source condition: workspace packages resolve to their TypeScript sources (scripts/lib/processes.ts, TSX_NODE_ARGS).
+const child = spawn(process.execPath, ['--conditions=@shop/source', '--import', 'tsx', spec.script, ...rest], { stdio: 'inherit', cwd: root });
 // Ctrl-C reaches the child through the terminal's process group; a signal sent to this pid alone is passed on.
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

@@ -3,7 +3,7 @@
  * clients (the `graphql-ws` library's `createClient` over `ws`, one socket each) and does only what
  * the coordinator asks over the IPC channel. Started by the coordinator with child_process `fork`:
  *
- *   node --import tsx bench/lib/fanout-worker.ts     (with an IPC channel; not meant to be run by hand)
+ *   node --conditions=@shop/source --import tsx bench/lib/fanout-worker.ts     (with an IPC channel; not meant to be run by hand)
  *
  * Every time is absolute, `performance.timeOrigin + performance.now()` in ms, so that receipts in
  * different processes compare with each other and with the coordinator's clock. Receipt times go

@@ -48,7 +48,7 @@ type Run = (key: string, ttlMs: number, hits: number) => Promise<number>;
  * are decided from the last shared count plus this replica's own hits, and sent in one INCRBY per
  * client every 50 ms. On one replica that is exact; across replicas, what the others did in the
  * last 50 ms may be missed. While Redis is not connected, nothing waits for it: each replica
- * counts on its own until it is back. The key prefix has no default on purpose (STYLE §6): two
+ * counts on its own until it is back. The key prefix has no default on purpose, as risky settings have none: two
  * deployments sharing a Redis must not share counters by accident.
  */
 export function createRateLimiter(redis: Redis, opts: { limit: number; windowMs: number; keyPrefix: string }): RateLimiter {

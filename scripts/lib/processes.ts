@@ -3,6 +3,13 @@ import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { dirname } from 'node:path';
 
+/**
+ * Node arguments that run a TypeScript entry point from source: tsx compiles on the fly, and the
+ * `@shop/source` export condition makes workspace packages resolve to their `src/*.ts` rather than
+ * their compiled `dist/` (which plain `node` uses in production; see tsconfig.base.json).
+ */
+export const TSX_NODE_ARGS: readonly string[] = ['--conditions=@shop/source', '--import', 'tsx'];
+
 /** A child process the launcher started: its log goes to a file, it is stopped by pid. */
 export interface ManagedProcess {
   readonly name: string;

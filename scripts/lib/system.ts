@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { DEFAULT_PORTS } from '@shop/service-kit';
-import { freePort, httpOk, spawnManaged, tcpOk, waitUntil, type ManagedProcess } from './processes.js';
+import { freePort, httpOk, spawnManaged, tcpOk, TSX_NODE_ARGS, waitUntil, type ManagedProcess } from './processes.js';
 
 export const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 
@@ -52,8 +52,13 @@ export interface RunningSystem {
 
 const READY_TIMEOUT_MS = 60_000;
 
-function tsEntry(path: string): string[] {
-  return ['--import', 'tsx', join(REPO_ROOT, path)];
+/** How services run: from their TypeScript sources through tsx (development, tests), or compiled (`npm run build`). */
+export type Runtime = 'tsx' | 'compiled';
+
+/** Node arguments that start the entry point `path` (e.g. `gateway/src/main.ts`); compiled, its `dist/main.js` twin. */
+export function serviceEntry(path: string, runtime: Runtime = 'tsx'): string[] {
+  if (runtime === 'tsx') return [...TSX_NODE_ARGS, join(REPO_ROOT, path)];
+  return [join(REPO_ROOT, path.replace('/src/', '/dist/').replace(/\.ts$/, '.js'))];
 }
 
 /**
@@ -121,7 +126,7 @@ export async function launchSystem(opts: LaunchOptions): Promise<RunningSystem> 
     let brokerStart: Promise<void> = Promise.resolve();
     if (!kafkaBrokers) {
       const kafkaPort = await port(DEFAULT_PORTS.kafka);
-      const args = [...tsEntry('events/src/broker/cli.ts'), '--port', String(kafkaPort), '--data-dir', join(dataDir, 'kafka')];
+      const args = [...serviceEntry('events/src/broker/cli.ts'), '--port', String(kafkaPort), '--data-dir', join(dataDir, 'kafka')];
       const proc = launch('broker', args, {});
       kafkaBrokers = `127.0.0.1:${kafkaPort}`;
       const brokers = kafkaBrokers;
@@ -139,7 +144,7 @@ export async function launchSystem(opts: LaunchOptions): Promise<RunningSystem> 
       for (let i = 1; i <= replicas; i++) {
         const p = await port(DEFAULT_PORTS[name] + (i - 1) * 10);
         const procName = `${name}-${i}`;
-        launch(procName, tsEntry(`subgraphs/${name}/src/main.ts`), {
+        launch(procName, serviceEntry(`subgraphs/${name}/src/main.ts`), {
           PORT: String(p),
           HOST: '127.0.0.1',
           REDIS_URL: redisUrl,
@@ -163,7 +168,7 @@ export async function launchSystem(opts: LaunchOptions): Promise<RunningSystem> 
       const p = await port(DEFAULT_PORTS.gateway + (i - 1) * 10);
       const procName = `gateway-${i}`;
       const pick = (name: SubgraphName) => subgraphUrls[name][(i - 1) % subgraphUrls[name].length]!;
-      launch(procName, tsEntry('gateway/src/main.ts'), {
+      launch(procName, serviceEntry('gateway/src/main.ts'), {
         PORT: String(p),
         HOST: '127.0.0.1',
         REDIS_URL: redisUrl,

@@ -51,8 +51,3 @@ export function requireAdmin(ctx: { identity: Identity | null }): Identity {
 
 /** Whether the caller owns the resource (`ownerId`) or is an admin. */
 export const ownsOrAdmin = (identity: Identity, ownerId: string): boolean => identity.sub === ownerId || isAdmin(identity);
-
-/** Throws FORBIDDEN unless the caller owns the resource (`ownerId`) or is an admin. */
-export function requireOwnerOrAdmin(identity: Identity, ownerId: string, what = 'this'): void {
-  if (!ownsOrAdmin(identity, ownerId)) throw forbidden(`You may not access ${what}.`);
-}

@@ -26,7 +26,3 @@ export const DEV_SECRETS = {
   jwt: 'dev-only-jwt-secret-change-me-0123456789',
   identity: 'dev-only-gateway-identity-secret-0123456789',
 } as const;
-
-export function isProduction(env: NodeJS.ProcessEnv = process.env): boolean {
-  return env.NODE_ENV === 'production';
-}

@@ -6,7 +6,7 @@ interface ErrorCodeInfo {
   /** Whether the same request may succeed later. */
   readonly retriable: boolean;
   /**
-   * `api`: raised by the services' resolvers (docs/API.md); `gateway`: raised by the gateway before
+   * `api`: raised by the services' resolvers (docs/api.md); `gateway`: raised by the gateway before
    * or around execution; `graphql`: Apollo Server's own request errors. A client may see the
    * message of every code here except INTERNAL_SERVER_ERROR and DOWNSTREAM_SERVICE_ERROR; any other
    * code is masked in production too.

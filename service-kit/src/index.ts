@@ -5,9 +5,9 @@ export { ErrorCode, isErrorCode, isApiErrorCode, isClientFacingCode, httpStatusO
 export { handleOpsRequest, type ReadinessCheck } from './ops-routes.js';
 export { watchPubSubReconnects, type PubSubReconnects } from './pubsub-reconnects.js';
 export { connectRedis } from './redis.js';
-export { DEFAULT_PORTS, DEV_SECRETS, MIN_SECRET_LENGTH, isProduction } from './defaults.js';
+export { DEFAULT_PORTS, DEV_SECRETS, MIN_SECRET_LENGTH } from './defaults.js';
 export { correlationIdFrom } from './correlation.js';
-export { requestIdentityFrom, requireIdentity, requireAdmin, requireOwnerOrAdmin, ownsOrAdmin, isAdmin, type RequestIdentity } from './auth.js';
+export { requestIdentityFrom, requireIdentity, requireAdmin, ownsOrAdmin, isAdmin, type RequestIdentity } from './auth.js';
 export { pageSize, encodeCursor, decodeCursor } from './pagination.js';
 export { createServiceMetrics, instrumentHandler, isInfrastructureError, type ServiceMetrics } from './metrics.js';
 export { retryUntilReady } from './retry.js';

@@ -378,7 +378,7 @@ describe("another customer's orders", () => {
       // Bob watches his own notifications while alice's order runs.
       const bobWs = await initialised(bob.token);
       bobWs.send({ id: 'n', type: 'subscribe', payload: { query: 'subscription { notificationAdded { id orderId kind message } }' } });
-      // Exactly what a missing order answers (API.md), message included: no existence oracle.
+      // Exactly what a missing order answers (docs/api.md), message included: no existence oracle.
       const missing = 'ord_doesnotexist00000000000';
       const neutral = (v: unknown, orderId: string) => JSON.stringify(v ?? null).replaceAll(orderId, '<id>');
       const readQuery = 'query ($id: ID!) { order(id: $id) { id customerId lines { quantity } history { status } } }';

@@ -21,17 +21,6 @@ function codeOf(ext: unknown): string | undefined {
   return undefined;
 }
 
-/** The first GraphQL error code, if any. */
-export function graphQLErrorCode(error: unknown): string | undefined {
-  if (CombinedGraphQLErrors.is(error)) {
-    for (const e of error.errors) {
-      const code = codeOf(e.extensions);
-      if (code) return code;
-    }
-  }
-  return undefined;
-}
-
 export function isUnauthenticated(error: unknown): boolean {
   if (CombinedGraphQLErrors.is(error)) return error.errors.some((e) => codeOf(e.extensions) === 'UNAUTHENTICATED');
   if (ServerError.is(error)) return error.statusCode === 401;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { Id, Timestamp } from './fields.js';
-import type { EventType, InventoryEventType, OrderEventType, PayloadOf, PaymentEventType } from './registry.js';
+import type { EventType, PayloadOf } from './registry.js';
 
 /**
  * The JSON record value of every event. The payload is checked separately, against the schema of the
@@ -34,6 +34,3 @@ export interface EventEnvelope<T extends EventType = EventType> {
 /** Discriminated union on `type`: a `switch (event.type)` narrows `payload`. */
 export type AnyEvent = { [T in EventType]: EventEnvelope<T> }[EventType];
 
-export type OrderEvent = Extract<AnyEvent, { type: OrderEventType }>;
-export type PaymentEvent = Extract<AnyEvent, { type: PaymentEventType }>;
-export type InventoryEvent = Extract<AnyEvent, { type: InventoryEventType }>;

@@ -14,9 +14,6 @@ export const ORDER_STATUSES = [
 ] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
-/** Statuses an order never leaves. */
-export const FINAL_ORDER_STATUSES: readonly OrderStatus[] = ['CONFIRMED', 'REJECTED', 'CANCELLED'];
-
 export const OrderStatusSchema = z.enum(ORDER_STATUSES);
 
 export const OrderLine = z.object({

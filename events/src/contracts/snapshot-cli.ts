@@ -1,9 +1,9 @@
 /**
  * Writes the JSON Schema snapshot of every event version into `events/schemas/`.
  *
- *   node --import tsx events/src/contracts/snapshot-cli.ts            write missing snapshots
- *   node --import tsx events/src/contracts/snapshot-cli.ts --check    only compare (exit 1 on any difference)
- *   node --import tsx events/src/contracts/snapshot-cli.ts --force    also overwrite changed ones (only for a
+ *   node --conditions=@shop/source --import tsx events/src/contracts/snapshot-cli.ts            write missing snapshots
+ *   node --conditions=@shop/source --import tsx events/src/contracts/snapshot-cli.ts --check    only compare (exit 1 on any difference)
+ *   node --conditions=@shop/source --import tsx events/src/contracts/snapshot-cli.ts --force    also overwrite changed ones (only for a
  *                                                                     version that was never published)
  */
 import { mkdir, writeFile } from 'node:fs/promises';

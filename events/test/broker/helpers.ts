@@ -17,6 +17,7 @@ export function kafkaFor(address: string, clientId = 'test'): Kafka {
   return new Kafka({ brokers: [address], clientId, logLevel: logLevel.NOTHING, retry: { retries: 8, initialRetryTime: 100 } });
 }
 
+import { TSX_NODE_ARGS } from '../../../scripts/lib/processes.js';
 export { freePort } from '../../../scripts/lib/processes.js';
 
 export async function waitFor<T>(what: string, fn: () => T | Promise<T>, timeoutMs = 20_000, everyMs = 50): Promise<NonNullable<T>> {
@@ -89,7 +90,7 @@ export interface Child {
 }
 
 export function spawnTs(script: string, args: string[], env: Record<string, string> = {}): Child {
-  const proc = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+  const proc = spawn(process.execPath, [...TSX_NODE_ARGS, script, ...args], {
     cwd: repoRoot,
     env: { ...process.env, LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

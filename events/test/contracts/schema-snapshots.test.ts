@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { SCHEMAS_DIR, compareSnapshots, expectedSnapshots, renderSchema } from '../../src/contracts/schema-snapshots.js';
 
 const HOW_TO_FIX =
-  'a breaking change needs a new version and an upcaster; a new version needs its snapshot (node --import tsx events/src/contracts/snapshot-cli.ts)';
+  'a breaking change needs a new version and an upcaster; a new version needs its snapshot (node --conditions=@shop/source --import tsx events/src/contracts/snapshot-cli.ts)';
 
 describe('event schema snapshots (events/schemas)', () => {
   it('every published version matches its committed snapshot, and every version has one', async () => {

@@ -8,6 +8,7 @@ import { processedKey } from '../../src/kafka/consumer.js';
 import { runDeadLettersCli } from '../../src/cli/dead-letters-command.js';
 import { readDeadLetters, redriveDeadLetters } from '../../src/kafka/dead-letters.js';
 import { cancellation, recorder, useEventInfra } from './fixture.js';
+import { TSX_NODE_ARGS } from '../../../scripts/lib/processes.js';
 import { delay, waitFor } from './helpers.js';
 
 const infra = useEventInfra();
@@ -170,7 +171,7 @@ describe('dead letters (embedded broker, redis-server)', () => {
       return { code, stdout: out.join('\n'), stderr: err.join('\n') };
     };
     // ... and once as the real script, for its exit code.
-    const spawned = promisify(execFile)(process.execPath, ['--import', 'tsx', 'events/src/cli/dead-letters.ts', 'redrive', '--topic', 'shop.orders'], {
+    const spawned = promisify(execFile)(process.execPath, [...TSX_NODE_ARGS, 'events/src/cli/dead-letters.ts', 'redrive', '--topic', 'shop.orders'], {
       cwd: repoRoot,
       env,
       timeout: 30_000,

@@ -15,7 +15,7 @@ export interface ResumableField {
   readonly cursorField: string;
 }
 
-/** Fields of this graph that replay history after a cursor (docs/API.md). */
+/** Fields of this graph that replay history after a cursor (docs/api.md). */
 export const RESUMABLE_FIELDS: Readonly<Record<string, ResumableField>> = {
   orderStatusChanged: { argument: 'after', cursorField: 'sequence' },
 };

@@ -89,4 +89,3 @@ export function createOrderSaga(deps: OrderSagaDeps) {
   return { handle };
 }
 
-export type OrderSaga = ReturnType<typeof createOrderSaga>;

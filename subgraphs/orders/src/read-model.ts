@@ -152,7 +152,7 @@ export function pendingOrder(order: NewOrder): OrderRecord {
   return { ...order, status: 'PENDING', updatedAt: order.createdAt, sequence: 1 };
 }
 
-/** The orders read model in Redis; takes an existing client (STYLE §7). */
+/** The orders read model in Redis; takes the caller's client, whose connection and close the caller owns. */
 export function createOrderStore(redis: Redis) {
   return {
     /** Idempotent: true when written now, false when the order already existed. */

@@ -52,7 +52,7 @@ const ORDER_CURSOR = 'order';
 const memberOrderId = (member: string): string => member.slice(member.indexOf(':') + 1);
 
 /**
- * Another customer's order is, to the caller, exactly a missing one (API.md): the same `null`, the
+ * Another customer's order is, to the caller, exactly a missing one (docs/api.md): the same `null`, the
  * same NOT_FOUND with the same message, so no answer tells which order ids exist.
  */
 function visible(identity: Identity, order: OrderRecord | null | undefined): OrderRecord | null {
@@ -149,7 +149,7 @@ export function createOrdersResolvers(deps: OrdersResolverDeps) {
     const order = (await store.place(placed)) ? pendingOrder(placed) : await store.get(orderId);
     if (!order) throw new Error(`order ${orderId} vanished right after it was written`);
     // The answer is the order as placed: the saga may already have moved it on, and the client follows
-    // that through orderStatusChanged (API.md: placeOrder "returns at once with status PENDING").
+    // that through orderStatusChanged (docs/api.md: placeOrder "returns at once with status PENDING").
     return { order: { ...order, status: 'PENDING', sequence: 1, updatedAt: order.createdAt } };
   }
 

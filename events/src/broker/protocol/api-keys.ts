@@ -23,4 +23,3 @@ export const ApiKey = {
   OffsetDelete: 47,
 } as const;
 
-export type ApiKeyName = keyof typeof ApiKey;
