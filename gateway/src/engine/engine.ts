@@ -11,7 +11,7 @@ import { isFast, PlanExecutor, type Planned } from '../execution/plan-executor.j
 import type { SubgraphClient } from '../execution/subgraph-client.js';
 import { FederatedSubscriptions, type PlannedSubscription } from '../subscriptions/federated.js';
 import type { Subscriber } from '../subscriptions/fan-out.js';
-import { buildPlanning, executeStock, planOperation, type Planning } from './apollo-federation.js';
+import { buildPlanning, executeStock, planOperation, type Planning } from '../execution/apollo-federation.js';
 import { PersistedQueries } from './persisted-queries.js';
 
 export type Transport = 'http' | 'ws' | 'multipart';

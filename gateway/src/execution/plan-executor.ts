@@ -6,7 +6,7 @@ import type { GatewayContext } from '../context.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { SubgraphClient } from './subgraph-client.js';
 import { ErrorCode } from '@shop/service-kit';
-import { operationOf, shapeResult, type Planning } from '../engine/apollo-federation.js';
+import { operationOf, shapeResult, type Planning } from './apollo-federation.js';
 
 /** What the executor answers: GraphQL's result shape, errors as GraphQLError for Apollo Server to format. */
 export interface ExecutionOutcome {

@@ -5,7 +5,7 @@ import { CORRELATION_HEADER, IDENTITY_HEADER, signIdentity } from '@shop/service
 import { identityKey, type GatewayContext } from '../context.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { PlanExecutor } from '../execution/plan-executor.js';
-import { executeStock, planOperation, type Planning, type SubgraphCall } from '../engine/apollo-federation.js';
+import { executeStock, planOperation, type Planning, type SubgraphCall } from '../execution/apollo-federation.js';
 import { formatResult, type ErrorFormatter } from '../error-masking.js';
 import { FanOutGroup, ResolvedEvent, type Subscriber } from './fan-out.js';
 import { Pushable } from './pushable.js';
