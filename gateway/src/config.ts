@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DEFAULT_PORTS, DEV_SECRETS, MIN_SECRET_LENGTH, envBoolean, envDurationMs, envInt, parseEnv, type EnvSource } from '@shop/service-kit';
-import { isLoopback, isProxyEntry } from './client-address.js';
+import { isLoopback, isProxyEntry } from './middleware/client-address.js';
 import { DEFAULT_SUPERGRAPH_PATH } from './supergraph/compose.js';
 
 const url = (fallback: string) => z.string().optional().transform((v) => (v === undefined || v === '' ? fallback : v)).pipe(z.url());

@@ -3,23 +3,23 @@ import type { AddressInfo } from 'node:net';
 import type { ExecutionResult } from 'graphql';
 import { WebSocketServer } from 'ws';
 import { connectRedis, createLogger, type Logger } from '@shop/service-kit';
-import { createAuthenticator } from './auth.js';
-import { ClientAddresses } from './client-address.js';
+import { createAuthenticator } from './middleware/auth.js';
+import { ClientAddresses } from './middleware/client-address.js';
 import type { GatewayConfig } from './config.js';
-import { createCorsPolicy } from './cors.js';
+import { createCorsPolicy } from './middleware/cors.js';
 import { Engine } from './engine/engine.js';
 import { createErrorFormatter } from './error-masking.js';
 import { SubgraphClient } from './execution/subgraph-client.js';
-import { ClientLimits, RateLimits } from './guards.js';
+import { ClientLimits, RateLimits } from './middleware/guards.js';
 import { createMetrics } from './metrics.js';
 import type { FederatedSubscriptions } from './subscriptions/federated.js';
 import { readSupergraph } from './supergraph/source.js';
-import { TokenExpiry } from './token-expiry.js';
+import { TokenExpiry } from './middleware/token-expiry.js';
 import { graphQLWsCallbacks, CLOSE_TOO_MANY } from './transports/graphql-ws.js';
 import { createHttpEdge } from './transports/http-server.js';
 import { sandboxLandingPage } from './transports/landing-page.js';
-import { UpgradeAdmission } from './upgrade-admission.js';
-import { serveGraphQLOverWebSocket } from './websocket.js';
+import { UpgradeAdmission } from './middleware/upgrade-admission.js';
+import { serveGraphQLOverWebSocket } from './transports/websocket-server.js';
 
 export interface RunningGateway {
   /** `http://host:port` */

@@ -9,15 +9,15 @@ import type { ServerOptions } from 'graphql-ws';
 import { WebSocket } from 'ws';
 import { ErrorCode, correlationIdFrom, type Logger } from '@shop/service-kit';
 import { GraphQLError } from '../graphql.js';
-import { InvalidTokenError, type Authenticated, type Authenticator } from '../auth.js';
+import { InvalidTokenError, type Authenticated, type Authenticator } from '../middleware/auth.js';
 import type { GatewayContext } from '../context.js';
 import type { ErrorFormatter } from '../error-masking.js';
 import type { Engine, Prepared } from '../engine/engine.js';
-import { clientKey, tokenExpired, tooManySubscriptions, type ClientLimits, type RateLimits } from '../guards.js';
+import { clientKey, tokenExpired, tooManySubscriptions, type ClientLimits, type RateLimits } from '../middleware/guards.js';
 import type { GatewayMetrics } from '../metrics.js';
 import { Pushable } from '../subscriptions/pushable.js';
-import type { TokenExpiry } from '../token-expiry.js';
-import { socketSubscriber, type SocketExtra } from '../websocket.js';
+import type { TokenExpiry } from '../middleware/token-expiry.js';
+import { socketSubscriber, type SocketExtra } from './websocket-server.js';
 
 /** Graphql-ws close code for a refused or expired token (the library's `Forbidden`). */
 export const CLOSE_FORBIDDEN = 4403;

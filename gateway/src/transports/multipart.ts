@@ -13,12 +13,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ExecutionResult, GraphQLError } from 'graphql';
 import { ErrorCode } from '@shop/service-kit';
-import type { Authenticated } from '../auth.js';
+import type { Authenticated } from '../middleware/auth.js';
 import type { GatewayContext } from '../context.js';
 import type { Engine, OperationRequest } from '../engine/engine.js';
 import type { ErrorFormatter } from '../error-masking.js';
-import { clientKey, tokenExpired, type ClientLimits } from '../guards.js';
-import type { TokenExpiry } from '../token-expiry.js';
+import { clientKey, tokenExpired, type ClientLimits } from '../middleware/guards.js';
+import type { TokenExpiry } from '../middleware/token-expiry.js';
 
 export const MULTIPART_CONTENT_TYPE = 'multipart/mixed;boundary="graphql";subscriptionSpec=1.0';
 const PART = '\r\n--graphql\r\ncontent-type: application/json\r\n\r\n';

@@ -5,10 +5,10 @@
  */
 import type { Redis } from 'ioredis';
 import { ErrorCode, type Identity, type Logger } from '@shop/service-kit';
-import { GraphQLError } from './graphql.js';
+import { GraphQLError } from '../graphql.js';
 import { ClientSlots } from './client-slots.js';
-import type { GatewayConfig } from './config.js';
-import type { GatewayMetrics } from './metrics.js';
+import type { GatewayConfig } from '../config.js';
+import type { GatewayMetrics } from '../metrics.js';
 import { createRateLimiter, type RateLimiter } from './rate-limit.js';
 
 /** How long a request waits for the rate limiter before going through without it. */
