@@ -11,7 +11,10 @@
  * loaded (default 32 in flight) and once unloaded (1 in flight, the latency the goal is about).
  *
  *   node --import tsx bench/gateway.ts [--concurrency 32] [--duration 10] [--warmup 2]
- *        [--latency-duration 5] [--rounds 2] [--max-requests 300000]
+ *        [--latency-duration 5] [--rounds 2] [--max-requests 300000] [--profile]
+ *
+ * --profile: V8's CPU profile of our gateway during its first loaded run, written to the system's
+ * temporary directory (open it in Chrome DevTools), with the functions that use most of its CPU printed.
  *
  * Writes bench/results/gateway.json. The load generator runs in this process and shares the
  * machine's cores with everything it measures; the output says how much CPU each process used.
@@ -23,7 +26,10 @@ import { DEV_SECRETS, IDENTITY_HEADER, signIdentity } from '@shop/service-kit';
 import { REPO_ROOT } from '../scripts/lib/system.js';
 import { spawnManaged } from '../scripts/lib/processes.js';
 import { waitForStatus } from '../test/support/shop.js';
-import { numberArg } from './lib/args.js';
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { flagArg, numberArg } from './lib/args.js';
+import { openInspector, topFunctions } from './lib/inspector.js';
 import { createPool, postJson, runLoad, type LoadResult } from './lib/load.js';
 import {
   cpuSeconds,
@@ -50,6 +56,7 @@ const LATENCY_DURATION_S = numberArg('latency-duration', 5);
 const MAX_REQUESTS = numberArg('max-requests', 300_000);
 const ROUNDS = Math.round(numberArg('rounds', 2));
 const CUSTOMER = 'bench-customer';
+const PROFILE = flagArg('profile');
 
 const ORDER_QUERY = /* GraphQL */ `query($id: ID!) { order(id: $id) { id status total { amount } lines { quantity unitPrice { amount } product { id name price { amount } } } } }`;
 const ORDERS_SUBGRAPH_QUERY = /* GraphQL */ `query($id: ID!) { order(id: $id) { id status total { amount } lines { quantity unitPrice { amount } product { id } } } }`;
@@ -230,6 +237,20 @@ async function main() {
     cpuSeconds: Record<string, number>;
   }
   const runs: Run[] = [];
+  const profileOurs = async <T>(during: () => Promise<T>): Promise<T> => {
+    const inspector = await openInspector(system.processes.get('gateway-1')!);
+    try {
+      const { result, profile } = await inspector.profile(during);
+      // Outside the run's data directory, which goes with the run.
+      const file = join(tmpdir(), `gateway-${Date.now()}.cpuprofile`);
+      writeFileSync(file, JSON.stringify(profile));
+      console.log(`  CPU profile of our gateway: ${file}; by self time:`);
+      for (const f of topFunctions(profile, 25)) console.log(`    ${fmt(f.share * 100, 1).padStart(5)}%  ${f.name}  ${f.where}`);
+      return result;
+    } finally {
+      inspector.close();
+    }
+  };
   const cpuNow = (): Record<string, number> => ({
     ...Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, pid ? cpuSeconds(pid) : sumCpu(otherPids)])),
     machine: machineBusySeconds(),
@@ -239,7 +260,9 @@ async function main() {
     const before = cpuNow();
     const selfBefore = process.cpuUsage();
     const t0 = performance.now();
-    const { result, samples } = await runLoad({ concurrency, warmupMs: warmupS * 1000, durationMs: durationS * 1000, maxRequests: MAX_REQUESTS, call });
+    const load = () => runLoad({ concurrency, warmupMs: warmupS * 1000, durationMs: durationS * 1000, maxRequests: MAX_REQUESTS, call });
+    const profiled = PROFILE && target === 'ours' && concurrency === CONCURRENCY && round === 1;
+    const { result, samples } = profiled ? await profileOurs(load) : await load();
     const wall = (performance.now() - t0) / 1000;
     const self = process.cpuUsage(selfBefore);
     const after = cpuNow();
@@ -386,7 +409,7 @@ round ${r + 1}/${ROUNDS}, unloaded: 1 request in flight`);
     'Stock gateway: @apollo/gateway + @apollo/server standalone with default settings, in its own process, the same supergraph file with this run\'s subgraph URLs, and a RemoteGraphQLDataSource that adds the signed x-shop-identity header (it does not verify a JWT, which ours does per request).',
     'Hive Gateway: @graphql-hive/gateway 2.15.1 (bench/peers/hive, its own folder and lockfile, @graphql-tools/delegate overridden to 12.2.1 as it needs) with its defaults, in-flight deduplication of identical subgraph requests included; the same supergraph and subgraph URLs, the signed x-shop-identity header added per subgraph request, no JWT verified. The Rust-runtime peer is the same with HIVE_ROUTER_RUNTIME=true (@graphql-hive/router-runtime).',
     'Direct: orders `order(id)` then inventory `_entities` for the distinct products, sequentially, merged in the load generator (which a gateway saves the client from doing).',
-    sameAnswer ? 'The three targets returned identical data before the runs.' : 'WARNING: the targets returned different data before the runs (see the log).',
+    sameAnswer ? 'All targets returned identical data before the runs.' : 'WARNING: the targets returned different data before the runs (see the log).',
     ...runs.filter((r) => r.result.cappedByCount).map((r) => `${r.target} at ${r.concurrency} in flight (round ${r.round}) stopped at the request cap (${MAX_REQUESTS}).`),
   ];
 

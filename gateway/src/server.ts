@@ -116,7 +116,7 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
       // Every message counts toward its IP (pings included) without waiting for the count: the socket is closed when over.
       onMessageReceived: (extra) => {
         if (!rateLimits.ipLimited) return;
-        void rateLimits.ip(extra.clientIp, { logger }).then((limited) => {
+        void Promise.resolve(rateLimits.ip(extra.clientIp, { logger })).then((limited) => {
           if (limited && extra.socket.readyState === extra.socket.OPEN) extra.socket.close(CLOSE_TOO_MANY, 'Too many requests');
         });
       },

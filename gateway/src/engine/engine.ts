@@ -3,7 +3,7 @@ import { ErrorCode, httpStatusOf } from '@shop/service-kit';
 import { GraphQLError, NoSchemaIntrospectionCustomRule, getOperationAST, getVariableValues, specifiedRules } from '../graphql.js';
 import type { GatewayContext } from '../context.js';
 import type { ErrorFormatter } from '../error-masking.js';
-import { checkComplexity, measureOperation, type ComplexityLimits } from '../limits.js';
+import { checkComplexity, measureOperation, type Complexity, type ComplexityLimits } from '../limits.js';
 import type { GatewayMetrics } from '../metrics.js';
 import { checkVariableNames } from '../variable-names.js';
 import { DocumentCache } from '../execution/document-cache.js';
@@ -95,6 +95,7 @@ export class Engine {
   readonly #persisted = new PersistedQueries();
   readonly #executor: PlanExecutor;
   readonly #plans = new WeakMap<DocumentNode, Map<string, { planning: Planning; planned: Planned & { fast: boolean } }>>();
+  readonly #measures = new WeakMap<OperationDefinitionNode, { planning: Planning; measured: Complexity }>();
   #planning: Planning | undefined;
   readonly subscriptions: FederatedSubscriptions;
 
@@ -192,12 +193,21 @@ export class Engine {
     if (badName) return { errors: [withoutHttp(badName)], malformed: false, status: 400 };
     const coerced = getVariableValues(planning.schema, operation.variableDefinitions ?? [], variables, { maxErrors: 5 });
     if (coerced.errors) return { errors: coerced.errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes ?? null, extensions: { code: ErrorCode.BAD_USER_INPUT } })), malformed: false, status: 400 };
-    const tooComplex = checkComplexity(measureOperation(planning.schema, document, operation, variables), this.#opts.limits);
+    const tooComplex = checkComplexity(this.#measure(planning, document, operation, variables), this.#opts.limits);
     if (tooComplex) {
       this.#opts.metrics.refusals.inc({ reason: String(tooComplex.extensions.limit) });
       return { errors: [withoutHttp(tooComplex)], malformed: false, status: httpStatusOf(ErrorCode.QUERY_TOO_COMPLEX) };
     }
     return undefined;
+  }
+
+  /** The operation's complexity, measured once when no variable sizes it (most operations). */
+  #measure(planning: Planning, document: DocumentNode, operation: OperationDefinitionNode, variables: Record<string, unknown>): Complexity {
+    const cached = this.#measures.get(operation);
+    if (cached?.planning === planning) return cached.measured;
+    const measured = measureOperation(planning.schema, document, operation, variables);
+    if (!measured.readVariables) this.#measures.set(operation, { planning, measured });
+    return measured;
   }
 
   /** The plan of a query or mutation, cached per parsed document, operation name and supergraph. */

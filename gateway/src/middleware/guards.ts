@@ -9,7 +9,7 @@ import { GraphQLError } from '../graphql.js';
 import { ClientSlots } from './client-slots.js';
 import type { GatewayConfig } from '../config.js';
 import type { GatewayMetrics } from '../metrics.js';
-import { createRateLimiter, type RateLimiter } from './rate-limit.js';
+import { createRateLimiter, type RateLimitDecision, type RateLimiter } from './rate-limit.js';
 
 /** How long a request waits for the rate limiter before going through without it. */
 const RATE_LIMIT_TIMEOUT_MS = 1_000;
@@ -39,36 +39,50 @@ export class RateLimits {
   }
 
   /** RATE_LIMITED when the customer (or anonymous address) is over its limit; `undefined` to go on. */
-  client(identity: Identity | null, clientIp: string, log: { readonly logger: Logger }): Promise<GraphQLError | undefined> {
+  client(identity: Identity | null, clientIp: string, log: { readonly logger: Logger }): GraphQLError | undefined | Promise<GraphQLError | undefined> {
     return this.#over(this.#perClient, this.limits.rateLimit, clientKey(identity, clientIp), 'rate', log);
   }
 
   /** RATE_LIMITED when the address is over its limit; `undefined` to go on. */
-  ip(clientIp: string, log: { readonly logger: Logger }): Promise<GraphQLError | undefined> {
+  ip(clientIp: string, log: { readonly logger: Logger }): GraphQLError | undefined | Promise<GraphQLError | undefined> {
     return this.#over(this.#perIp, this.limits.ipRateLimit, clientIp, 'ip_rate', log);
   }
 
-  async #over(limiter: RateLimiter, limit: number, key: string, reason: string, log: { readonly logger: Logger }): Promise<GraphQLError | undefined> {
+  /** Decided at once when the limiter can (most requests); otherwise after Redis, or without it after a timeout. */
+  #over(limiter: RateLimiter, limit: number, key: string, reason: string, log: { readonly logger: Logger }): GraphQLError | undefined | Promise<GraphQLError | undefined> {
     if (limit <= 0) return undefined;
+    let pending: RateLimitDecision | Promise<RateLimitDecision>;
     try {
-      // Fail open fast: a slow or reconnecting Redis must not add its timeouts to every request.
-      let timer: NodeJS.Timeout | undefined;
-      const decision = await Promise.race([
-        limiter.hit(key),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error('rate limiter timed out')), RATE_LIMIT_TIMEOUT_MS);
-        }),
-      ]).finally(() => clearTimeout(timer));
-      if (decision.allowed) return undefined;
-      this.metrics.refusals.inc({ reason });
-      return new GraphQLError(`Too many requests: at most ${limit} per ${this.limits.rateLimitWindowMs / 1000} s.`, {
-        extensions: { code: ErrorCode.RATE_LIMITED, retryAfterMs: decision.resetMs },
-      });
+      pending = limiter.hit(key);
     } catch (err) {
-      // Redis trouble must not take the API down: let the request through, loudly.
-      log.logger.warn({ err: (err as Error).message }, 'rate limiter unavailable; allowing the request');
-      return undefined;
+      return this.#failOpen(err, log);
     }
+    if (!(pending instanceof Promise)) return this.#refusal(pending, limit, reason);
+    // Fail open fast: a slow or reconnecting Redis must not add its timeouts to every request.
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('rate limiter timed out')), RATE_LIMIT_TIMEOUT_MS);
+    });
+    return Promise.race([pending, timeout])
+      .finally(() => clearTimeout(timer))
+      .then(
+        (decision) => this.#refusal(decision, limit, reason),
+        (err: unknown) => this.#failOpen(err, log),
+      );
+  }
+
+  #refusal(decision: RateLimitDecision, limit: number, reason: string): GraphQLError | undefined {
+    if (decision.allowed) return undefined;
+    this.metrics.refusals.inc({ reason });
+    return new GraphQLError(`Too many requests: at most ${limit} per ${this.limits.rateLimitWindowMs / 1000} s.`, {
+      extensions: { code: ErrorCode.RATE_LIMITED, retryAfterMs: decision.resetMs },
+    });
+  }
+
+  /** Redis trouble must not take the API down: let the request through, loudly. */
+  #failOpen(err: unknown, log: { readonly logger: Logger }): undefined {
+    log.logger.warn({ err: (err as Error).message }, 'rate limiter unavailable; allowing the request');
+    return undefined;
   }
 
   async flush(): Promise<void> {
