@@ -144,14 +144,13 @@ export interface GatewayConfig {
 const SUBGRAPH_URL_VARIABLE = /^([A-Z][A-Z0-9_]*)_URL$/;
 const OWN_URL_VARIABLES = new Set(['REDIS_URL', 'JWKS_URL']);
 
+/** Every `<NAME>_URL` by lowercased name; only those of the supergraph's subgraphs are read (and checked) when it loads. */
 function subgraphUrlsFrom(env: EnvSource): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(env)) {
     const m = SUBGRAPH_URL_VARIABLE.exec(name);
     if (!m || OWN_URL_VARIABLES.has(name) || value === undefined || value === '') continue;
-    const parsed = z.url().safeParse(value);
-    if (!parsed.success) throw new Error(`gateway: invalid configuration\n  ${name}: expected a URL`);
-    out[m[1]!.toLowerCase()] = parsed.data;
+    out[m[1]!.toLowerCase()] = value;
   }
   return out;
 }

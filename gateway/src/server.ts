@@ -47,7 +47,6 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
     subgraphUrls: config.subgraphUrls,
     identitySecret: config.identitySecret,
     upstreamRetryAttempts: config.upstreamRetryAttempts,
-    logger,
   });
   const supergraph = await readSupergraph(config.supergraphPath, { watch: config.watchSupergraph, logger, onChange: (sdl) => engine.load(sdl) });
   engine.load(supergraph.sdl);

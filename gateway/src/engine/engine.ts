@@ -71,7 +71,6 @@ export interface EngineOptions {
   readonly subgraphUrls: Readonly<Record<string, string>>;
   readonly identitySecret: string;
   readonly upstreamRetryAttempts: number;
-  readonly logger: { warn(obj: object, msg: string): void; info(obj: object, msg: string): void };
 }
 
 const refusal = (code: ErrorCode, message: string, malformed = false, extensions: Record<string, unknown> = {}): Refusal => ({
@@ -126,10 +125,7 @@ export class Engine {
   /** Loads a supergraph (at start, and on every change); the subgraphs and their URLs are its own. */
   load(supergraphSdl: string): void {
     const planning = buildPlanning(supergraphSdl, { validate: !this.#opts.production });
-    const urls = new Map(planning.subgraphs.map(({ name, url }) => [name, this.#opts.subgraphUrls[name] ?? url]));
-    for (const name of Object.keys(this.#opts.subgraphUrls)) {
-      if (!urls.has(name)) this.#opts.logger.warn({ subgraph: name }, 'a subgraph URL is configured for a subgraph the supergraph does not have');
-    }
+    const urls = new Map(planning.subgraphs.map(({ name, url }) => [name, subgraphUrl(name, this.#opts.subgraphUrls[name] ?? url)]));
     this.#opts.client.route(urls);
     this.#planning = planning;
   }
@@ -288,6 +284,12 @@ function withoutHttp(error: GraphQLError): GraphQLError {
   if (!('http' in error.extensions)) return error;
   const { http: _http, ...extensions } = error.extensions;
   return new GraphQLError(error.message, { nodes: error.nodes ?? null, extensions });
+}
+
+/** A subgraph's URL, checked: a wrong `<NAME>_URL` stops the gateway at start with the variable named. */
+function subgraphUrl(name: string, url: string): string {
+  if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) throw new Error(`gateway: invalid configuration\n  ${name.toUpperCase()}_URL: expected an http(s) URL, got ${url}`);
+  return url;
 }
 
 function wsUrlOf(httpUrl: string): string {
