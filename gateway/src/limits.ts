@@ -107,11 +107,11 @@ export function measureOperation(
   return { depth: maxDepth, aliases, cost, introspectionDepth, readVariables };
 }
 
-/** The first limit the operation exceeds, as a GraphQL error (HTTP 400), or `undefined`. */
+/** The first limit the operation exceeds, as a GraphQL error, or `undefined`. */
 export function checkComplexity(measured: Complexity, limits: ComplexityLimits): GraphQLError | undefined {
   const refuse = (limit: 'depth' | 'aliases' | 'cost', max: number, actual: number, what: string) =>
     new GraphQLError(`The operation ${what} (${actual}) exceeds the maximum of ${max}.`, {
-      extensions: { code: QUERY_TOO_COMPLEX, limit, max, actual, http: { status: 400 } },
+      extensions: { code: QUERY_TOO_COMPLEX, limit, max, actual },
     });
   if (measured.depth > limits.maxDepth) return refuse('depth', limits.maxDepth, measured.depth, 'depth');
   const introspectionDepth = measured.introspectionDepth ?? 0;

@@ -186,13 +186,13 @@ export class Engine {
   /** Variable names, values and the complexity limits: refused before anything is planned or sent. */
   #checkInput(planning: Planning, document: DocumentNode, operation: OperationDefinitionNode, variables: Record<string, unknown>): Refusal | undefined {
     const badName = checkVariableNames(operation, variables);
-    if (badName) return { errors: [withoutHttp(badName)], malformed: false, status: 400 };
+    if (badName) return { errors: [badName], malformed: false, status: 400 };
     const coerced = getVariableValues(planning.schema, operation.variableDefinitions ?? [], variables, { maxErrors: 5 });
     if (coerced.errors) return { errors: coerced.errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes ?? null, extensions: { code: ErrorCode.BAD_USER_INPUT } })), malformed: false, status: 400 };
     const tooComplex = checkComplexity(this.#measure(planning, document, operation, variables), this.#opts.limits);
     if (tooComplex) {
       this.#opts.metrics.refusals.inc({ reason: String(tooComplex.extensions.limit) });
-      return { errors: [withoutHttp(tooComplex)], malformed: false, status: httpStatusOf(ErrorCode.QUERY_TOO_COMPLEX) };
+      return { errors: [tooComplex], malformed: false, status: httpStatusOf(ErrorCode.QUERY_TOO_COMPLEX) };
     }
     return undefined;
   }
@@ -273,17 +273,10 @@ export class Engine {
   }
 }
 
-/** As Apollo Server normalizes errors: always a code. */
+/** Every error has a code (INTERNAL_SERVER_ERROR when none). */
 function normalized(error: GraphQLError): GraphQLFormattedError {
   const formatted = error.toJSON();
   return { ...formatted, extensions: { ...formatted.extensions, code: formatted.extensions?.code ?? ErrorCode.INTERNAL_SERVER_ERROR } };
-}
-
-/** `extensions.http` is a status hint for Apollo Server's subgraphs, never sent to a client. */
-function withoutHttp(error: GraphQLError): GraphQLError {
-  if (!('http' in error.extensions)) return error;
-  const { http: _http, ...extensions } = error.extensions;
-  return new GraphQLError(error.message, { nodes: error.nodes ?? null, extensions });
 }
 
 /** A subgraph's URL, checked: a wrong `<NAME>_URL` stops the gateway at start with the variable named. */

@@ -8,7 +8,7 @@ import type { SubgraphClient } from './subgraph-client.js';
 import { ErrorCode } from '@shop/service-kit';
 import { operationOf, shapeResult, type Planning } from './apollo-federation.js';
 
-/** What the executor answers: GraphQL's result shape, errors as GraphQLError for Apollo Server to format. */
+/** What the executor answers: GraphQL's result shape, errors as GraphQLError for the engine to format. */
 export interface ExecutionOutcome {
   readonly data?: Data | null;
   readonly errors?: readonly GraphQLError[];

@@ -23,10 +23,10 @@ export function isJsonContentType(contentType: string | undefined): boolean {
 }
 
 /**
- * Apollo Server's CSRF prevention rule, for the requests the gateway answers before Apollo Server
- * (multipart subscriptions): a browser may only have sent it cross-origin after a preflight, which
- * CORS then decides. That holds when the content type is not a simple one (an unparseable one
- * counts as not simple, as Apollo Server has it) or a preflight-forcing header is set.
+ * CSRF prevention (Apollo Server's rule, which Apollo clients follow), for every GraphQL request: a
+ * browser may only have sent it cross-origin after a preflight, which CORS then decides. That holds
+ * when the content type is not a simple one (an unparseable one counts as not simple) or a
+ * preflight-forcing header is set.
  */
 export function isPreflighted(headers: IncomingHttpHeaders): boolean {
   const contentType = headers['content-type'];

@@ -299,7 +299,7 @@ function toError(err: unknown): GraphQLError {
   return new GraphQLError(err instanceof Error ? err.message : String(err), { extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } });
 }
 
-/** `extensions.http` is a server-side hint for the HTTP status (Apollo Server strips it); clients never see it. */
+/** `extensions.http` is a subgraph's hint for its own HTTP status (its Apollo Server's); clients never see it. */
 function stripHttp(extensions: Readonly<Record<string, unknown>> | undefined): Record<string, unknown> | undefined {
   if (!extensions || !('http' in extensions)) return extensions as Record<string, unknown> | undefined;
   const { http: _http, ...rest } = extensions;

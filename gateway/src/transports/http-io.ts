@@ -23,7 +23,7 @@ export async function readBody(req: IncomingMessage, limitBytes: number): Promis
   return Buffer.concat(chunks).toString('utf8');
 }
 
-/** A GraphQL-shaped error response for refusals made before Apollo Server sees the request. */
+/** A GraphQL-shaped error response for refusals made before the engine sees the request. */
 export function sendGraphQLError(res: ServerResponse, status: number, error: GraphQLFormattedError, headers: Record<string, string> = {}): void {
   if (res.headersSent) {
     res.end();
