@@ -74,8 +74,9 @@ export function createHttpEdge(opts: HttpEdgeOptions): RequestListener {
   };
 
   const graphql = async (req: IncomingMessage, res: ServerResponse, scope: RequestScope, clientIp: string) => {
-    const url = new URL(req.url ?? '/', 'http://gateway');
-    if (opts.landingPage && wantsLandingPage(req.method, url.searchParams, req.headers.accept)) {
+    // Only a GET carries anything in its URL (a POST's parameters are its body).
+    const search = req.method === 'GET' ? new URL(req.url ?? '/', 'http://gateway').searchParams : undefined;
+    if (opts.landingPage && search && wantsLandingPage(req.method, search, req.headers.accept)) {
       res.writeHead(200, { 'content-type': 'text/html' }).end(await opts.landingPage());
       return;
     }
@@ -122,7 +123,7 @@ export function createHttpEdge(opts: HttpEdgeOptions): RequestListener {
         }
       }
     } else {
-      request = paramsOfGet(url.searchParams);
+      request = paramsOfGet(search!);
     }
     // A browser may only have sent it cross-origin after a preflight, which CORS then decides.
     if (!isPreflighted(req.headers)) {
