@@ -20,7 +20,7 @@ import { serveDevToken } from './dev-token-route.js';
 import type { Engine } from '../engine/engine.js';
 import type { ErrorFormatter } from '../error-masking.js';
 import type { ClientLimits, RateLimits } from '../middleware/guards.js';
-import { BodyTooLargeError, readBody, sendGraphQLError } from './http-io.js';
+import { BodyTooLargeError, discardBody, readBody, sendGraphQLError } from './http-io.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { TokenExpiry } from '../middleware/token-expiry.js';
 import { paramsOfGet, paramsOfPost, ResponseTypes, serveHttpOperation, type HttpRequest } from './http.js';
@@ -61,6 +61,9 @@ class RequestScope {
     return (this.#logger ??= this.root.child({ correlationId: this.correlationId }));
   }
 }
+
+/** How much of a refused body is read and dropped, in multiples of MAX_BODY_BYTES, before the connection is closed. */
+const DISCARD_LIMIT_FACTOR = 16;
 
 const CSRF_MESSAGE = 'This request has been blocked as a potential Cross-Site Request Forgery: send Content-Type: application/json, or an apollo-require-preflight header.';
 
@@ -107,8 +110,9 @@ export function createHttpEdge(opts: HttpEdgeOptions): RequestListener {
       } catch (err) {
         if (!(err instanceof BodyTooLargeError)) throw err;
         metrics.refusals.inc({ reason: 'body' });
-        sendGraphQLError(res, 413, { message: err.message, extensions: { code: ErrorCode.PAYLOAD_TOO_LARGE, maxBytes: err.limitBytes } }, { connection: 'close' });
-        req.resume();
+        // Not `connection: close`: Node would then close the socket under the client's upload (see discardBody).
+        sendGraphQLError(res, 413, { message: err.message, extensions: { code: ErrorCode.PAYLOAD_TOO_LARGE, maxBytes: err.limitBytes } });
+        discardBody(req, DISCARD_LIMIT_FACTOR * config.limits.maxBodyBytes);
         return;
       }
       // By the media type alone: `text/plain; x=application/json` is not JSON (and is a simple, unpreflighted request).
