@@ -3,13 +3,18 @@
  * run on this machine,
  *   (a) through our gateway,
  *   (b) through stock `@apollo/gateway` + `@apollo/server` (default settings, own process),
+ *   (b') through Hive Gateway 2.15.1 with its defaults, and on Hive Router's Rust runtime when it
+ *        installs (own processes, own folder: bench/peers/hive, installed on demand),
  *   (c) directly to the subgraphs: orders `order(id)`, then inventory `_entities` for its
  *       products, one after the other per request, with the signed identity header,
  * each with the same closed-loop load (same concurrency, warm-up, duration and request cap), once
  * loaded (default 32 in flight) and once unloaded (1 in flight, the latency the goal is about).
  *
  *   node --conditions=@shop/source --import tsx bench/gateway.ts [--concurrency 32] [--duration 10] [--warmup 2]
- *        [--latency-duration 5] [--rounds 2] [--max-requests 300000]
+ *        [--latency-duration 5] [--rounds 2] [--max-requests 300000] [--profile]
+ *
+ * --profile: V8's CPU profile of our gateway during its first loaded run, written to the system's
+ * temporary directory (open it in Chrome DevTools), with the functions that use most of its CPU printed.
  *
  * Writes bench/results/gateway.json. The load generator runs in this process and shares the
  * machine's cores with everything it measures; the output says how much CPU each process used.
@@ -21,7 +26,10 @@ import { DEV_SECRETS, IDENTITY_HEADER, signIdentity } from '@shop/service-kit';
 import { REPO_ROOT } from '../scripts/lib/system.js';
 import { spawnManaged, TSX_NODE_ARGS } from '../scripts/lib/processes.js';
 import { waitForStatus } from '../test/support/shop.js';
-import { numberArg } from './lib/args.js';
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { flagArg, numberArg } from './lib/args.js';
+import { openInspector, topFunctions } from './lib/inspector.js';
 import { createPool, postJson, runLoad, type LoadResult } from './lib/load.js';
 import {
   cpuSeconds,
@@ -38,6 +46,7 @@ import {
   type GoalCheck,
   type ResultTable,
 } from './lib/report.js';
+import { HIVE_PEER_DIR, ensureHivePeer } from './lib/peers.js';
 import { onCleanup, placeBenchOrder, runBenchmark, startBenchSystem } from './lib/system.js';
 
 const CONCURRENCY = numberArg('concurrency', 32);
@@ -47,6 +56,7 @@ const LATENCY_DURATION_S = numberArg('latency-duration', 5);
 const MAX_REQUESTS = numberArg('max-requests', 300_000);
 const ROUNDS = Math.round(numberArg('rounds', 2));
 const CUSTOMER = 'bench-customer';
+const PROFILE = flagArg('profile');
 
 const ORDER_QUERY = /* GraphQL */ `query($id: ID!) { order(id: $id) { id status total { amount } lines { quantity unitPrice { amount } product { id name price { amount } } } } }`;
 const ORDERS_SUBGRAPH_QUERY = /* GraphQL */ `query($id: ID!) { order(id: $id) { id status total { amount } lines { quantity unitPrice { amount } product { id } } } }`;
@@ -65,10 +75,12 @@ interface Gql<T> {
   errors?: unknown[];
 }
 
-type TargetName = 'ours' | 'stock' | 'direct';
+type TargetName = 'ours' | 'stock' | 'hive' | 'hiveRust' | 'direct';
 const LABEL: Record<TargetName, string> = {
   ours: 'our gateway',
   stock: 'stock @apollo/gateway + @apollo/server',
+  hive: 'Hive Gateway 2.15.1 (defaults)',
+  hiveRust: 'Hive Gateway 2.15.1, Rust router runtime',
   direct: 'direct to subgraphs (orders, then inventory)',
 };
 
@@ -103,6 +115,31 @@ async function main() {
   const stockUrl = new URL((await stock.waitForOutput(/STOCK_GATEWAY_READY (\S+)/, 60_000))[1]!);
   console.log(`stock gateway at ${stockUrl.href} (pid ${stock.pid()})`);
 
+  const { routerRuntime } = ensureHivePeer();
+  const startHive = async (name: string, rust: boolean) => {
+    const peer = spawnManaged({
+      name,
+      command: process.execPath,
+      args: ['--import', 'tsx', join(HIVE_PEER_DIR, 'server.mjs')],
+      cwd: REPO_ROOT,
+      env: {
+        PEER_SUBGRAPH_URLS: JSON.stringify({ orders: ordersUrl.href, inventory: inventoryUrl.href, notifications: notificationsUrl }),
+        PEER_IDENTITY_SUB: CUSTOMER,
+        SUPERGRAPH_PATH: join(REPO_ROOT, 'gateway/supergraph.graphql'),
+        HIVE_ROUTER_RUNTIME: String(rust),
+        NODE_ENV: 'production',
+      },
+      logFile: join(system.dataDir, 'logs', `${name}.log`),
+    });
+    onCleanup(() => peer.stop());
+    const url = new URL((await peer.waitForOutput(/HIVE_GATEWAY_READY (\S+)/, 120_000))[1]!);
+    console.log(`${name} at ${url.href} (pid ${peer.pid()})`);
+    return { peer, url };
+  };
+  const hive = await startHive('hive-gateway', false);
+  const hiveRust = routerRuntime ? await startHive('hive-gateway-rust', true) : undefined;
+  if (!hiveRust) console.log('Hive Router runtime (@graphql-hive/router-runtime) did not install: that peer is left out');
+
   const oursUrl = new URL(system.gatewayUrl);
   const pools: Pool[] = [];
   const pool = (url: URL) => {
@@ -112,6 +149,8 @@ async function main() {
   };
   const oursPool = pool(oursUrl);
   const stockPool = pool(stockUrl);
+  const hivePool = pool(hive.url);
+  const hiveRustPool = hiveRust ? pool(hiveRust.url) : undefined;
   const ordersPool = pool(ordersUrl);
   const inventoryPool = pool(inventoryUrl);
   onCleanup(async () => {
@@ -136,6 +175,8 @@ async function main() {
 
   const fetchOurs = () => postJson<Gql<OrderData>>(oursPool, oursUrl.pathname, gatewayBody, authHeaders);
   const fetchStock = () => postJson<Gql<OrderData>>(stockPool, stockUrl.pathname, gatewayBody, {});
+  const fetchHive = () => postJson<Gql<OrderData>>(hivePool, hive.url.pathname, gatewayBody, {});
+  const fetchHiveRust = () => postJson<Gql<OrderData>>(hiveRustPool!, hiveRust!.url.pathname, gatewayBody, {});
   /** What a client would do without a gateway: the order, then its products, and merge them. */
   const fetchDirect = async (): Promise<Gql<OrderData>> => {
     const headers = identity();
@@ -160,21 +201,24 @@ async function main() {
       },
     };
   };
-  const fetchers: Record<TargetName, () => Promise<Gql<OrderData>>> = { ours: fetchOurs, stock: fetchStock, direct: fetchDirect };
+  const fetchers: Record<TargetName, () => Promise<Gql<OrderData>>> = { ours: fetchOurs, stock: fetchStock, hive: fetchHive, hiveRust: fetchHiveRust, direct: fetchDirect };
+  const targets: TargetName[] = ['direct', 'ours', 'stock', 'hive', ...(hiveRust ? (['hiveRust'] as const) : [])];
 
-  // The three must answer the same thing, or the comparison means nothing.
+  // All must answer the same thing, or the comparison means nothing.
   const answers = new Map<TargetName, string>();
-  for (const name of ['direct', 'ours', 'stock'] as const) {
+  for (const name of targets) {
     const r = await fetchers[name]();
     if (!correct(r)) throw new Error(`${LABEL[name]} answered incorrectly: ${JSON.stringify(r).slice(0, 600)}`);
     answers.set(name, JSON.stringify(r.data));
   }
-  const sameAnswer = answers.get('ours') === answers.get('stock') && answers.get('ours') === answers.get('direct');
+  const sameAnswer = targets.every((t) => answers.get(t) === answers.get('ours'));
   if (!sameAnswer) console.warn(`warning: the targets' answers differ:\n${[...answers].map(([k, v]) => `  ${k}: ${v}`).join('\n')}`);
 
   const pids: Record<string, number | undefined> = {
     'our gateway': system.pidOf('gateway-1'),
     'stock gateway': stock.pid(),
+    'hive gateway': hive.peer.pid(),
+    ...(hiveRust ? { 'hive gateway (rust)': hiveRust.peer.pid() } : {}),
     orders: system.pidOf('orders-1'),
     inventory: system.pidOf('inventory-1'),
     'redis + broker + notifications': undefined,
@@ -193,6 +237,20 @@ async function main() {
     cpuSeconds: Record<string, number>;
   }
   const runs: Run[] = [];
+  const profileOurs = async <T>(during: () => Promise<T>): Promise<T> => {
+    const inspector = await openInspector(system.processes.get('gateway-1')!);
+    try {
+      const { result, profile } = await inspector.profile(during);
+      // Outside the run's data directory, which goes with the run.
+      const file = join(tmpdir(), `gateway-${Date.now()}.cpuprofile`);
+      writeFileSync(file, JSON.stringify(profile));
+      console.log(`  CPU profile of our gateway: ${file}; by self time:`);
+      for (const f of topFunctions(profile, 25)) console.log(`    ${fmt(f.share * 100, 1).padStart(5)}%  ${f.name}  ${f.where}`);
+      return result;
+    } finally {
+      inspector.close();
+    }
+  };
   const cpuNow = (): Record<string, number> => ({
     ...Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, pid ? cpuSeconds(pid) : sumCpu(otherPids)])),
     machine: machineBusySeconds(),
@@ -202,7 +260,9 @@ async function main() {
     const before = cpuNow();
     const selfBefore = process.cpuUsage();
     const t0 = performance.now();
-    const { result, samples } = await runLoad({ concurrency, warmupMs: warmupS * 1000, durationMs: durationS * 1000, maxRequests: MAX_REQUESTS, call });
+    const load = () => runLoad({ concurrency, warmupMs: warmupS * 1000, durationMs: durationS * 1000, maxRequests: MAX_REQUESTS, call });
+    const profiled = PROFILE && target === 'ours' && concurrency === CONCURRENCY && round === 1;
+    const { result, samples } = profiled ? await profileOurs(load) : await load();
     const wall = (performance.now() - t0) / 1000;
     const self = process.cpuUsage(selfBefore);
     const after = cpuNow();
@@ -221,7 +281,6 @@ async function main() {
 
   // Interleaved rounds, each starting with a different target, so drift (JIT warm-up, other
   // work on the machine) does not favour one; the figures pool every round.
-  const targets: TargetName[] = ['direct', 'ours', 'stock'];
   const rotated = (r: number) => targets.map((_, i) => targets[(i + r) % targets.length]!);
   const loadAvgBefore = loadAverage();
   for (let r = 0; r < ROUNDS; r++) {
@@ -286,6 +345,10 @@ round ${r + 1}/${ROUNDS}, unloaded: 1 request in flight`);
   // than throughput, which then mostly measures how much CPU the scheduler gave each process.
   const oursCpuMs = loaded('ours').cpuMsPerRequest['our gateway']!;
   const stockCpuMs = loaded('stock').cpuMsPerRequest['stock gateway']!;
+  const hiveCpuMs = loaded('hive').cpuMsPerRequest['hive gateway']!;
+  const hiveRatio = loaded('ours').throughput / loaded('hive').throughput;
+  const hiveRustRatio = hiveRust ? loaded('ours').throughput / loaded('hiveRust').throughput : NaN;
+  const hiveRustCpuMs = hiveRust ? loaded('hiveRust').cpuMsPerRequest['hive gateway (rust)']! : NaN;
 
   const figures: ResultTable = {
     title: `Federated query (order + ${products.length} lines + products), ${ROUNDS} interleaved rounds pooled: ${CONCURRENCY} in flight for ${DURATION_S} s after ${WARMUP_S} s warm-up; 1 in flight for ${LATENCY_DURATION_S} s after 1 s`,
@@ -308,15 +371,18 @@ round ${r + 1}/${ROUNDS}, unloaded: 1 request in flight`);
     columns: ['figure', 'value'],
     rows: [
       [`throughput ours / stock (${CONCURRENCY} in flight)`, `${fmt(ratio)}×`],
+      [`throughput ours / Hive Gateway (${CONCURRENCY} in flight)`, `${fmt(hiveRatio)}×`],
+      ...(hiveRust ? [[`throughput ours / Hive Gateway on the Rust runtime (${CONCURRENCY} in flight)`, `${fmt(hiveRustRatio)}×`] as [string, string]] : []),
       [`throughput ours / direct (${CONCURRENCY} in flight)`, `${fmt(loaded('ours').throughput / loaded('direct').throughput)}×`],
       [`p50 overhead ours − direct, ${CONCURRENCY} in flight`, `${fmt(overheadLoaded)} ms`],
       ['p50 overhead ours − direct, 1 in flight', `${fmt(overheadSingle)} ms`],
       ['p50 overhead stock − direct, 1 in flight', `${fmt(single('stock').latency.p50 - single('direct').latency.p50)} ms`],
       [`gateway process CPU per request, ours / stock (${CONCURRENCY} in flight)`, `${fmt(oursCpuMs)} / ${fmt(stockCpuMs)} ms`],
+      [`gateway process CPU per request, Hive Gateway / on the Rust runtime (${CONCURRENCY} in flight)`, `${fmt(hiveCpuMs)} / ${fmt(hiveRustCpuMs)} ms`],
       ['throughput ratio those CPU costs imply when the gateway is the bottleneck (stock ÷ ours)', `${fmt(stockCpuMs / oursCpuMs)}×`],
     ],
   };
-  const perRequestNames = ['load generator', 'our gateway', 'stock gateway', 'orders', 'inventory'];
+  const perRequestNames = ['load generator', 'our gateway', 'stock gateway', 'hive gateway', 'hive gateway (rust)', 'orders', 'inventory'];
   const cpuPerRequestTable: ResultTable = {
     title: 'CPU milliseconds per request, by process (all rounds, warm-up included)',
     columns: ['target', 'in flight', ...perRequestNames],
@@ -330,6 +396,8 @@ round ${r + 1}/${ROUNDS}, unloaded: 1 request in flight`);
   };
   const goals: GoalCheck[] = [
     { goal: 'throughput at least 3× the stock gateway on the same query', measured: `${fmt(ratio)}× (${fmtInt(loaded('ours').throughput)} vs ${fmtInt(loaded('stock').throughput)} req/s at ${CONCURRENCY} in flight; gateway CPU per request ${fmt(oursCpuMs)} vs ${fmt(stockCpuMs)} ms, i.e. ${fmt(stockCpuMs / oursCpuMs)}×)`, pass: ratio >= 3 },
+    { goal: 'throughput at least 2× Hive Gateway (aim: 3×) on the same query', measured: `${fmt(hiveRatio)}× (${fmtInt(loaded('ours').throughput)} vs ${fmtInt(loaded('hive').throughput)} req/s at ${CONCURRENCY} in flight; gateway CPU per request ${fmt(oursCpuMs)} vs ${fmt(hiveCpuMs)} ms)`, pass: hiveRatio >= 2 },
+    { goal: 'gateway CPU per federated query at most 0.3 ms', measured: `${fmt(oursCpuMs)} ms at ${CONCURRENCY} in flight`, pass: oursCpuMs <= 0.3 },
     { goal: 'p50 overhead at most 2 ms over the direct subgraph calls (1 in flight)', measured: `${fmt(overheadSingle)} ms (${fmt(single('ours').latency.p50)} vs ${fmt(single('direct').latency.p50)} ms)`, pass: overheadSingle <= 2 },
     { goal: `p50 overhead at most 2 ms over the direct subgraph calls (${CONCURRENCY} in flight)`, measured: `${fmt(overheadLoaded)} ms (${fmt(loaded('ours').latency.p50)} vs ${fmt(loaded('direct').latency.p50)} ms)`, pass: overheadLoaded <= 2 },
   ];
@@ -339,8 +407,9 @@ round ${r + 1}/${ROUNDS}, unloaded: 1 request in flight`);
     `Load average (1 min) ${fmt(loadAvgBefore)} before the runs and ${fmt(loadAvgAfter)} after; processes outside this benchmark used up to ${fmt(othersMax, 0)}% of one core during a run${othersMax > 20 ? ': the machine was busy with other work, so these figures are noisy and lower than on an idle machine' : ''}.`,
     'Closed loop: each in-flight slot sends its next request when the previous answer has been read completely; latency is from send to the last byte. Only correct answers (order id, 3 lines, product names and prices, no errors) count.',
     'Stock gateway: @apollo/gateway + @apollo/server standalone with default settings, in its own process, the same supergraph file with this run\'s subgraph URLs, and a RemoteGraphQLDataSource that adds the signed x-shop-identity header (it does not verify a JWT, which ours does per request).',
+    'Hive Gateway: @graphql-hive/gateway 2.15.1 (bench/peers/hive, its own folder and lockfile, @graphql-tools/delegate overridden to 12.2.1 as it needs) with its defaults, in-flight deduplication of identical subgraph requests included; the same supergraph and subgraph URLs, the signed x-shop-identity header added per subgraph request, no JWT verified. The Rust-runtime peer is the same with HIVE_ROUTER_RUNTIME=true (@graphql-hive/router-runtime).',
     'Direct: orders `order(id)` then inventory `_entities` for the distinct products, sequentially, merged in the load generator (which a gateway saves the client from doing).',
-    sameAnswer ? 'The three targets returned identical data before the runs.' : 'WARNING: the targets returned different data before the runs (see the log).',
+    sameAnswer ? 'All targets returned identical data before the runs.' : 'WARNING: the targets returned different data before the runs (see the log).',
     ...runs.filter((r) => r.result.cappedByCount).map((r) => `${r.target} at ${r.concurrency} in flight (round ${r.round}) stopped at the request cap (${MAX_REQUESTS}).`),
   ];
 
@@ -353,7 +422,7 @@ round ${r + 1}/${ROUNDS}, unloaded: 1 request in flight`);
 
   const file = writeResult({
     name: 'gateway',
-    title: 'Federated query: our gateway vs stock Apollo Gateway vs direct subgraph calls',
+    title: 'Federated query: our gateway vs stock Apollo Gateway vs Hive Gateway vs direct subgraph calls',
     date: new Date().toISOString(),
     machine: machine(),
     command: `node --conditions=@shop/source --import tsx bench/gateway.ts --concurrency ${CONCURRENCY} --duration ${DURATION_S} --warmup ${WARMUP_S} --latency-duration ${LATENCY_DURATION_S} --rounds ${ROUNDS} --max-requests ${MAX_REQUESTS}`,
@@ -368,6 +437,8 @@ round ${r + 1}/${ROUNDS}, unloaded: 1 request in flight`);
       pooled,
       runs: runs.map(({ samples: _samples, ...r }) => r),
       ratio,
+      hiveRatio,
+      hiveRustRatio,
       overheadLoadedMs: overheadLoaded,
       overheadSingleMs: overheadSingle,
     },

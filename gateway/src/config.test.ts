@@ -7,11 +7,10 @@ describe('gateway config', () => {
     const c = loadConfig({});
     expect(c.port).toBe(4000);
     expect(c.redisUrl).toBe('redis://127.0.0.1:6390');
-    expect(c.subgraphUrls).toEqual({
-      orders: 'http://127.0.0.1:4001/graphql',
-      inventory: 'http://127.0.0.1:4002/graphql',
-      notifications: 'http://127.0.0.1:4003/graphql',
-    });
+    // The subgraphs and their URLs are the supergraph's unless overridden.
+    expect(c.subgraphUrls).toEqual({});
+    expect(loadConfig({ ORDERS_URL: 'http://10.0.0.5:4001/graphql', REDIS_URL: 'redis://10.0.0.6:6379' }).subgraphUrls).toEqual({ orders: 'http://10.0.0.5:4001/graphql' });
+
     expect(c.limits).toMatchObject({ maxDepth: 12, maxAliases: 30, maxCost: 5000, maxBodyBytes: 1_048_576, rateLimit: 600, wsMaxMessageBytes: 65_536, wsMaxConnectionsPerClient: 20 });
     expect(c.auth.jwtSecret).toBe(DEV_SECRETS.jwt);
   });

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DEFAULT_PORTS, DEV_SECRETS, MIN_SECRET_LENGTH, envBoolean, envDurationMs, envInt, parseEnv, type EnvSource } from '@shop/service-kit';
-import { isLoopback, isProxyEntry } from './client-address.js';
+import { isLoopback, isProxyEntry } from './middleware/client-address.js';
 import { DEFAULT_SUPERGRAPH_PATH } from './supergraph/compose.js';
 
 const url = (fallback: string) => z.string().optional().transform((v) => (v === undefined || v === '' ? fallback : v)).pipe(z.url());
@@ -32,9 +32,6 @@ const schema = z
     DEV_TOKENS: envBoolean(false),
     TRUSTED_PROXIES: list.refine((entries) => entries.every(isProxyEntry), 'expected comma-separated IP addresses or CIDR blocks'),
     REDIS_URL: url(`redis://127.0.0.1:${DEFAULT_PORTS.redis}`),
-    ORDERS_URL: url(`http://127.0.0.1:${DEFAULT_PORTS.orders}/graphql`),
-    INVENTORY_URL: url(`http://127.0.0.1:${DEFAULT_PORTS.inventory}/graphql`),
-    NOTIFICATIONS_URL: url(`http://127.0.0.1:${DEFAULT_PORTS.notifications}/graphql`),
     SUPERGRAPH_PATH: z.string().default(DEFAULT_SUPERGRAPH_PATH),
     CORS_ORIGINS: z.string().default(''),
     SUPERGRAPH_WATCH: envBoolean(true),
@@ -100,7 +97,11 @@ export interface GatewayConfig {
   /** HMAC secret of the `x-shop-identity` header, shared with the subgraphs. */
   readonly identitySecret: string;
   readonly redisUrl: string;
-  /** HTTP URL of each subgraph's `/graphql`, by subgraph name; the WS URL is derived from it. */
+  /**
+   * HTTP URL of a subgraph's `/graphql` in place of the supergraph's routing URL, by subgraph name
+   * (`<NAME>_URL`, e.g. ORDERS_URL for `orders`); the WS URL is derived from it. The subgraphs
+   * themselves are the supergraph's.
+   */
   readonly subgraphUrls: Readonly<Record<string, string>>;
   readonly supergraphPath: string;
   /** Browser origins allowed to call `/graphql` (local ones and Apollo Sandbox are allowed too in development). */
@@ -139,6 +140,21 @@ export interface GatewayConfig {
   readonly shutdownGraceMs: number;
 }
 
+/** `<NAME>_URL` variables that are not one of the gateway's own (REDIS_URL, JWKS_URL). */
+const SUBGRAPH_URL_VARIABLE = /^([A-Z][A-Z0-9_]*)_URL$/;
+const OWN_URL_VARIABLES = new Set(['REDIS_URL', 'JWKS_URL']);
+
+/** Every `<NAME>_URL` by lowercased name; only those of the supergraph's subgraphs are read (and checked) when it loads. */
+function subgraphUrlsFrom(env: EnvSource): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) {
+    const m = SUBGRAPH_URL_VARIABLE.exec(name);
+    if (!m || OWN_URL_VARIABLES.has(name) || value === undefined || value === '') continue;
+    out[m[1]!.toLowerCase()] = value;
+  }
+  return out;
+}
+
 export function loadConfig(env: EnvSource = process.env): GatewayConfig {
   const e = parseEnv('gateway', schema, env);
   const production = e.NODE_ENV === 'production';
@@ -159,7 +175,7 @@ export function loadConfig(env: EnvSource = process.env): GatewayConfig {
     trustedProxies: e.TRUSTED_PROXIES,
     identitySecret: e.IDENTITY_SECRET,
     redisUrl: e.REDIS_URL,
-    subgraphUrls: { orders: e.ORDERS_URL, inventory: e.INVENTORY_URL, notifications: e.NOTIFICATIONS_URL },
+    subgraphUrls: subgraphUrlsFrom(env),
     supergraphPath: e.SUPERGRAPH_PATH,
     corsOrigins: e.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean),
     watchSupergraph: !production && e.SUPERGRAPH_WATCH,

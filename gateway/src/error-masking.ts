@@ -7,7 +7,7 @@ export type ErrorFormatter = (formatted: GraphQLFormattedError) => GraphQLFormat
 const INTERNAL_MESSAGE = 'Internal server error';
 
 /**
- * What every error the gateway sends goes through (Apollo Server's `formatError`, the fast path,
+ * What every error the gateway sends goes through (every transport, the engine's results,
  * subscription events over WebSocket and multipart, refusals):
  *  - `stacktrace` (and `exception`) never reach a client, in any mode: a subgraph's stack describes
  *    the subgraph, and the gateway's own stacks are in its log;

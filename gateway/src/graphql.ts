@@ -13,6 +13,8 @@ const graphql = createRequire(import.meta.url)('graphql') as typeof import('grap
 export const {
   GraphQLError,
   Kind,
+  NoSchemaIntrospectionCustomRule,
+  specifiedRules,
   getNamedType,
   getNullableType,
   getOperationAST,

@@ -1,4 +1,4 @@
 export { startGateway, type RunningGateway } from './server.js';
 export { loadConfig, type GatewayConfig } from './config.js';
-export { signDevToken } from './auth.js';
+export { signDevToken } from './middleware/auth.js';
 export { composeSupergraph, checkSupergraph } from './supergraph/compose.js';

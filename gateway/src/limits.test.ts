@@ -16,6 +16,11 @@ const measure = (query: string, variables: Record<string, unknown> = {}) => {
 };
 
 describe('operation complexity', () => {
+  it('says whether a variable sized a list, so that other measures can be reused for any variables', () => {
+    expect(measure('query($n: Int) { products(first: $n) { edges { node { id } } } }', { n: 5 }).readVariables).toBe(true);
+    expect(measure('query($id: ID!) { product(id: $id) { related { id } } }', { id: 'p1' }).readVariables).toBe(false);
+  });
+
   it('counts depth from the root field', () => {
     expect(measure('{ product(id: 1) { id } }').depth).toBe(2);
     expect(measure('{ product(id: 1) { related { related { id } } } }').depth).toBe(4);

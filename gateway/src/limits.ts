@@ -18,6 +18,8 @@ export interface Complexity {
   readonly cost: number;
   /** Depth of the deepest field inside `__schema`/`__type`, which has its own maximum. */
   readonly introspectionDepth?: number;
+  /** Whether a variable's value sized a list (`first: $n`): otherwise the measure is the same for any variables. */
+  readonly readVariables?: boolean;
 }
 
 /** Multiplier of a list field without a `first`/`last` argument. */
@@ -47,11 +49,13 @@ export function measureOperation(
   let aliases = 0;
   let maxDepth = 0;
   let introspectionDepth = 0;
+  let readVariables = false;
 
   const numberArg = (value: ValueNode | undefined): number | undefined => {
     if (!value) return undefined;
     if (value.kind === Kind.INT) return Number(value.value);
     if (value.kind === Kind.VARIABLE) {
+      readVariables = true;
       const v = variables[value.name.value];
       return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
     }
@@ -100,14 +104,14 @@ export function measureOperation(
   const root =
     operation.operation === 'query' ? schema.getQueryType() : operation.operation === 'mutation' ? schema.getMutationType() : schema.getSubscriptionType();
   const cost = walk(operation.selectionSet, root ?? undefined, 1, new Set(), false, false);
-  return { depth: maxDepth, aliases, cost, introspectionDepth };
+  return { depth: maxDepth, aliases, cost, introspectionDepth, readVariables };
 }
 
-/** The first limit the operation exceeds, as a GraphQL error (HTTP 400), or `undefined`. */
+/** The first limit the operation exceeds, as a GraphQL error, or `undefined`. */
 export function checkComplexity(measured: Complexity, limits: ComplexityLimits): GraphQLError | undefined {
   const refuse = (limit: 'depth' | 'aliases' | 'cost', max: number, actual: number, what: string) =>
     new GraphQLError(`The operation ${what} (${actual}) exceeds the maximum of ${max}.`, {
-      extensions: { code: QUERY_TOO_COMPLEX, limit, max, actual, http: { status: 400 } },
+      extensions: { code: QUERY_TOO_COMPLEX, limit, max, actual },
     });
   if (measured.depth > limits.maxDepth) return refuse('depth', limits.maxDepth, measured.depth, 'depth');
   const introspectionDepth = measured.introspectionDepth ?? 0;

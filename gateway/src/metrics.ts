@@ -8,14 +8,15 @@ export function createMetrics() {
     registry,
     requests: new Counter({
       name: 'gateway_requests_total',
-      help: 'GraphQL operations by operation name, type, transport and outcome',
-      labelNames: ['operation', 'type', 'transport', 'outcome'] as const,
+      // Bounded labels only: an operation name is the client's to choose, one series per name would be unbounded.
+      help: 'GraphQL operations by type, transport and outcome (ok, error, refused before execution)',
+      labelNames: ['type', 'transport', 'outcome'] as const,
       registers: [registry],
     }),
     latency: new Histogram({
       name: 'gateway_request_duration_seconds',
-      help: 'Latency of GraphQL queries and mutations by operation name',
-      labelNames: ['operation', 'type', 'transport'] as const,
+      help: 'Latency of GraphQL queries and mutations by type and transport',
+      labelNames: ['type', 'transport'] as const,
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [registry],
     }),

@@ -1,5 +1,5 @@
 import type { OperationDefinitionNode } from 'graphql';
-import { ErrorCode, httpStatusOf } from '@shop/service-kit';
+import { ErrorCode } from '@shop/service-kit';
 import { GraphQLError } from './graphql.js';
 
 /**
@@ -16,6 +16,6 @@ export function checkVariableNames(operation: OperationDefinitionNode, variables
   const name = [...declared, ...sent].find((n) => RESERVED.has(n));
   if (name === undefined) return undefined;
   return new GraphQLError(`Variable "$${name}" is not allowed: choose another name.`, {
-    extensions: { code: ErrorCode.BAD_USER_INPUT, http: { status: httpStatusOf(ErrorCode.BAD_USER_INPUT) } },
+    extensions: { code: ErrorCode.BAD_USER_INPUT },
   });
 }

@@ -210,9 +210,11 @@ describe('__proto__, constructor and prototype variables', () => {
     for (const name of ['__proto__', 'constructor', 'prototype']) {
       const query = `query ($${name}: ID!) { product(id: $${name}) { id } }`;
       const variables = JSON.parse(`{"${name}": "p1"}`) as Record<string, unknown>;
-      const http = await post(gateway, { query, variables });
+      const http = await post(gateway, { query, variables }, { accept: 'application/graphql-response+json' });
       expect(http.body.errors?.[0]?.extensions?.code, `${name} over HTTP: ${http.text}`).toBe('BAD_USER_INPUT');
       expect(http.status).toBe(400);
+      // A legacy client (application/json) reads the errors from a 200, as GraphQL over HTTP has it.
+      expect((await post(gateway, { query, variables }, { accept: 'application/json' })).status).toBe(200);
       // Only sent, not declared: still refused.
       const sentOnly = await post(gateway, { query: '{ product(id: "p1") { id } }', variables });
       expect(sentOnly.body.errors?.[0]?.extensions?.code, `${name} sent only`).toBe('BAD_USER_INPUT');

@@ -137,7 +137,7 @@ describe('production mode', () => {
   });
 
   it('still serves queries with the production secrets', async () => {
-    const { signDevToken } = await import('../src/auth.js');
+    const { signDevToken } = await import('../src/middleware/auth.js');
     const token = await signDevToken({ ...DEV_SIGNING, jwtSecret: PROD_JWT }, 'alice');
     const res = await fetch(`${gateway.url}/graphql`, {
       method: 'POST',

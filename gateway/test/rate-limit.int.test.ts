@@ -1,6 +1,6 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRateLimiter } from '../src/rate-limit.js';
+import { createRateLimiter } from '../src/middleware/rate-limit.js';
 import { freePort, startRedis, type TestRedis } from './fixtures/redis.js';
 
 /** Waits until at least `minLeftMs` of the current clock-aligned window remain, so a test's hits share one window. */

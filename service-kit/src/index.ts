@@ -1,7 +1,7 @@
 export { createLogger, type Logger } from './logger.js';
 export { parseEnv, envBoolean, envInt, envDurationMs, type EnvSource } from './env.js';
 export { IDENTITY_HEADER, CORRELATION_HEADER, IDENTITY_MAX_AGE_MS, IDENTITY_CLOCK_SKEW_MS, signIdentity, verifyCaller, verifyIdentity, type Identity, type VerifiedCaller } from './identity.js';
-export { ErrorCode, isErrorCode, isApiErrorCode, isClientFacingCode, httpStatusOf, appError, badUserInput, unauthenticated, forbidden, notFound, conflict } from './errors.js';
+export { ErrorCode, errorCatalog, type ErrorCodeInfo, isErrorCode, isApiErrorCode, isClientFacingCode, isRetriableCode, httpStatusOf, appError, badUserInput, unauthenticated, forbidden, notFound, conflict } from './errors.js';
 export { handleOpsRequest, type ReadinessCheck } from './ops-routes.js';
 export { watchPubSubReconnects, type PubSubReconnects } from './pubsub-reconnects.js';
 export { connectRedis } from './redis.js';

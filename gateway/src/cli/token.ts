@@ -1,6 +1,6 @@
 /** `npm run token -- alice [--admin]` prints a development token signed with JWT_SECRET (or the dev default). */
 import { loadConfig } from '../config.js';
-import { signDevToken } from '../auth.js';
+import { signDevToken } from '../middleware/auth.js';
 
 const args = process.argv.slice(2);
 const sub = args.find((a) => !a.startsWith('--'));

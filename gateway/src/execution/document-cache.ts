@@ -1,4 +1,4 @@
-import type { DocumentNode, GraphQLSchema } from 'graphql';
+import type { DocumentNode, GraphQLSchema, ValidationRule } from 'graphql';
 import { GraphQLError, parse, validate } from '../graphql.js';
 import { ErrorCode } from '@shop/service-kit';
 
@@ -21,6 +21,9 @@ export class DocumentCache {
   #chars = 0;
   #schema: GraphQLSchema | undefined;
 
+  /** `rules`: graphql-js's validation rules by default (the engine adds one refusing introspection in production). */
+  constructor(private readonly rules?: readonly ValidationRule[]) {}
+
   check(schema: GraphQLSchema, query: string): CheckedDocument {
     if (schema !== this.#schema) {
       this.#entries = new Map();
@@ -40,7 +43,7 @@ export class DocumentCache {
     } catch (err) {
       return { errors: [new GraphQLError((err as GraphQLError).message, { extensions: { code: ErrorCode.GRAPHQL_PARSE_FAILED } })] };
     }
-    const validationErrors = validate(schema, document);
+    const validationErrors = validate(schema, document, this.rules);
     if (validationErrors.length) {
       return { errors: validationErrors.map((e) => new GraphQLError(e.message, { nodes: e.nodes ?? null, extensions: { code: ErrorCode.GRAPHQL_VALIDATION_FAILED } })) };
     }

@@ -1,56 +1,30 @@
-import { createRequire } from 'node:module';
-import type { ApolloGateway } from '@apollo/gateway';
-import type { GatewayExecutor, GatewayGraphQLRequestContext } from '@apollo/server-gateway-interface';
-import { operationFromDocument, type Operation, type Schema } from '@apollo/federation-internals';
-import { evaluateCondition, type FetchNode, type PlanNode, type QueryPlan, type QueryPlanner, type QueryPlanSelectionNode } from '@apollo/query-planner';
+import type { Operation } from '@apollo/federation-internals';
+import { evaluateCondition, type FetchNode, type PlanNode, type QueryPlan, type QueryPlanSelectionNode } from '@apollo/query-planner';
 import type { DocumentNode, GraphQLFormattedError, GraphQLSchema } from 'graphql';
-import { GraphQLError, Kind, getVariableValues, isAbstractType, isObjectType } from '../graphql.js';
+import { GraphQLError, Kind, isAbstractType, isObjectType } from '../graphql.js';
 import type { GatewayContext } from '../context.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { SubgraphClient } from './subgraph-client.js';
 import { ErrorCode } from '@shop/service-kit';
+import { operationOf, shapeResult, type Planning } from './apollo-federation.js';
 
-/**
- * Result shaping (aliases, field order, `__typename`, null propagation) is @apollo/gateway's own,
- * so answers are exactly the stock gateway's; it is not part of its public API, hence one place.
- */
-const { computeResponse } = createRequire(import.meta.url)('@apollo/gateway/dist/resultShaping.js') as {
-  computeResponse(args: {
-    operation: Operation;
-    variables: Record<string, unknown> | undefined;
-    input: Record<string, unknown>;
-    introspectionHandling: (field: unknown) => unknown;
-  }): { data: Record<string, unknown> | null | undefined; errors: GraphQLError[] };
-};
-
-/** The parts of ApolloGateway the executor reads; not public API, so named in one place. */
-interface GatewayInternals {
-  schema?: GraphQLSchema;
-  apiSchema?: Schema;
-  supergraphSchema?: GraphQLSchema;
-  queryPlanner?: QueryPlanner;
-}
-
-/** What the executor answers: GraphQL's result shape, errors as GraphQLError for Apollo Server to format. */
+/** What the executor answers: GraphQL's result shape, errors as GraphQLError for the engine to format. */
 export interface ExecutionOutcome {
   readonly data?: Data | null;
   readonly errors?: readonly GraphQLError[];
   readonly extensions?: Data;
 }
 
-/** An operation ready to run: planned once per document, operation name and schema. */
-export interface Prepared {
-  readonly apiSchema: Schema;
+/** A planned operation: its federation form and its plan. */
+export interface Planned {
   readonly operation: Operation;
   readonly plan: QueryPlan;
-  /** Plans with anything but plain fetches (rewrites, @defer, subscriptions, introspection) run on the stock executor. */
-  readonly fast: boolean;
 }
 
 type Data = Record<string, unknown>;
 
 interface Run {
-  readonly prepared: Prepared;
+  readonly prepared: Planned;
   readonly variables: Record<string, unknown>;
   readonly context: GatewayContext;
   readonly supergraphSchema: GraphQLSchema;
@@ -65,59 +39,27 @@ interface Cursor {
 }
 
 /**
- * Runs query plans of queries and mutations: the plan comes from ApolloGateway's query planner
- * (cached per parsed document, which Apollo Server reuses for a repeated query text), the fetches
- * go straight to the subgraphs through `SubgraphClient`, and the response is shaped by the
- * gateway's own `computeResponse`. What the stock executor spends per request besides that
- * (re-deriving the operation, OpenTelemetry spans, trace nodes, WHATWG Headers per fetch) is
- * skipped; plans this executor does not handle go to the stock one.
+ * Runs query plans of queries and mutations (and the entity fetches of subscription events): the
+ * fetches go straight to the subgraphs through the one `SubgraphClient`, and the response is
+ * shaped by @apollo/gateway's own result shaping. What the stock executor spends per request
+ * besides that (re-deriving the operation, OpenTelemetry spans, trace nodes, WHATWG Headers per
+ * fetch) is skipped. It runs only plans that `isFast` accepts; the engine gives the others to the
+ * stock executor.
  */
 export class PlanExecutor {
-  readonly #prepared = new WeakMap<DocumentNode, Map<string, Prepared>>();
-  readonly #operations = new WeakMap<DocumentNode, Map<string, { apiSchema: Schema; operation: Operation }>>();
-  /** The stock executor, for what this one leaves to it (set once the gateway has loaded). */
-  fallback: GatewayExecutor = () => Promise.reject(new Error('the gateway has not loaded yet'));
+  readonly #operations = new WeakMap<DocumentNode, Map<string, { planning: Planning; operation: Operation }>>();
 
   constructor(
-    private readonly gateway: ApolloGateway,
     private readonly client: SubgraphClient,
-    /** The HTTP URL of a subgraph's `/graphql` (from the configuration, not the supergraph file). */
-    private readonly urlFor: (subgraph: string) => string | undefined,
     private readonly metrics: GatewayMetrics,
   ) {}
 
-  get #gw(): GatewayInternals {
-    return this.gateway as unknown as GatewayInternals;
-  }
-
-  readonly executor: GatewayExecutor = (requestContext) => this.#execute(requestContext);
-
-  async #execute(requestContext: GatewayGraphQLRequestContext): Promise<ExecutionOutcome> {
-    const context = requestContext.context as unknown as GatewayContext;
-    const prepared = this.prepare(requestContext.document, requestContext.request.operationName ?? undefined);
-    if (!prepared?.fast || !context?.correlationId || !this.#validVariables(requestContext)) {
-      this.metrics.plansExecuted.inc({ executor: 'stock' });
-      return this.fallback(requestContext);
-    }
-    return this.run(prepared, requestContext.request.variables ?? {}, context);
-  }
-
-  /** As the stock executor checks them first; an invalid request is left to it, for its exact errors. */
-  #validVariables(requestContext: GatewayGraphQLRequestContext): boolean {
-    const schema = this.#gw.schema;
-    const operation = requestContext.operation;
-    if (!schema || !operation) return false;
-    return !getVariableValues(schema, operation.variableDefinitions ?? [], requestContext.request.variables ?? {}, { maxErrors: 1 }).errors;
-  }
-
-  /** Runs a prepared plan that is `fast`. */
-  async run(prepared: Prepared, variables: Record<string, unknown>, context: GatewayContext): Promise<ExecutionOutcome> {
-    const supergraphSchema = this.#gw.supergraphSchema;
-    if (!supergraphSchema) throw new Error('the gateway has no supergraph yet');
+  /** Runs a plan that `isFast` accepted. */
+  async run(planning: Planning, planned: Planned, variables: Record<string, unknown>, context: GatewayContext): Promise<ExecutionOutcome> {
     this.metrics.plansExecuted.inc({ executor: 'fast' });
-    const run: Run = { prepared, variables, context, supergraphSchema, errors: [] };
+    const run: Run = { prepared: planned, variables, context, supergraphSchema: planning.supergraphSchema, errors: [] };
     const root: Data = Object.create(null) as Data;
-    const node = prepared.plan.node as PlanNode | undefined;
+    const node = planned.plan.node as PlanNode | undefined;
     if (node) await this.#run(run, node, { path: [], data: root, root });
     return shape(run, root);
   }
@@ -128,24 +70,26 @@ export class PlanExecutor {
    * for the client's operation. `undefined` when this executor does not run such a plan (the caller
    * then uses the stock one).
    */
-  async resolveEvent(args: {
-    readonly document: DocumentNode;
-    readonly operationName: string | undefined;
-    readonly variables: Record<string, unknown>;
-    readonly primary: FetchNode;
-    readonly rest: PlanNode | undefined;
-    readonly event: { readonly data?: Data | null; readonly errors?: readonly GraphQLFormattedError[] };
-    readonly context: GatewayContext;
-  }): Promise<ExecutionOutcome | undefined> {
-    const gw = this.#gw;
-    if (!gw.apiSchema || !gw.supergraphSchema || (args.rest && !isPlain(args.rest))) return undefined;
-    const operation = this.#operation(args.document, args.operationName, gw.apiSchema);
+  async resolveEvent(
+    planning: Planning,
+    args: {
+      readonly document: DocumentNode;
+      readonly operationName: string | undefined;
+      readonly variables: Record<string, unknown>;
+      readonly primary: FetchNode;
+      readonly rest: PlanNode | undefined;
+      readonly event: { readonly data?: Data | null; readonly errors?: readonly GraphQLFormattedError[] };
+      readonly context: GatewayContext;
+    },
+  ): Promise<ExecutionOutcome | undefined> {
+    if (args.rest && !isPlain(args.rest)) return undefined;
+    const operation = this.#operation(planning, args.document, args.operationName);
     if (!operation) return undefined;
     const run: Run = {
-      prepared: { apiSchema: gw.apiSchema, operation, plan: { kind: 'QueryPlan' }, fast: true },
+      prepared: { operation, plan: { kind: 'QueryPlan' } },
       variables: args.variables,
       context: args.context,
-      supergraphSchema: gw.supergraphSchema,
+      supergraphSchema: planning.supergraphSchema,
       errors: [],
     };
     this.#collectErrors(run, args.primary, args.event.errors, (path) => (path ? [...path] : undefined));
@@ -156,48 +100,18 @@ export class PlanExecutor {
     return shape(run, root);
   }
 
-  /** The federation form of a client operation, for result shaping; cached like plans. */
-  #operation(document: DocumentNode, operationName: string | undefined, apiSchema: Schema): Operation | undefined {
+  /** The federation form of a client operation, for result shaping; cached per document and supergraph. */
+  #operation(planning: Planning, document: DocumentNode, operationName: string | undefined): Operation | undefined {
     let byName = this.#operations.get(document);
     if (!byName) {
       byName = new Map();
       this.#operations.set(document, byName);
     }
     const cached = byName.get(operationName ?? '');
-    if (cached && cached.apiSchema === apiSchema) return cached.operation;
-    try {
-      const operation = operationFromDocument(apiSchema, document, { operationName });
-      byName.set(operationName ?? '', { apiSchema, operation });
-      return operation;
-    } catch {
-      return undefined;
-    }
-  }
-
-  /** The plan of an operation, cached per parsed document and operation name; `undefined` when it cannot be planned. */
-  prepare(document: DocumentNode, operationName: string | undefined): Prepared | undefined {
-    const gw = this.#gw;
-    if (!gw.apiSchema || !gw.queryPlanner) return undefined;
-    let byName = this.#prepared.get(document);
-    if (!byName) {
-      byName = new Map();
-      this.#prepared.set(document, byName);
-    }
-    const key = operationName ?? '';
-    const cached = byName.get(key);
-    if (cached && cached.apiSchema === gw.apiSchema) return cached;
-    let operation: Operation;
-    let plan: QueryPlan;
-    try {
-      operation = operationFromDocument(gw.apiSchema, document, { operationName });
-      plan = gw.queryPlanner.buildQueryPlan(operation);
-    } catch {
-      // The stock executor reports it the way clients already know.
-      return undefined;
-    }
-    const prepared: Prepared = { apiSchema: gw.apiSchema, operation, plan, fast: !hasIntrospection(document) && isPlain(plan.node) };
-    byName.set(key, prepared);
-    return prepared;
+    if (cached && cached.planning === planning) return cached.operation;
+    const operation = operationOf(planning, document, operationName);
+    if (operation) byName.set(operationName ?? '', { planning, operation });
+    return operation;
   }
 
   async #run(run: Run, node: PlanNode, cursor: Cursor): Promise<void> {
@@ -233,15 +147,13 @@ export class PlanExecutor {
   async #fetch(run: Run, fetch: FetchNode, cursor: Cursor): Promise<void> {
     const entities = (Array.isArray(cursor.data) ? cursor.data : [cursor.data]).filter((e): e is Data => e !== null && e !== undefined);
     if (entities.length === 0) return;
-    const url = this.urlFor(fetch.serviceName);
-    if (!url) throw new GraphQLError(`No URL for subgraph ${fetch.serviceName}.`, { extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } });
     const variables: Record<string, unknown> = {};
     for (const name of fetch.variableUsages ?? []) {
       if (Object.hasOwn(run.variables, name) && run.variables[name] !== undefined) variables[name] = run.variables[name];
     }
 
     if (!fetch.requires) {
-      const response = await this.client.fetch(fetch.serviceName, url, { query: fetch.operation, operationName: fetch.operationName, variables }, run.context);
+      const response = await this.client.fetch(fetch.serviceName, { query: fetch.operation, operationName: fetch.operationName, variables }, run.context);
       this.#collectErrors(run, fetch, response.errors, (path) => (path ? [...cursor.path, ...path] : undefined));
       if (response.data) for (const entity of entities) deepMerge(entity, response.data);
       return;
@@ -258,7 +170,7 @@ export class PlanExecutor {
     }
     if (representations.length === 0) return;
     if (Object.hasOwn(variables, 'representations')) throw new GraphQLError('Variables cannot contain key "representations".', { extensions: { code: ErrorCode.BAD_USER_INPUT } });
-    const response = await this.client.fetch(fetch.serviceName, url, { query: fetch.operation, operationName: fetch.operationName, variables: { ...variables, representations } }, run.context);
+    const response = await this.client.fetch(fetch.serviceName, { query: fetch.operation, operationName: fetch.operationName, variables: { ...variables, representations } }, run.context);
     // An error at `_entities.<i>.…` belongs to the i-th entity's place in the client's result.
     let entityPaths: (string | number)[][] | undefined;
     this.#collectErrors(run, fetch, response.errors, (path) => {
@@ -320,18 +232,16 @@ function setOwn(target: Data, key: string, value: unknown): void {
 
 /** The client's result from the merged data: @apollo/gateway's shaping, and its way of reporting errors. */
 function shape(run: Run, root: Data): ExecutionOutcome {
-  const shaped = computeResponse({
-    operation: run.prepared.operation,
-    variables: run.variables,
-    input: root,
-    introspectionHandling: () => {
-      throw new Error('introspection is left to the stock executor');
-    },
-  });
+  const shaped = shapeResult(run.prepared.operation, run.variables, root);
   if (run.errors.length > 0) return { errors: run.errors, data: shaped.data ?? null };
   // As the stock executor: values that broke non-null rules without a subgraph error are reported aside.
   if (shaped.errors.length > 0) return { data: shaped.data ?? null, extensions: { valueCompletion: shaped.errors } };
   return { data: shaped.data ?? null };
+}
+
+/** Whether this executor runs the plan of this document (no introspection, nothing but plain nodes); the stock one runs the others. */
+export function isFast(document: DocumentNode, plan: QueryPlan): boolean {
+  return !hasIntrospection(document) && isPlain(plan.node);
 }
 
 /** Whether the plan has only what this executor runs: sequences, parallels, flattens, conditions and rewrite-free fetches. */

@@ -1,12 +1,10 @@
 import { STATUS_CODES } from 'node:http';
-import type { Agent } from 'undici';
-import { request as undiciRequest } from 'undici';
+import { Agent, request as undiciRequest, type Dispatcher } from 'undici';
 import type { GraphQLFormattedError } from 'graphql';
-import { CORRELATION_HEADER, IDENTITY_HEADER, signIdentity } from '@shop/service-kit';
+import { CORRELATION_HEADER, ErrorCode, IDENTITY_HEADER, signIdentity } from '@shop/service-kit';
 import { GraphQLError } from '../graphql.js';
 import type { GatewayContext } from '../context.js';
 import type { GatewayMetrics } from '../metrics.js';
-import { ErrorCode } from '@shop/service-kit';
 
 /** What a subgraph answered: GraphQL's own response shape. */
 export interface SubgraphResponse {
@@ -21,18 +19,46 @@ export interface SubgraphOperation {
 }
 
 /**
- * Subgraph calls of the query path: one POST per fetch on the pooled keep-alive agent, with the
- * caller's signed identity and the correlation id. Transport failures and non-GraphQL answers
- * throw a GraphQLError with code `UPSTREAM_UNAVAILABLE` (the subgraph name in `serviceName`).
+ * The one HTTP client to subgraphs: every GraphQL fetch of every plan (the gateway's executor and
+ * @apollo/gateway's alike) and every readiness probe goes through it, on one pooled keep-alive
+ * agent (entity fetches reuse warm sockets instead of paying a TCP handshake each). Each fetch
+ * carries the caller's signed identity and the correlation id. Every outage is reported one way:
+ * transport failures and non-GraphQL answers throw a GraphQLError with code `UPSTREAM_UNAVAILABLE`
+ * (the subgraph in `serviceName`; the details go to the log).
  */
 export class SubgraphClient {
+  readonly #agent = new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 60_000, connections: 128, pipelining: 1, headersTimeout: 30_000, bodyTimeout: 30_000 });
+  #urls: ReadonlyMap<string, string> = new Map();
+  /** Each URL's origin and path, parsed once. */
+  #targets: ReadonlyMap<string, { readonly origin: string; readonly path: string }> = new Map();
+
   constructor(
-    private readonly agent: Agent,
     private readonly identitySecret: string,
     private readonly metrics: GatewayMetrics,
   ) {}
 
-  async fetch(subgraph: string, url: string, operation: SubgraphOperation, context: GatewayContext): Promise<SubgraphResponse> {
+  /** The subgraphs and their `/graphql` URLs (from the supergraph, each overridable by configuration). */
+  route(urls: ReadonlyMap<string, string>): void {
+    this.#urls = urls;
+    this.#targets = new Map(
+      [...urls].map(([name, url]) => {
+        const u = new URL(url);
+        return [name, { origin: u.origin, path: `${u.pathname}${u.search}` }];
+      }),
+    );
+  }
+
+  get subgraphs(): readonly string[] {
+    return [...this.#urls.keys()];
+  }
+
+  urlOf(subgraph: string): string | undefined {
+    return this.#urls.get(subgraph);
+  }
+
+  async fetch(subgraph: string, operation: SubgraphOperation, context: GatewayContext): Promise<SubgraphResponse> {
+    const target = this.#targets.get(subgraph);
+    if (!target) throw new GraphQLError(`The supergraph has no subgraph ${subgraph}.`, { extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR, serviceName: subgraph } });
     const headers: Record<string, string> = {
       'content-type': 'application/json',
       accept: 'application/graphql-response+json, application/json',
@@ -44,9 +70,7 @@ export class SubgraphClient {
     let status: number;
     let text: string;
     try {
-      const res = await undiciRequest(url, { dispatcher: this.agent, method: 'POST', headers, body });
-      status = res.statusCode;
-      text = await res.body.text();
+      ({ status, text } = await post(this.#agent, { origin: target.origin, path: target.path, method: 'POST', headers, body }));
     } catch (err) {
       this.metrics.upstreamErrors.inc({ subgraph, kind: 'http' });
       context.logger.warn({ subgraph, err: (err as Error).message }, 'subgraph call failed');
@@ -67,9 +91,47 @@ export class SubgraphClient {
     context.logger.warn({ subgraph, status: `${status} ${STATUS_CODES[status] ?? ''}`.trim(), body: text.slice(0, 200) }, 'subgraph answered without a GraphQL response');
     throw unavailable(subgraph);
   }
+
+  /** Whether the subgraph answers its `/healthz` with 200 (readiness). */
+  async healthy(subgraph: string): Promise<boolean> {
+    const url = this.#urls.get(subgraph);
+    if (!url) return false;
+    const res = await undiciRequest(new URL('/healthz', url), { dispatcher: this.#agent, headersTimeout: 1_500, bodyTimeout: 1_500 });
+    await res.body.dump();
+    return res.statusCode === 200;
+  }
+
+  async close(): Promise<void> {
+    await this.#agent.close().catch(() => undefined);
+  }
 }
 
-/** The same code a dropped subscription upstream gets: clients retry both alike. Details go to the log only. */
+/**
+ * One request on undici's dispatcher interface, the body collected as it arrives: what
+ * `undici.request` does without a Readable stream and its promise chain per response, a good part
+ * of the cost of an entity fetch.
+ */
+function post(dispatcher: Dispatcher, options: Dispatcher.DispatchOptions): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    let status = 0;
+    const chunks: Buffer[] = [];
+    dispatcher.dispatch(options, {
+      onConnect: () => undefined,
+      onHeaders: (statusCode) => {
+        status = statusCode;
+        return true;
+      },
+      onData: (chunk) => {
+        chunks.push(chunk);
+        return true;
+      },
+      onComplete: () => resolve({ status, text: chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8') }),
+      onError: reject,
+    });
+  });
+}
+
+/** The same code a dropped subscription upstream gets: clients retry both alike. */
 function unavailable(subgraph: string): GraphQLError {
   return new GraphQLError(`Subgraph ${subgraph} is unavailable.`, { extensions: { code: ErrorCode.UPSTREAM_UNAVAILABLE, serviceName: subgraph } });
 }

@@ -1,28 +1,19 @@
-import { buildOperationContext, executeQueryPlan, type ApolloGateway, type ServiceMap } from '@apollo/gateway';
-import { operationFromDocument, type Schema } from '@apollo/federation-internals';
-import type { FetchNode, PlanNode, QueryPlan, QueryPlanner, SubscriptionNode } from '@apollo/query-planner';
-import type { DocumentNode, ExecutionResult, GraphQLFormattedError, GraphQLSchema } from 'graphql';
+import type { FetchNode, PlanNode, SubscriptionNode } from '@apollo/query-planner';
+import type { DocumentNode, ExecutionResult, GraphQLFormattedError } from 'graphql';
 import { GraphQLError } from '../graphql.js';
 import { CORRELATION_HEADER, IDENTITY_HEADER, signIdentity } from '@shop/service-kit';
 import { identityKey, type GatewayContext } from '../context.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { PlanExecutor } from '../execution/plan-executor.js';
+import { executeStock, planOperation, type Planning, type SubgraphCall } from '../execution/apollo-federation.js';
 import { formatResult, type ErrorFormatter } from '../error-masking.js';
 import { FanOutGroup, ResolvedEvent, type Subscriber } from './fan-out.js';
 import { Pushable } from './pushable.js';
 import { SubscriptionRegistry } from './registry.js';
-import { RESUMABLE_FIELDS, startUpstreamSubscription } from './upstream.js';
+import { resumableFields, type ResumableField } from './resumable.js';
+import { resumableOf, startUpstreamSubscription } from './upstream.js';
 import { createUpstreamConnections, type UpstreamConnections } from './upstream-connections.js';
 import { ErrorCode } from '@shop/service-kit';
-
-/** The parts of ApolloGateway this module drives; they are not public API, so they are named in one place. */
-interface GatewayInternals {
-  schema?: GraphQLSchema;
-  apiSchema?: Schema;
-  supergraphSchema?: GraphQLSchema;
-  queryPlanner?: QueryPlanner;
-  serviceMap: Record<string, { url?: string; dataSource: ServiceMap[string] }>;
-}
 
 type UpstreamEvent = ExecutionResult<Record<string, unknown>, unknown>;
 
@@ -36,9 +27,6 @@ interface SharedGroup {
   readonly release: () => void;
 }
 
-/** Service name of the synthetic fetch that hands an upstream event to the executor. */
-const EVENT_SERVICE = '__subscription_event__';
-
 export interface SubscriptionRequest {
   readonly document: DocumentNode;
   /** The client's operation text (a sharing key for resolved results). */
@@ -50,10 +38,15 @@ export interface SubscriptionRequest {
 export interface PlannedSubscription {
   readonly request: SubscriptionRequest;
   readonly node: SubscriptionNode;
+  /** The supergraph it was planned on. */
+  readonly planning: Planning;
 }
 
 export interface FederatedSubscriptionsOptions {
-  readonly gateway: ApolloGateway;
+  /** The current supergraph's planning (undefined until one is loaded). */
+  readonly planning: () => Planning | undefined;
+  /** Subgraph calls of the stock executor (the gateway's one subgraph client). */
+  readonly call: SubgraphCall;
   /** The subgraph's WebSocket URL, by subgraph name. */
   readonly wsUrlFor: (subgraph: string) => string | undefined;
   readonly identitySecret: string;
@@ -61,7 +54,7 @@ export interface FederatedSubscriptionsOptions {
   readonly retryAttempts: number;
   readonly retryBaseDelayMs?: number;
   /** Resolves an event's `rest` with the gateway's own executor; the stock one is used when it declines. */
-  readonly events?: Pick<PlanExecutor, 'resolveEvent'>;
+  readonly events?: Pick<PlanExecutor, 'resolveEvent'> | undefined;
   /** Applied to every error a client gets (events, refusals, upstream failures). */
   readonly formatError: ErrorFormatter;
 }
@@ -76,9 +69,11 @@ const stable = (value: unknown): string =>
  * `primary` and `rest`) but refuses to execute them:
  *  - `primary` runs as a graphql-ws subscription to its subgraph, shared by every client with the
  *    same subgraph operation, variables and identity (`SubscriptionRegistry`);
- *  - for each event, `rest` (entity fetches into other subgraphs) runs through the gateway's own
- *    `executeQueryPlan`, with a synthetic fetch that returns the event in place of `primary`, so
- *    result shaping, rewrites and error paths are exactly the gateway's;
+ *  - for each event, `rest` (entity fetches into other subgraphs) runs on the gateway's executor
+ *    (or the stock one, for plans it does not run), with the event in place of `primary`, so
+ *    result shaping, rewrites and error paths are exactly the stock gateway's;
+ *  - streams the subgraph declares resumable (resumable.ts) are resubscribed after the last event
+ *    delivered, and replayed to late joiners;
  *  - identical client operations share the resolved result of an event.
  */
 export class FederatedSubscriptions {
@@ -86,8 +81,10 @@ export class FederatedSubscriptions {
   readonly #registry = new SubscriptionRegistry<UpstreamEvent>();
   /** One graphql-ws connection per subgraph, shared by every upstream subscription. */
   readonly #connections: UpstreamConnections;
-  /** Plans by planner instance (a new supergraph gets a new planner) and operation. */
-  #plans = new WeakMap<QueryPlanner, Map<string, SubscriptionNode>>();
+  /** Plans by supergraph and operation. */
+  #plans = new WeakMap<Planning, Map<string, SubscriptionNode>>();
+  /** Resumable fields by supergraph. */
+  #resumable = new WeakMap<Planning, ReadonlyMap<string, ResumableField>>();
   /** Subscribers by upstream subscription and client operation. */
   readonly #groups = new Map<string, SharedGroup>();
   /** Upstream subscribe calls made so far (for tests and metrics). */
@@ -102,10 +99,6 @@ export class FederatedSubscriptions {
     });
   }
 
-  get #gw(): GatewayInternals {
-    return this.#opts.gateway as unknown as GatewayInternals;
-  }
-
   /** Live shared upstream subscriptions. */
   get upstreamCount(): number {
     return this.#registry.size;
@@ -113,20 +106,19 @@ export class FederatedSubscriptions {
 
   /** Plans a validated subscription operation; GraphQL errors for anything the planner refuses. */
   plan(request: SubscriptionRequest): PlannedSubscription | readonly GraphQLError[] {
-    const gw = this.#gw;
-    if (!gw.queryPlanner || !gw.apiSchema) return [new GraphQLError('The gateway is not ready yet.', { extensions: { code: ErrorCode.SERVICE_UNAVAILABLE } })];
-    let cache = this.#plans.get(gw.queryPlanner);
+    const planning = this.#opts.planning();
+    if (!planning) return [new GraphQLError('The gateway is not ready yet.', { extensions: { code: ErrorCode.SERVICE_UNAVAILABLE } })];
+    let cache = this.#plans.get(planning);
     if (!cache) {
       cache = new Map();
-      this.#plans.set(gw.queryPlanner, cache);
+      this.#plans.set(planning, cache);
     }
     const key = `${request.operationName ?? ''}\u0000${request.query}`;
     let node = cache.get(key);
     if (!node) {
-      let plan: QueryPlan;
+      let plan;
       try {
-        const operation = operationFromDocument(gw.apiSchema, request.document, { operationName: request.operationName });
-        plan = gw.queryPlanner.buildQueryPlan(operation);
+        plan = planOperation(planning, request.document, request.operationName).plan;
       } catch (err) {
         return [err instanceof GraphQLError ? err : new GraphQLError((err as Error).message, { extensions: { code: ErrorCode.GRAPHQL_VALIDATION_FAILED } })];
       }
@@ -137,7 +129,16 @@ export class FederatedSubscriptions {
       if (cache.size > 1_000) cache.clear();
       cache.set(key, node);
     }
-    return { request, node };
+    return { request, node, planning };
+  }
+
+  #resumableFields(planning: Planning): ReadonlyMap<string, ResumableField> {
+    let fields = this.#resumable.get(planning);
+    if (!fields) {
+      fields = resumableFields(planning.schema);
+      this.#resumable.set(planning, fields);
+    }
+    return fields;
   }
 
   /**
@@ -191,7 +192,8 @@ export class FederatedSubscriptions {
   ): SharedGroup {
     const { primary, rest } = planned.node;
     const { metrics } = this.#opts;
-    const resumable = Object.keys(RESUMABLE_FIELDS).some((f) => primary.operation.includes(f));
+    const resumableFieldsOf = this.#resumableFields(planned.planning);
+    const resumable = resumableOf(primary.operation, resumableFieldsOf) !== undefined;
     const group = new FanOutGroup(
       resumable ? REPLAY_LIMIT : 0,
       () => {
@@ -221,6 +223,7 @@ export class FederatedSubscriptions {
               operation: primary.operation,
               operationName: primary.operationName,
               variables: primaryVariables,
+              resumable: resumableFieldsOf,
               retryAttempts: this.#opts.retryAttempts,
               ...(this.#opts.retryBaseDelayMs !== undefined ? { retryBaseDelayMs: this.#opts.retryBaseDelayMs } : {}),
               // Signed for anonymous callers too: the subgraph checks each operation's caller.
@@ -266,49 +269,27 @@ export class FederatedSubscriptions {
   }
 
   async #execute(event: UpstreamEvent, planned: PlannedSubscription, primary: FetchNode, rest: PlanNode | undefined, context: GatewayContext): Promise<ExecutionResult> {
-    const fast = await this.#opts.events?.resolveEvent({
-      document: planned.request.document,
-      operationName: planned.request.operationName,
-      variables: planned.request.variables,
+    const { request, planning } = planned;
+    const data = (event.data ?? null) as Record<string, unknown> | null;
+    const errors = event.errors as readonly GraphQLFormattedError[] | undefined;
+    const fast = await this.#opts.events?.resolveEvent(planning, {
+      document: request.document,
+      operationName: request.operationName,
+      variables: request.variables,
       primary,
       rest,
-      event: event as { data?: Record<string, unknown> | null; errors?: readonly GraphQLFormattedError[] },
+      event: { data, ...(errors ? { errors } : {}) },
       context,
     });
-    if (fast) return { data: fast.data ?? null, ...(fast.errors?.length ? { errors: fast.errors.map(withoutHttp) } : {}) } as ExecutionResult;
-    const gw = this.#gw;
-    if (!gw.schema || !gw.apiSchema || !gw.supergraphSchema) throw new Error('the gateway has no schema');
-    const serviceMap: ServiceMap = Object.create(null) as ServiceMap;
-    for (const [name, { dataSource }] of Object.entries(gw.serviceMap)) serviceMap[name] = dataSource;
-    serviceMap[EVENT_SERVICE] = {
-      // A fresh copy per execution: the executor merges entity data into what this returns.
-      process: async () => ({ data: structuredClone(event.data ?? null) as Record<string, unknown> | null, ...(event.errors ? { errors: event.errors } : {}) }),
-    } as unknown as ServiceMap[string];
-    const eventFetch: FetchNode = { ...primary, serviceName: EVENT_SERVICE };
-    const node: PlanNode = rest ? { kind: 'Sequence', nodes: [eventFetch, rest] } : eventFetch;
-    const operationContext = buildOperationContext({
-      schema: gw.schema,
-      operationDocument: planned.request.document,
-      ...(planned.request.operationName ? { operationName: planned.request.operationName } : {}),
-    });
-    const requestContext = {
-      request: { query: planned.request.query, variables: planned.request.variables, operationName: planned.request.operationName },
-      document: planned.request.document,
-      operationName: planned.request.operationName ?? null,
-      context,
-      logger: context.logger,
-      metrics: {},
-      cache: undefined,
-      overallCachePolicy: undefined,
-    };
-    const result = await executeQueryPlan(
-      { kind: 'QueryPlan', node },
-      serviceMap,
-      requestContext as unknown as Parameters<typeof executeQueryPlan>[2],
-      operationContext,
-      gw.supergraphSchema,
-      gw.apiSchema,
-    );
+    const result =
+      fast ??
+      (await executeStock(
+        planning,
+        { kind: 'QueryPlan' },
+        this.#opts.call,
+        { document: request.document, query: request.query, operationName: request.operationName, variables: request.variables, context },
+        { primary, rest, data, errors },
+      ));
     return { data: result.data ?? null, ...(result.errors?.length ? { errors: result.errors.map(withoutHttp) } : {}) } as ExecutionResult;
   }
 }
@@ -318,7 +299,7 @@ function toError(err: unknown): GraphQLError {
   return new GraphQLError(err instanceof Error ? err.message : String(err), { extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } });
 }
 
-/** `extensions.http` is a server-side hint for the HTTP status (Apollo Server strips it); clients never see it. */
+/** `extensions.http` is a subgraph's hint for its own HTTP status (its Apollo Server's); clients never see it. */
 function stripHttp(extensions: Readonly<Record<string, unknown>> | undefined): Record<string, unknown> | undefined {
   if (!extensions || !('http' in extensions)) return extensions as Record<string, unknown> | undefined;
   const { http: _http, ...rest } = extensions;

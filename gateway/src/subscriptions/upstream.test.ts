@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { prepareResumableOperation, RESUMABLE_FIELDS } from './upstream.js';
+import { prepareResumableOperation } from './upstream.js';
 
-const resume = RESUMABLE_FIELDS.orderStatusChanged!;
+const resume = { argument: 'after', cursorField: 'sequence' };
 
 describe('prepareResumableOperation', () => {
   it('adds the cursor field when the client did not select it', () => {

@@ -4,21 +4,7 @@ import { Kind, parse, print } from '../graphql.js';
 import type { UpstreamConnection } from './upstream-connections.js';
 import type { SharedEmitter, SharedSource } from './registry.js';
 import { ErrorCode } from '@shop/service-kit';
-
-/**
- * A subscription field whose stream can be resumed: on resubscribing, the gateway passes
- * `<argument>: <last cursor delivered>` and the subgraph replays only what came after it.
- */
-export interface ResumableField {
-  readonly argument: string;
-  /** Field of the event holding its position (added to the upstream selection when missing). */
-  readonly cursorField: string;
-}
-
-/** Fields of this graph that replay history after a cursor (docs/api.md). */
-export const RESUMABLE_FIELDS: Readonly<Record<string, ResumableField>> = {
-  orderStatusChanged: { argument: 'after', cursorField: 'sequence' },
-};
+import type { ResumableField } from './resumable.js';
 
 export interface UpstreamOptions {
   readonly subgraph: string;
@@ -28,6 +14,8 @@ export interface UpstreamOptions {
   readonly operation: string;
   readonly operationName?: string | undefined;
   readonly variables: Record<string, unknown>;
+  /** The resumable subscription fields of the supergraph (resumable.ts). */
+  readonly resumable?: ReadonlyMap<string, ResumableField> | undefined;
   /** The caller's headers (signed identity, correlation id), sent with every (re)subscribe so they are always fresh. */
   readonly headers: () => Record<string, unknown>;
   /** Reconnection attempts after a dropped connection before the clients get an error. */
@@ -68,6 +56,13 @@ function rootField(doc: DocumentNode): { op: OperationDefinitionNode; field: Fie
   return op && field ? { op, field } : undefined;
 }
 
+/** Whether the upstream operation's root field is resumable, by its name (not its alias); the one place that decides it. */
+export function resumableOf(operation: string, fields: ReadonlyMap<string, ResumableField>): { field: ResumableField; responseKey: string } | undefined {
+  const root = rootField(parse(operation));
+  const field = root ? fields.get(root.field.name.value) : undefined;
+  return root && field ? { field, responseKey: root.field.alias?.value ?? root.field.name.value } : undefined;
+}
+
 /** Makes sure the cursor field is selected and, when resuming, sets the resume argument to a literal. */
 export function prepareResumableOperation(operation: string, resume: ResumableField, cursor: number | undefined): { query: string; responseKey: string } {
   const doc = parse(operation);
@@ -103,7 +98,7 @@ export function prepareResumableOperation(operation: string, resume: ResumableFi
 export function startUpstreamSubscription(opts: UpstreamOptions, emit: SharedEmitter<UpstreamEvent>): SharedSource {
   const doc = parse(opts.operation);
   const root = rootField(doc);
-  const resume = root ? RESUMABLE_FIELDS[root.field.name.value] : undefined;
+  const resume = root ? opts.resumable?.get(root.field.name.value) : undefined;
   const responseKey = root ? (root.field.alias?.value ?? root.field.name.value) : '';
   // Variables the resume argument might come from: drop it when resuming with a literal.
   const resumeVar = resume && root?.field.arguments?.find((a) => a.name.value === resume.argument)?.value;

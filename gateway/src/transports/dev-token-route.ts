@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { signDevToken, type DevTokenSigning } from './auth.js';
-import { isLoopback } from './client-address.js';
+import { signDevToken, type DevTokenSigning } from '../middleware/auth.js';
+import { isLoopback } from '../middleware/client-address.js';
 
 const SAFE_SUB = /^[A-Za-z0-9._:@-]{1,128}$/;
 

@@ -6,14 +6,28 @@ const SIMPLE_CONTENT_TYPES = new Set(['application/x-www-form-urlencoded', 'mult
 /** Headers no simple request carries: a browser preflights a request that sets one. */
 const PREFLIGHT_HEADERS = ['x-apollo-operation-name', 'apollo-require-preflight'] as const;
 
-/** The media type of a Content-Type header (`application/json; charset=utf-8` → `application/json`), or `undefined`. */
-export function mediaTypeOf(contentType: string | undefined): string | undefined {
-  if (!contentType) return undefined;
-  try {
-    return new MIMEType(contentType).essence;
-  } catch {
-    return undefined;
+/** Content types seen (clients send a handful), parsed once: `null` for one that does not parse. */
+const essences = new Map<string, string | null>();
+const MAX_REMEMBERED = 256;
+
+function essenceOf(contentType: string): string | null {
+  let essence = essences.get(contentType);
+  if (essence === undefined) {
+    try {
+      essence = new MIMEType(contentType).essence;
+    } catch {
+      essence = null;
+    }
+    if (essences.size >= MAX_REMEMBERED) essences.clear();
+    essences.set(contentType, essence);
   }
+  return essence;
+}
+
+/** The media type of a Content-Type header (`application/json; charset=utf-8` → `application/json`), or `undefined`. */
+function mediaTypeOf(contentType: string | undefined): string | undefined {
+  if (!contentType) return undefined;
+  return essenceOf(contentType) ?? undefined;
 }
 
 /** Whether the body is JSON (`application/json` or `application/graphql-response+json`), by its media type only. */
@@ -23,21 +37,16 @@ export function isJsonContentType(contentType: string | undefined): boolean {
 }
 
 /**
- * Apollo Server's CSRF prevention rule, for the requests the gateway answers before Apollo Server
- * (multipart subscriptions): a browser may only have sent it cross-origin after a preflight, which
- * CORS then decides. That holds when the content type is not a simple one (an unparseable one
- * counts as not simple, as Apollo Server has it) or a preflight-forcing header is set.
+ * CSRF prevention (Apollo Server's rule, which Apollo clients follow), for every GraphQL request: a
+ * browser may only have sent it cross-origin after a preflight, which CORS then decides. That holds
+ * when the content type is not a simple one (an unparseable one counts as not simple) or a
+ * preflight-forcing header is set.
  */
 export function isPreflighted(headers: IncomingHttpHeaders): boolean {
   const contentType = headers['content-type'];
   if (contentType !== undefined) {
-    let essence: string | undefined;
-    try {
-      essence = new MIMEType(contentType).essence;
-    } catch {
-      return true;
-    }
-    if (!SIMPLE_CONTENT_TYPES.has(essence)) return true;
+    const essence = essenceOf(contentType);
+    if (essence === null || !SIMPLE_CONTENT_TYPES.has(essence)) return true;
   }
   return PREFLIGHT_HEADERS.some((name) => {
     const value = headers[name];

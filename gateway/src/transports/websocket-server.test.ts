@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import * as ws from 'ws';
 import { WebSocket } from 'ws';
-import { ResolvedEvent } from './subscriptions/fan-out.js';
-import { socketSubscriber } from './websocket.js';
+import { ResolvedEvent } from '../subscriptions/fan-out.js';
+import { socketSubscriber } from './websocket-server.js';
 
 /** ws's frame parser; exported by ws but not declared in @types/ws. */
 interface FrameReceiver {

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { DEV_SECRETS } from '@shop/service-kit';
 import { serveDevToken } from './dev-token-route.js';
-import { HS256_AUDIENCE, HS256_ISSUER } from './config.js';
+import { HS256_AUDIENCE, HS256_ISSUER } from '../config.js';
 
 const signing = { jwtSecret: DEV_SECRETS.jwt, issuer: HS256_ISSUER, audience: HS256_AUDIENCE };
 

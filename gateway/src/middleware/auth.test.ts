@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { SignJWT } from 'jose';
 import { DEV_SECRETS } from '@shop/service-kit';
 import { createAuthenticator, InvalidTokenError, signDevToken } from './auth.js';
-import { HS256_AUDIENCE, HS256_ISSUER } from './config.js';
+import { HS256_AUDIENCE, HS256_ISSUER } from '../config.js';
 
 const HOUR_MS = 3_600_000;
 const auth = { jwtSecret: DEV_SECRETS.jwt, issuer: HS256_ISSUER, audience: HS256_AUDIENCE, maxTokenAgeMs: 24 * HOUR_MS };

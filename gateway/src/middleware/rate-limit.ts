@@ -8,8 +8,11 @@ export interface RateLimitDecision {
 }
 
 export interface RateLimiter {
-  /** Counts one request of `client` (a customer id or `ip:<address>`) in the current window. */
-  hit(client: string): Promise<RateLimitDecision>;
+  /**
+   * Counts one request of `client` (a customer id or `ip:<address>`) in the current window: the
+   * decision at once when this replica can make it alone (most hits), a promise when it waits for Redis.
+   */
+  hit(client: string): RateLimitDecision | Promise<RateLimitDecision>;
   /** Sends the hits not yet counted in Redis (shutdown). */
   flush(): Promise<void>;
 }
@@ -96,7 +99,7 @@ export function createRateLimiter(redis: Redis, opts: { limit: number; windowMs:
   });
 
   return {
-    async hit(client) {
+    hit(client) {
       if (opts.limit <= 0) return { allowed: true, count: 0, resetMs: 0 };
       const now = Date.now();
       const index = Math.floor(now / opts.windowMs);
@@ -107,8 +110,7 @@ export function createRateLimiter(redis: Redis, opts: { limit: number; windowMs:
         if (!w.ready) return decision(count, index, now);
         // Hits arriving during the window's first round trip: each is placed after it, in arrival order.
         const place = w.pending;
-        await w.ready;
-        return decision(w.shared + place, index, Date.now());
+        return w.ready.then(() => decision(w.shared + place, index, Date.now()));
       }
       // A new window for this client. Hits still held for its previous window go to that window's key.
       if (w && w.pending > 0) void send(client, w);
@@ -139,8 +141,7 @@ export function createRateLimiter(redis: Redis, opts: { limit: number; windowMs:
           scheduleFlush();
         },
       );
-      await fresh.ready;
-      return decision(fresh.shared, index, Date.now());
+      return fresh.ready.then(() => decision(fresh.shared, index, Date.now()));
     },
     async flush() {
       clearTimeout(timer);

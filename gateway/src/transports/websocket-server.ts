@@ -3,9 +3,9 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { WebSocket, type WebSocketServer } from 'ws';
 import type { Logger } from '@shop/service-kit';
-import type { GatewayContext } from './context.js';
-import type { Admission } from './upgrade-admission.js';
-import type { ResolvedEvent, Subscriber } from './subscriptions/fan-out.js';
+import type { GatewayContext } from '../context.js';
+import type { Admission } from '../middleware/upgrade-admission.js';
+import type { ResolvedEvent, Subscriber } from '../subscriptions/fan-out.js';
 
 /** What the gateway keeps about one connection, as it goes from upgrade to close. */
 export interface ConnectionState {

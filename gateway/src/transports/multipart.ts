@@ -13,7 +13,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ExecutionResult, GraphQLError } from 'graphql';
 import { ErrorCode } from '@shop/service-kit';
-import type { ErrorFormatter } from './error-masking.js';
+import type { Authenticated } from '../middleware/auth.js';
+import type { GatewayContext } from '../context.js';
+import type { Engine, OperationRequest } from '../engine/engine.js';
+import type { ErrorFormatter } from '../error-masking.js';
+import { clientKey, tokenExpired, type ClientLimits } from '../middleware/guards.js';
+import type { TokenExpiry } from '../middleware/token-expiry.js';
 
 export const MULTIPART_CONTENT_TYPE = 'multipart/mixed;boundary="graphql";subscriptionSpec=1.0';
 const PART = '\r\n--graphql\r\ncontent-type: application/json\r\n\r\n';
@@ -70,4 +75,63 @@ export async function streamMultipart(
     res.off('close', leave);
     if (!res.writableEnded && !res.destroyed) res.end(END);
   }
+}
+
+export interface MultipartOptions {
+  readonly engine: Engine;
+  readonly clientLimits: ClientLimits;
+  readonly tokenExpiry: TokenExpiry;
+  readonly heartbeatMs: number;
+  readonly formatError: ErrorFormatter;
+  /** Open streams, ended at shutdown. */
+  readonly streams: Set<AsyncIterableIterator<ExecutionResult>>;
+}
+
+/**
+ * A subscription over multipart HTTP, on top of the engine: false (nothing answered) when the
+ * request is not a subscription, for the plain HTTP transport to answer. An open stream holds a
+ * connection like a WebSocket does, and one subscription: the same per-client caps. It ends with
+ * UNAUTHENTICATED when the token expires, as a WebSocket is closed then.
+ */
+export async function serveMultipartSubscription(
+  req: IncomingMessage,
+  res: ServerResponse,
+  params: OperationRequest,
+  caller: { readonly context: GatewayContext; readonly authenticated: Authenticated | null; readonly clientIp: string },
+  opts: MultipartOptions,
+): Promise<boolean> {
+  const prepared = opts.engine.prepare(params, 'multipart');
+  if ('errors' in prepared) {
+    res.writeHead(prepared.status === 200 ? 400 : prepared.status, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify({ errors: prepared.errors.map((e) => opts.formatError(e.toJSON())) }));
+    return true;
+  }
+  if (prepared.type !== 'subscription') return false;
+  const key = clientKey(caller.context.identity, caller.clientIp);
+  if (!opts.clientLimits.takeConnection(key)) {
+    sendError(res, 429, opts.formatError({ message: 'Too many open subscriptions for this client.', extensions: { code: ErrorCode.RATE_LIMITED } }));
+    return true;
+  }
+  const refused = opts.clientLimits.takeSubscription(key);
+  if (refused) {
+    opts.clientLimits.releaseConnection(key);
+    sendError(res, 429, opts.formatError(refused.toJSON()));
+    return true;
+  }
+  const stream = opts.engine.stream(prepared, caller.context);
+  opts.streams.add(stream);
+  const expired = new AbortController();
+  const stopWatch = caller.authenticated ? opts.tokenExpiry.watch(caller.authenticated.expiresAtMs, () => expired.abort()) : undefined;
+  try {
+    await streamMultipart(req, res, stream, { heartbeatMs: opts.heartbeatMs, formatError: opts.formatError, end: { signal: expired.signal, error: tokenExpired } });
+  } finally {
+    stopWatch?.();
+    opts.streams.delete(stream);
+    opts.clientLimits.releaseConnection(key);
+    opts.clientLimits.releaseSubscription(key);
+  }
+  return true;
+}
+
+function sendError(res: ServerResponse, status: number, error: ReturnType<ErrorFormatter>): void {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify({ errors: [error] }));
 }

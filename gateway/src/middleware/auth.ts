@@ -1,6 +1,6 @@
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, SignJWT, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { Identity } from '@shop/service-kit';
-import type { GatewayConfig } from './config.js';
+import type { GatewayConfig } from '../config.js';
 
 /** Why a presented token was refused; `null` from `authenticate` means no token at all. */
 export class InvalidTokenError extends Error {

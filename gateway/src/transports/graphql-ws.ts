@@ -1,0 +1,178 @@
+/**
+ * GraphQL over WebSocket (graphql-transport-ws) on top of the engine: the graphql-ws callbacks.
+ * `connection_init` authenticates and takes a connection slot; `subscribe` is rate limited and
+ * prepared by the engine; queries and mutations are executed by it, subscriptions attached to
+ * their shared upstream with events written straight to the socket (websocket.ts).
+ */
+import type { ExecutionResult } from 'graphql';
+import type { ServerOptions } from 'graphql-ws';
+import { WebSocket } from 'ws';
+import { ErrorCode, correlationIdFrom, type Logger } from '@shop/service-kit';
+import { GraphQLError } from '../graphql.js';
+import { InvalidTokenError, type Authenticated, type Authenticator } from '../middleware/auth.js';
+import type { GatewayContext } from '../context.js';
+import type { ErrorFormatter } from '../error-masking.js';
+import type { Engine, Prepared } from '../engine/engine.js';
+import { clientKey, tokenExpired, tooManySubscriptions, type ClientLimits, type RateLimits } from '../middleware/guards.js';
+import type { GatewayMetrics } from '../metrics.js';
+import { Pushable } from '../subscriptions/pushable.js';
+import type { TokenExpiry } from '../middleware/token-expiry.js';
+import { socketSubscriber, type SocketExtra } from './websocket-server.js';
+
+/** Graphql-ws close code for a refused or expired token (the library's `Forbidden`). */
+export const CLOSE_FORBIDDEN = 4403;
+/** Close code for "too many" of anything a client does. */
+export const CLOSE_TOO_MANY = 4429;
+
+export interface GraphQLWsOptions {
+  readonly engine: Engine;
+  readonly authenticator: Authenticator;
+  readonly rateLimits: RateLimits;
+  readonly clientLimits: ClientLimits;
+  readonly tokenExpiry: TokenExpiry;
+  readonly metrics: GatewayMetrics;
+  readonly formatError: ErrorFormatter;
+  readonly logger: Logger;
+  readonly maxSubscriptionsPerSocket: number;
+}
+
+interface OperationContext {
+  readonly gateway: GatewayContext;
+  /** Until the subscription is attached to its group (graphql-ws holds this for its whole life). */
+  prepared?: Prepared | undefined;
+  /** The graphql-ws subscription id and its socket, for writing events straight to it. */
+  readonly id: string;
+  readonly socket: WebSocket;
+  readonly extra: SocketExtra;
+  /** Subscriptions: the per-client slot it holds (with one of its socket's), given back when it ends. */
+  slot?: string | undefined;
+}
+
+export function graphQLWsCallbacks(opts: GraphQLWsOptions): ServerOptions<Record<string, unknown> | undefined, SocketExtra> {
+  const { engine, metrics, clientLimits } = opts;
+  return {
+    onConnect: async (ctx) => {
+      const extra = ctx.extra;
+      const params = ctx.connectionParams ?? {};
+      const authorization = params.Authorization ?? params.authorization;
+      // graphql-ws keeps the connection params for the life of the socket; the token is not needed after this.
+      delete (params as Record<string, unknown>).Authorization;
+      delete (params as Record<string, unknown>).authorization;
+      let authenticated: Authenticated | null;
+      try {
+        authenticated = await opts.authenticator.authenticate(authorization);
+      } catch (err) {
+        if (!(err instanceof InvalidTokenError)) throw err;
+        metrics.refusals.inc({ reason: 'auth' });
+        return false; // graphql-ws closes with 4403 Forbidden
+      }
+      // Closed while the token was being checked: graphql-ws has already run onClose for it, so
+      // counting it now would hold one of the client's connection slots forever.
+      if (extra.socket.readyState !== WebSocket.OPEN) return false;
+      const identity = authenticated?.identity ?? null;
+      const key = clientKey(identity, extra.clientIp);
+      if (!clientLimits.takeConnection(key)) {
+        extra.socket.close(CLOSE_TOO_MANY, 'Too many connections for this client');
+        return false;
+      }
+      const { connection } = extra;
+      connection.releasePending?.();
+      connection.releasePending = undefined;
+      if (authenticated) {
+        // The identity was checked once, here: the socket must not outlive the token.
+        connection.expiresAtMs = authenticated.expiresAtMs;
+        connection.stopExpiryWatch = opts.tokenExpiry.watch(authenticated.expiresAtMs, () => {
+          metrics.refusals.inc({ reason: 'token_expired' });
+          extra.socket.close(CLOSE_FORBIDDEN, 'Token expired');
+        });
+      }
+      const correlationId = correlationIdFrom(params as Record<string, unknown>);
+      connection.slot = key;
+      // The child logger is made on first use: most connections never log, and 10,000 of them add up.
+      let child: Logger | undefined;
+      const { logger } = opts;
+      connection.context = {
+        identity,
+        correlationId,
+        get logger() {
+          return (child ??= logger.child({ correlationId }));
+        },
+      };
+      metrics.wsConnections.inc();
+      return true;
+    },
+    onClose: (ctx) => {
+      const { connection } = ctx.extra;
+      connection.stopExpiryWatch?.();
+      connection.stopExpiryWatch = undefined;
+      if (connection.slot) {
+        clientLimits.releaseConnection(connection.slot);
+        connection.slot = undefined;
+        metrics.wsConnections.dec();
+      }
+    },
+    onSubscribe: async (ctx, id, payload) => {
+      const { extra } = ctx;
+      const { connection, socket, clientIp } = extra;
+      const gateway = connection.context;
+      if (!gateway) return [new GraphQLError('Not connected.', { extensions: { code: ErrorCode.UNAUTHENTICATED } })];
+      // The expiry watch closes the socket within a tick of `exp`; nothing is served in between.
+      if (connection.expiresAtMs !== undefined && Date.now() >= connection.expiresAtMs) {
+        socket.close(CLOSE_FORBIDDEN, 'Token expired');
+        return [tokenExpired()];
+      }
+      // The context itself, not its logger: a connection's child logger is only made when something is logged.
+      const limited = await opts.rateLimits.client(gateway.identity, clientIp, gateway);
+      if (limited) return [limited];
+      const prepared = engine.prepare(payload, 'ws');
+      if ('errors' in prepared) return [...prepared.errors];
+      const args = { schema: prepared.planning.schema, document: prepared.document, operationName: prepared.operationName, variableValues: prepared.variables };
+      if (prepared.type !== 'subscription') return { ...args, contextValue: { gateway, prepared, id, socket, extra } satisfies OperationContext };
+      // Checked and taken with no await before `subscribe` runs, so a burst of subscribe messages cannot overshoot.
+      if (connection.subscriptions >= opts.maxSubscriptionsPerSocket) {
+        metrics.refusals.inc({ reason: 'subscriptions' });
+        return [tooManySubscriptions('socket', opts.maxSubscriptionsPerSocket)];
+      }
+      const slot = clientKey(gateway.identity, clientIp);
+      const refused = clientLimits.takeSubscription(slot);
+      if (refused) return [refused];
+      connection.subscriptions++;
+      // graphql-ws keeps the message for the life of the subscription: let it hold the shared copy of the text.
+      (payload as { query: string }).query = prepared.query;
+      return { ...args, contextValue: { gateway, prepared, id, socket, extra, slot } satisfies OperationContext };
+    },
+    subscribe: (args) => {
+      const op = args.contextValue as OperationContext;
+      const prepared = op.prepared;
+      if (!prepared) return { errors: [new GraphQLError('Not a subscription.')] };
+      // Held by graphql-ws for as long as the subscription lives; the group has what it needs.
+      op.prepared = undefined;
+      // graphql-ws drives the operation through `control` (it sends `complete` when that ends, and
+      // returns it when the client leaves); the events themselves go straight to the socket.
+      const control = new Pushable<ExecutionResult>();
+      const subscriber = socketSubscriber(op.socket, op.id, control, () => {
+        metrics.refusals.inc({ reason: 'slow_consumer' });
+        op.gateway.logger.warn({ id: op.id }, 'closing a WebSocket that stopped reading');
+      });
+      const leave = engine.subscribe(prepared, op.gateway, subscriber);
+      const { slot, extra } = op;
+      op.slot = undefined;
+      control.onEnd(() => {
+        leave();
+        if (slot) clientLimits.releaseSubscription(slot);
+        extra.connection.subscriptions--;
+      });
+      return control;
+    },
+    execute: async (args) => {
+      const op = args.contextValue as OperationContext;
+      if (!op.prepared) return { errors: [new GraphQLError('Not a query or mutation.')] };
+      return (await engine.execute(op.prepared, op.gateway)).result;
+    },
+    // Results come from the engine with formatted (plain) errors; graphql-ws's default would call
+    // toJSON() on each. Send them as they are.
+    onNext: (_ctx, _id, _payload, _args, result) => result,
+    // Refusals of a subscribe message (validation, planning, limits) go through the one formatter too.
+    onError: (_ctx, _id, _payload, errors) => errors.map((e) => opts.formatError(e.toJSON())),
+  };
+}
