@@ -50,6 +50,19 @@ export async function inSpan<T>(name: string, kind: SpanKind, attributes: Attrib
   }
 }
 
+/** Runs the synchronous `fn` in a span (child of `parent`), ended when `fn` returns: work `fn` starts joins it. */
+export function inSyncSpan<T>(name: string, kind: SpanKind, attributes: Attributes, fn: () => T, parent: Context = context.active()): T {
+  const span = tracer.startSpan(name, { kind, attributes }, parent);
+  try {
+    return context.with(trace.setSpan(parent, span), fn);
+  } catch (err) {
+    failSpan(span, err);
+    throw err;
+  } finally {
+    span.end();
+  }
+}
+
 /** Marks a span failed with `err`. */
 export function failSpan(span: Span, err: unknown): void {
   span.recordException(err instanceof Error ? err : String(err));

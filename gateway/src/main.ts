@@ -1,10 +1,11 @@
 /** The gateway process: `npm start -w gateway` (or via the root launcher). Exits cleanly on SIGTERM/SIGINT. */
-import { createLogger } from '@shop/service-kit';
+import { createLogger, startTracing } from '@shop/service-kit';
 import { loadConfig } from './config.js';
 import { startGateway } from './server.js';
 
 const config = loadConfig();
 const logger = createLogger('gateway', config.logLevel);
+const tracing = startTracing('gateway', logger);
 const gateway = await startGateway(config, { logger });
 
 let stopping = false;
@@ -17,7 +18,10 @@ const stop = (signal: string) => {
     process.exit(1);
   }, config.shutdownGraceMs + 5_000);
   force.unref();
-  gateway.close().then(
+  gateway
+    .close()
+    .then(() => tracing?.shutdown())
+    .then(
     () => process.exit(0),
     (err: unknown) => {
       logger.error({ err }, 'shutdown failed');

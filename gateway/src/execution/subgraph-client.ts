@@ -1,4 +1,5 @@
 import { STATUS_CODES } from 'node:http';
+import { inSpan, SpanKind, traceFields } from '@shop/events';
 import { Agent, request as undiciRequest, type Dispatcher } from 'undici';
 import type { GraphQLFormattedError } from 'graphql';
 import { CORRELATION_HEADER, ErrorCode, IDENTITY_HEADER, signIdentity } from '@shop/service-kit';
@@ -70,7 +71,10 @@ export class SubgraphClient {
     let status: number;
     let text: string;
     try {
-      ({ status, text } = await post(this.#agent, { origin: target.origin, path: target.path, method: 'POST', headers, body }));
+      // A client span per fetch; its context goes to the subgraph as `traceparent`.
+      ({ status, text } = await inSpan(`POST ${subgraph}`, SpanKind.CLIENT, { 'http.request.method': 'POST', 'server.address': target.origin, 'shop.subgraph': subgraph }, () =>
+        post(this.#agent, { origin: target.origin, path: target.path, method: 'POST', headers: Object.assign(headers, traceFields()), body }),
+      ));
     } catch (err) {
       this.metrics.upstreamErrors.inc({ subgraph, kind: 'http' });
       context.logger.warn({ subgraph, err: (err as Error).message }, 'subgraph call failed');

@@ -4,6 +4,7 @@ import { Kind, parse, print } from '../graphql.js';
 import type { UpstreamConnection } from './upstream-connections.js';
 import type { SharedEmitter, SharedSource } from './registry.js';
 import { ErrorCode } from '@shop/service-kit';
+import { contextOf, inSyncSpan, SpanKind, TRACE_FIELD } from '@shop/events';
 import type { ResumableField } from './resumable.js';
 
 export interface UpstreamOptions {
@@ -148,6 +149,15 @@ export function startUpstreamSubscription(opts: UpstreamOptions, emit: SharedEmi
               if (cursor !== undefined && value <= cursor) return; // already delivered before the drop
               cursor = value;
             }
+          }
+          // A change pushed in an order's trace: the push to the clients joins it, and the context is ours only.
+          const trace = (result.extensions as Record<string, unknown> | undefined)?.[TRACE_FIELD];
+          if (trace && typeof trace === 'object') {
+            const { [TRACE_FIELD]: _trace, ...extensions } = result.extensions as Record<string, unknown>;
+            const event = (Object.keys(extensions).length ? { ...result, extensions } : { data: result.data, ...(result.errors ? { errors: result.errors } : {}) }) as UpstreamEvent;
+            const attributes = { 'graphql.operation.type': 'subscription', 'shop.subgraph': opts.subgraph };
+            inSyncSpan('subscription push', SpanKind.CONSUMER, attributes, () => emit.next(event), contextOf(trace as Record<string, unknown>));
+            return;
           }
           emit.next(result as UpstreamEvent);
         },

@@ -5,6 +5,7 @@
  *   JSON) → CSRF prevention → multipart subscription or plain GraphQL over HTTP.
  * Every refusal is counted once, where it is made.
  */
+import { contextOf, inSpan, SpanKind } from '@shop/events';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import type { ExecutionResult } from 'graphql';
@@ -183,7 +184,9 @@ export function createHttpEdge(opts: HttpEdgeOptions): RequestListener {
         sendGraphQLError(res, 503, { message: 'The gateway is shutting down.', extensions: { code: ErrorCode.SERVICE_UNAVAILABLE } }, { connection: 'close' });
         return;
       }
-      await graphql(req, res, scope, clientIp);
+      // The request's server span, a child of the client's `traceparent` when it sent one.
+      const method = req.method ?? 'GET';
+      await inSpan(`${method} /graphql`, SpanKind.SERVER, { 'http.request.method': method, 'url.path': '/graphql' }, () => graphql(req, res, scope, clientIp), contextOf(req.headers));
     })().catch((err: unknown) => {
       // A client that went away mid-request (its body cut off) is no fault of ours: no stack, no error-log volume.
       if (req.destroyed || res.destroyed) scope.logger.info({ reason: (err as Error).message }, 'client went away during the request');
