@@ -6,7 +6,7 @@ import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer, HeaderMap, type GraphQLRequest } from '@apollo/server';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '@shop/service-kit';
 import type { DocumentNode, ExecutionResult, GraphQLFormattedError, GraphQLSchema } from 'graphql';
 import { request as undiciRequest } from 'undici';
 import { WebSocket, WebSocketServer } from 'ws';
@@ -105,7 +105,7 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
   const agent = createSubgraphAgent();
   const authenticator = createAuthenticator(config.auth);
 
-  const redis: Redis = await connectRedis(config.redisUrl, logger, { maxRetriesPerRequest: 2 });
+  const redis: Redis = await connectRedis(config, logger, { maxRetriesPerRequest: 2 });
   const rateLimiter: RateLimiter = createRateLimiter(redis, {
     limit: config.limits.rateLimit,
     windowMs: config.limits.rateLimitWindowMs,

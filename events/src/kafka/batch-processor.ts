@@ -1,5 +1,5 @@
 import type { KafkaMessage, Message } from 'kafkajs';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../redis-client.js';
 import type { Logger } from 'pino';
 import type { AnyEvent } from '../contracts/envelope.js';
 import { parseEvent } from '../contracts/parse.js';
