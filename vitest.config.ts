@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 // Tiers by file suffix (see STYLE.md §11): `.test.ts` unit, `.int.test.ts` real Redis/broker,
 // `test/e2e/**` whole system, `test/chaos/**` faults and soak, `test/browser/**` Chromium.
-const unitExclude = ['**/*.int.test.ts', 'test/{e2e,browser,chaos}/**/!(*.unit).test.ts', '**/node_modules/**'];
+const unitExclude = ['**/*.int.test.ts', 'test/{e2e,browser,chaos,cluster}/**/!(*.unit).test.ts', '**/node_modules/**'];
 
 export default defineConfig({
   test: {
@@ -50,6 +50,15 @@ export default defineConfig({
           exclude: ['**/*.unit.test.ts'],
           testTimeout: 900_000,
           hookTimeout: 180_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
+          name: 'cluster',
+          include: ['test/cluster/**/*.test.ts'],
+          testTimeout: 600_000,
+          hookTimeout: 240_000,
           fileParallelism: false,
         },
       },

@@ -1,5 +1,6 @@
 // `npm test`: every tier, in order of speed, stopping at nothing: each step runs and the exit code
-// says whether all passed. Tiers can run alone: `npm run test:unit`, `test:int`, `test:e2e`, `test:chaos`.
+// says whether all passed. Tiers can run alone: `npm run test:unit`, `test:int`, `test:e2e`, `test:chaos`,
+// `test:cluster`.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,6 +23,7 @@ const steps: Step[] = [
   { name: 'e2e', args: ['e2e'], vitest: true },
   { name: 'browser', args: ['browser'], vitest: true },
   { name: 'chaos', args: ['chaos'], vitest: true },
+  { name: 'cluster', args: ['cluster'], vitest: true },
 ].filter((s) => only.length === 0 || only.includes(s.name));
 
 const reportDir = join(REPO_ROOT, 'test-results');
@@ -39,7 +41,12 @@ for (const step of steps) {
   if (step.vitest) {
     args = [bin('vitest'), 'run', '--project', step.args[0]!, '--passWithNoTests', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`];
   }
-  const env = step.name === 'chaos' ? { ...process.env, CHAOS_PROFILE: process.env.CHAOS_PROFILE ?? 'short' } : process.env;
+  const env =
+    step.name === 'chaos'
+      ? { ...process.env, CHAOS_PROFILE: process.env.CHAOS_PROFILE ?? 'short' }
+      : step.name === 'cluster'
+        ? { ...process.env, CLUSTER_PROFILE: process.env.CLUSTER_PROFILE ?? 'short' }
+        : process.env;
   const r = spawnSync(args[0]!, args.slice(1), { stdio: 'inherit', cwd: REPO_ROOT, env });
   const ok = r.status === 0;
   if (step.vitest) {

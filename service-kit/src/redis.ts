@@ -44,6 +44,9 @@ function clusterOptions(logger: Logger, where: string, options: RedisOptions): C
   const { enableAutoPipelining = true, maxRetriesPerRequest = 20, ...redisOptions } = options;
   return {
     enableAutoPipelining,
+    // Auto-pipelining groups a command by the slot of its first argument, which for a script is its body or
+    // SHA, not a key: scripts go on their own, routed by their keys.
+    autoPipeliningIgnoredCommands: ['eval', 'evalsha'],
     // While a master fails over, commands to its slots wait for the new topology instead of failing.
     retryDelayOnFailover: 200,
     retryDelayOnClusterDown: 300,
