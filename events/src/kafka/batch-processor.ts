@@ -376,6 +376,9 @@ export function createBatchProcessor(opts: BatchProcessorOptions) {
     const markers = all.flatMap((d) => (d.marker ? [d.marker] : []));
     const end = await untilItWorks('checkpoint write', heartbeat, () => checkpoints.finish(topic, partition, start, next, markers, opts.processedTtlSeconds));
     // Refused with our own offset stored: an earlier try was applied and its reply lost.
+    if (end.written && end.unconfirmed.length > 0) {
+      log.warn({ topic, partition, masters: end.unconfirmed }, 'offset written before a replica confirmed the batch: a failover of these masters now could lose its writes');
+    }
     if (end.written || end.stored === next) {
       known.set(tp, { runId: start.runId, stored: next, next });
       return { kind: 'applied', next };
