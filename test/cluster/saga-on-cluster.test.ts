@@ -3,7 +3,11 @@
 // the chaos tier's invariants over everything clients were told and everything read back. Figures go to
 // bench/results/cluster.json and cluster.md. `CLUSTER_PROFILE=short` (in `npm test`) or `full` (on demand:
 // `npm run test:cluster`, two masters killed one after the other, more load).
+import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '@shop/service-kit';
+import { READ_MODEL_PREFIXES, rebuildReadModels } from '../../scripts/rebuild-read-models.js';
+import { SUBGRAPHS } from '../../scripts/lib/system.js';
 import { OrderDriver } from '../chaos/driver.js';
 import { ChaosHarness, sleep, type ProductInfo } from '../chaos/harness.js';
 import {
@@ -43,6 +47,25 @@ let initialStock = new Map<string, ProductInfo>();
 let invariants: InvariantResult[] = [];
 let orderFigures: ChaosSection['orders'];
 let processes: ChaosSection['processes'];
+const rebuildNotes: string[] = [];
+
+/** Every read-model key on every master, with its value (not the short-lived claims and the payment answers). */
+async function dumpReadModels(redis: Cluster): Promise<Map<string, unknown>> {
+  const out = new Map<string, unknown>();
+  for (const node of redis.nodes('master')) {
+    for (const prefix of READ_MODEL_PREFIXES) {
+      for (const key of await node.keys(`${prefix}*`)) {
+        if (/^orders:\{[^}]*\}:(claim|payment)$/.test(key)) continue;
+        const type = await node.type(key);
+        out.set(
+          key,
+          type === 'hash' ? await node.hgetall(key) : type === 'list' ? await node.lrange(key, 0, -1) : type === 'zset' ? await node.zrange(key, 0, -1, 'WITHSCORES') : type === 'set' ? (await node.smembers(key)).sort() : await node.get(key),
+        );
+      }
+    }
+  }
+  return out;
+}
 
 const harness = () => {
   if (!h) throw new Error('the system did not start');
@@ -95,7 +118,7 @@ afterAll(async () => {
         },
         invariants,
         ...(processes ? { processes } : {}),
-        notes: [`3 masters + 3 replicas (redis-server, cluster-node-timeout 2 s, AOF everysec); 2 replicas of each subgraph, 2 gateways; ${profile.orderRate} orders/s`, ...h.notes.slice(0, 50)],
+        notes: [...rebuildNotes, `3 masters + 3 replicas (redis-server, cluster-node-timeout 2 s, AOF everysec); 2 replicas of each subgraph, 2 gateways; ${profile.orderRate} orders/s`, ...h.notes.slice(0, 50)],
       },
       'cluster',
     );
@@ -180,5 +203,20 @@ describe(`the saga on a Redis Cluster (profile ${profile.name})`, () => {
     expect(orderFigures.accepted, 'orders accepted').toBeGreaterThan(0);
     expect(failed.map((i) => i.name), report).toEqual([]);
     expect(processes.filter((p) => !p.alive || !p.healthy).map((p) => p.name)).toEqual([]);
+  });
+
+  it('npm run rebuild-read-models on the cluster restores the same read models (services stopped)', async () => {
+    const hh = harness();
+    const cluster = hh.redis;
+    if (!(cluster instanceof Cluster)) throw new Error('not on a cluster');
+    await Promise.all([...hh.system.processes.values()].filter((p) => SUBGRAPHS.some((s) => p.name.startsWith(`${s}-`))).map((p) => p.stop()));
+    const original = await dumpReadModels(cluster);
+    expect([...original.keys()].filter((k) => /^orders:\{[^}]*\}$/.test(k)).length).toBe(hh.placed.filter((p) => p.orderId).length);
+    const started = Date.now();
+    const result = await rebuildReadModels({ redis: cluster, kafka: hh.kafka, logger: createLogger('rebuild-read-models').child({}, { level: 'warn' }) });
+    rebuildNotes.push(`rebuild-read-models on the cluster: ${result.deletedKeys} keys wiped on ${cluster.nodes('master').length} masters, ${result.events} events replayed in ${Date.now() - started} ms, read models equal`);
+    expect(result.deletedKeys).toBeGreaterThanOrEqual(original.size);
+    const rebuilt = await dumpReadModels(cluster);
+    expect(Object.fromEntries([...rebuilt].sort())).toEqual(Object.fromEntries([...original].sort()));
   });
 });
