@@ -17,7 +17,9 @@ import { redisScript } from '../redis-script.js';
  * "a prefix of what was written" holds per master, not across them: a failover that loses a state write on
  * one master while the offset on another survived would not rewind. So on a cluster with replicas the offset
  * is written only once every master has acknowledged the writes so far on at least one replica (WAIT), and
- * the replica promoted in a failover holds the batch's state before any offset past it exists.
+ * the replica promoted in a failover holds the batch's state before any offset past it exists. A master that
+ * does not confirm in time (no replica yet after a failover, or a restarted old master that still takes writes
+ * it will drop when it learns it was replaced) gets the batch applied again instead.
  */
 const tag = (groupId: string, topic: string, partition: number) => `{${groupId}:${topic}:${partition}}`;
 
@@ -62,9 +64,9 @@ export interface CheckpointStart {
 }
 
 export type CheckpointEnd =
-  /** `unconfirmed`: cluster masters whose replica did not confirm the batch's writes before the offset was written. */
-  | { readonly written: true; readonly unconfirmed: readonly string[] }
-  | { readonly written: false; readonly stored: string | null };
+  | { readonly written: true }
+  /** `unconfirmed`: cluster masters whose replica did not confirm the batch's writes (nothing was written). */
+  | { readonly written: false; readonly stored: string | null; readonly unconfirmed?: readonly string[] };
 
 /** How long a batch waits for a master's replica before it writes its offset anyway (a replica down, say). */
 export const REPLICA_WAIT_MS = 200;
@@ -101,10 +103,12 @@ export function createCheckpoints(redis: Redis, groupId: string) {
       ttlSeconds: number,
     ): Promise<CheckpointEnd> {
       const unconfirmed = await replicated(redis);
+      // Not on a replica: the batch is applied again rather than its offset stored over writes a failover may drop.
+      if (unconfirmed.length > 0) return { written: false, stored: from.stored, unconfirmed };
       const keys = [offsetKey(groupId, topic, partition), ...markers.map((m) => m.key)];
       const args = [from.runId, from.stored ?? '', next, ttlSeconds, ...markers.map((m) => m.value)];
       const [written, stored] = await end(redis, keys, args);
-      return written === 1 ? { written: true, unconfirmed } : { written: false, stored: stored ? stored : null };
+      return written === 1 ? { written: true } : { written: false, stored: stored ? stored : null };
     },
 
     /** The stored next offset of a partition (null: none). */
