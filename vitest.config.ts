@@ -1,8 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
 // Tiers by file suffix: `.test.ts` unit, `.int.test.ts` real Redis/broker, `test/e2e/**` whole
-// system, `test/chaos/**` faults and soak, `test/browser/**` Chromium (README, "Tests").
-const unitExclude = ['**/*.int.test.ts', 'test/{e2e,browser,chaos}/**/!(*.unit).test.ts', '**/node_modules/**'];
+// system, `test/chaos/**` faults and soak, `test/cluster/**` a Redis Cluster, `test/browser/**` Chromium (README, "Tests").
+const unitExclude = ['**/*.int.test.ts', 'test/{e2e,browser,chaos,cluster}/**/!(*.unit).test.ts', '**/node_modules/**'];
 
 // Workspace packages are tested from their TypeScript sources, never from a stale dist/ (see tsconfig.base.json).
 const SOURCE_CONDITION = '@shop/source';
@@ -60,6 +60,15 @@ export default defineConfig({
           exclude: ['**/*.unit.test.ts'],
           testTimeout: 900_000,
           hookTimeout: 180_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
+          name: 'cluster',
+          include: ['test/cluster/**/*.test.ts'],
+          testTimeout: 600_000,
+          hookTimeout: 240_000,
           fileParallelism: false,
         },
       },

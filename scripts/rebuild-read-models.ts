@@ -4,14 +4,16 @@
 // decisions, nothing published). Stop the services first, or run it against an empty Redis.
 //
 //   REDIS_URL=redis://127.0.0.1:6390 KAFKA_BROKERS=127.0.0.1:9092 npm run rebuild-read-models
+//   REDIS_CLUSTER_NODES=127.0.0.1:7000,127.0.0.1:7001 … (a Redis Cluster: every master is wiped)
 import { randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import type { Kafka } from 'kafkajs';
-import type { Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
+import type { RedisClient as Redis } from '@shop/events';
 import type { Logger } from 'pino';
 import { ALL_TOPICS, parseEvent, type AnyEvent } from '@shop/events';
 import { createKafka } from '@shop/events/kafka';
-import { connectRedis, createLogger, DEFAULT_PORTS } from '@shop/service-kit';
+import { connectRedis, createLogger, DEFAULT_PORTS, envHostPorts } from '@shop/service-kit';
 import { createOrderStore, createOrdersProjector, ORDERS_KEY_PREFIX } from '@shop/subgraph-orders';
 import { createInventoryProjector, createStockStore, INVENTORY_KEY_PREFIX } from '@shop/subgraph-inventory';
 import { createNotificationsProjector, createNotificationStore, NOTIFICATIONS_KEY_PREFIX } from '@shop/subgraph-notifications';
@@ -24,16 +26,23 @@ export interface RebuildResult {
   readonly deletedKeys: number;
 }
 
-/** Deletes every key under the read-model prefixes; returns how many. */
+/**
+ * Deletes every key under the read-model prefixes; returns how many. On a cluster SCAN sees one node's keys,
+ * so every master is scanned, and keys are deleted one by one (a multi-key UNLINK must stay in one slot).
+ */
 export async function wipeReadModels(redis: Redis): Promise<number> {
   let deleted = 0;
-  for (const prefix of READ_MODEL_PREFIXES) {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) deleted += await redis.unlink(...keys);
-    } while (cursor !== '0');
+  const nodes = redis instanceof Cluster ? redis.nodes('master') : [redis];
+  for (const node of nodes) {
+    for (const prefix of READ_MODEL_PREFIXES) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+        cursor = next;
+        const counts = await Promise.all(keys.map((key) => node.unlink(key)));
+        deleted += counts.reduce((a, b) => a + b, 0);
+      } while (cursor !== '0');
+    }
   }
   return deleted;
 }
@@ -119,8 +128,9 @@ export async function rebuildReadModels(opts: { redis: Redis; kafka: Kafka; logg
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const logger = createLogger('rebuild-read-models');
   const redisUrl = process.env.REDIS_URL || `redis://127.0.0.1:${DEFAULT_PORTS.redis}`;
+  const redisClusterNodes = envHostPorts().parse(process.env.REDIS_CLUSTER_NODES);
   const brokers = (process.env.KAFKA_BROKERS || `127.0.0.1:${DEFAULT_PORTS.kafka}`).split(',').map((s) => s.trim());
-  const redis = await connectRedis(redisUrl, logger);
+  const redis = await connectRedis({ redisUrl, redisClusterNodes }, logger);
   const kafka = createKafka({ brokers, clientId: 'rebuild-read-models', logger: logger.child({}, { level: 'warn' }) });
   try {
     const started = Date.now();

@@ -9,6 +9,7 @@ const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)}s`;
 
 console.log('Starting the shop: redis, Kafka broker, subgraphs, gateway, web demo…');
 if (process.env.REDIS_URL) console.log(`  using REDIS_URL=${process.env.REDIS_URL.replace(/\/\/[^@/]*@/, '//***@')}`);
+if (process.env.REDIS_CLUSTER_NODES) console.log(`  using the Redis Cluster at REDIS_CLUSTER_NODES=${process.env.REDIS_CLUSTER_NODES}`);
 if (process.env.KAFKA_BROKERS) console.log(`  using KAFKA_BROKERS=${process.env.KAFKA_BROKERS}`);
 
 let system: Awaited<ReturnType<typeof launchSystem>>;
@@ -16,6 +17,7 @@ try {
   system = await launchSystem({
     dataDir,
     redisUrl: process.env.REDIS_URL || undefined,
+    redisCluster: process.env.REDIS_CLUSTER_NODES || undefined,
     kafkaBrokers: process.env.KAFKA_BROKERS || undefined,
     fixedPorts: true,
     webDemo: process.env.WEB_DEMO !== 'false',

@@ -1,6 +1,6 @@
 // `npm test`: every tier, in order of speed, stopping at nothing: each step runs and the exit code
-// says whether all passed. Tiers can run alone: `npm run test:unit`, `test:int`, `test:e2e`, `test:chaos`.
-// Lint, type-check and unit tests run per workspace through turbo, which caches them: a second run with
+// says whether all passed. Tiers can run alone: `npm run test:unit`, `test:int`, `test:e2e`, `test:chaos`,
+// `test:cluster`. Lint, type-check and unit tests run per workspace through turbo, which caches them: a second run with
 // nothing changed replays the results instead of running again (turbo.json says what each task reads).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -29,6 +29,7 @@ const steps: Step[] = [
   { name: 'e2e', args: ['e2e'], vitest: true },
   { name: 'browser', args: ['browser'], vitest: true },
   { name: 'chaos', args: ['chaos'], vitest: true },
+  { name: 'cluster', args: ['cluster'], vitest: true },
 ].filter((s) => only.length === 0 || only.includes(s.name));
 
 /** The npm workspaces' directories, from the root package.json (`dir` or `dir/*`). */
@@ -58,7 +59,8 @@ for (const step of steps) {
     args = [bin('vitest'), 'run', '--project', step.args[0]!, '--passWithNoTests', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`];
   }
   // turbo: no telemetry (offline machines and CI must not wait on it).
-  const env = { ...process.env, TURBO_TELEMETRY_DISABLED: '1', ...(step.name === 'chaos' ? { CHAOS_PROFILE: process.env.CHAOS_PROFILE ?? 'short' } : {}) };
+  const profiles = step.name === 'chaos' ? { CHAOS_PROFILE: process.env.CHAOS_PROFILE ?? 'short' } : step.name === 'cluster' ? { CLUSTER_PROFILE: process.env.CLUSTER_PROFILE ?? 'short' } : {};
+  const env = { ...process.env, TURBO_TELEMETRY_DISABLED: '1', ...profiles };
   for (const file of step.reports?.() ?? []) rmSync(file, { force: true });
   const r = spawnSync(args[0]!, args.slice(1), { stdio: 'inherit', cwd: REPO_ROOT, env });
   const ok = r.status === 0;

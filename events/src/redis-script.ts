@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from './redis-client.js';
 
 export type RedisScript<T> = (redis: Redis, keys: readonly string[], args: readonly (string | number)[]) => Promise<T>;
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DEFAULT_PORTS, DEV_SECRETS, MIN_SECRET_LENGTH, envBoolean, envDurationMs, envInt, parseEnv, type EnvSource } from '@shop/service-kit';
+import { DEFAULT_PORTS, DEV_SECRETS, MIN_SECRET_LENGTH, envBoolean, envDurationMs, envHostPorts, envInt, parseEnv, type EnvSource } from '@shop/service-kit';
 import { isLoopback, isProxyEntry } from './middleware/client-address.js';
 import { DEFAULT_SUPERGRAPH_PATH } from './supergraph/compose.js';
 
@@ -32,6 +32,7 @@ const schema = z
     DEV_TOKENS: envBoolean(false),
     TRUSTED_PROXIES: list.refine((entries) => entries.every(isProxyEntry), 'expected comma-separated IP addresses or CIDR blocks'),
     REDIS_URL: url(`redis://127.0.0.1:${DEFAULT_PORTS.redis}`),
+    REDIS_CLUSTER_NODES: envHostPorts(),
     SUPERGRAPH_PATH: z.string().default(DEFAULT_SUPERGRAPH_PATH),
     CORS_ORIGINS: z.string().default(''),
     SUPERGRAPH_WATCH: envBoolean(true),
@@ -97,6 +98,8 @@ export interface GatewayConfig {
   /** HMAC secret of the `x-shop-identity` header, shared with the subgraphs. */
   readonly identitySecret: string;
   readonly redisUrl: string;
+  /** Seed nodes of a Redis Cluster (`host:port`): when set, the rate limits live there, not at `redisUrl`. */
+  readonly redisClusterNodes: readonly string[];
   /**
    * HTTP URL of a subgraph's `/graphql` in place of the supergraph's routing URL, by subgraph name
    * (`<NAME>_URL`, e.g. ORDERS_URL for `orders`); the WS URL is derived from it. The subgraphs
@@ -175,6 +178,7 @@ export function loadConfig(env: EnvSource = process.env): GatewayConfig {
     trustedProxies: e.TRUSTED_PROXIES,
     identitySecret: e.IDENTITY_SECRET,
     redisUrl: e.REDIS_URL,
+    redisClusterNodes: e.REDIS_CLUSTER_NODES,
     subgraphUrls: subgraphUrlsFrom(env),
     supergraphPath: e.SUPERGRAPH_PATH,
     corsOrigins: e.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean),

@@ -51,7 +51,7 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
   const supergraph = await readSupergraph(config.supergraphPath, { watch: config.watchSupergraph, logger, onChange: (sdl) => engine.load(sdl) });
   engine.load(supergraph.sdl);
 
-  const redis = await connectRedis(config.redisUrl, logger, { maxRetriesPerRequest: 2 });
+  const redis = await connectRedis(config, logger, { maxRetriesPerRequest: 2 });
   const rateLimits = new RateLimits(redis, config.limits, metrics);
   const clientLimits = new ClientLimits(config.limits, metrics);
   const authenticator = createAuthenticator(config.auth);

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { DEFAULT_PORTS } from '@shop/service-kit';
 import { freePort, httpOk, spawnManaged, tcpOk, TSX_NODE_ARGS, waitUntil, type ManagedProcess } from './processes.js';
+import { clusterInfo, startRedisCluster } from './redis-cluster.js';
 
 export const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 
@@ -15,6 +16,11 @@ export interface LaunchOptions {
   dataDir: string;
   /** Use this Redis instead of starting `redis-server`. */
   redisUrl?: string;
+  /**
+   * Run on a Redis Cluster: `host:port` seed nodes of one already running (comma-separated), or `start` one
+   * here (3 masters, 1 replica each: processes `redis-1` … `redis-6`). Every service gets REDIS_CLUSTER_NODES.
+   */
+  redisCluster?: string | { masters?: number; replicasPerMaster?: number };
   /** Use these Kafka brokers (comma-separated) instead of starting the embedded broker. */
   kafkaBrokers?: string;
   /** Fixed ports (npm start); when omitted every port is a free one the OS picked (tests). */
@@ -37,13 +43,15 @@ export interface LaunchOptions {
 
 export interface RunningSystem {
   readonly redisUrl: string;
+  /** The Redis Cluster's nodes (`host:port`) when the system runs on one. */
+  readonly redisClusterNodes?: readonly string[];
   readonly kafkaBrokers: string;
   /** First gateway's GraphQL URL. */
   readonly gatewayUrl: string;
   readonly gatewayUrls: readonly string[];
   readonly subgraphUrls: Readonly<Record<SubgraphName, readonly string[]>>;
   readonly webDemoUrl: string | undefined;
-  /** Every process by name: `redis`, `broker`, `orders-1`, `gateway-1`, `web-demo`. */
+  /** Every process by name: `redis` (or `redis-1` … on a cluster), `broker`, `orders-1`, `gateway-1`, `web-demo`. */
   readonly processes: ReadonlyMap<string, ManagedProcess>;
   /** Waits until the named service answers its readiness check again (after a restart). */
   waitReady(name: string, timeoutMs?: number): Promise<void>;
@@ -96,7 +104,7 @@ export async function launchSystem(opts: LaunchOptions): Promise<RunningSystem> 
     const layers = [
       order.filter((p) => p.name === 'web-demo' || p.name.startsWith('gateway')),
       order.filter((p) => SUBGRAPHS.some((s) => p.name.startsWith(s))),
-      order.filter((p) => p.name === 'broker' || p.name === 'redis'),
+      order.filter((p) => p.name === 'broker' || p.name === 'redis' || /^redis-\d+$/.test(p.name)),
     ];
     for (const layer of layers) await Promise.all(layer.map((p) => p.stop()));
   };
@@ -105,6 +113,20 @@ export async function launchSystem(opts: LaunchOptions): Promise<RunningSystem> 
     // 1. Redis and Kafka.
     let redisUrl = opts.redisUrl;
     let redisStart: Promise<void> = Promise.resolve();
+    let redisClusterNodes: string[] | undefined = typeof opts.redisCluster === 'string' ? opts.redisCluster.split(',').map((n) => n.trim()).filter(Boolean) : undefined;
+    if (typeof opts.redisCluster === 'object') {
+      const cluster = await startRedisCluster({ ...opts.redisCluster, dataDir: join(dataDir, 'redis'), logDir, appendOnly: opts.redisAppendOnly, echo: opts.echo });
+      for (const [i, proc] of cluster.processes.entries()) {
+        processes.set(proc.name, proc);
+        const node = cluster.nodes[i]!;
+        readiness.set(proc.name, async () => (await clusterInfo(node))?.cluster_state === 'ok');
+      }
+      redisClusterNodes = [...cluster.nodes];
+      note('redis-cluster', redisClusterNodes.join(','));
+    }
+    // Services still get a REDIS_URL (a cluster node) for tools that read it; REDIS_CLUSTER_NODES wins.
+    if (redisClusterNodes) redisUrl ??= `redis://${redisClusterNodes[0]}`;
+    const clusterEnv: Record<string, string> = redisClusterNodes ? { REDIS_CLUSTER_NODES: redisClusterNodes.join(',') } : {};
     if (!redisUrl) {
       if (!existsSync('/usr/bin/redis-server') && !onPath('redis-server')) {
         throw new Error('redis-server is not installed. Install it with: sudo apt-get install -y redis-server (or set REDIS_URL).');
@@ -148,6 +170,7 @@ export async function launchSystem(opts: LaunchOptions): Promise<RunningSystem> 
           PORT: String(p),
           HOST: '127.0.0.1',
           REDIS_URL: redisUrl,
+          ...clusterEnv,
           KAFKA_BROKERS: kafkaBrokers,
         });
         const base = `http://127.0.0.1:${p}`;
@@ -172,6 +195,7 @@ export async function launchSystem(opts: LaunchOptions): Promise<RunningSystem> 
         PORT: String(p),
         HOST: '127.0.0.1',
         REDIS_URL: redisUrl,
+        ...clusterEnv,
         ORDERS_URL: pick('orders'),
         INVENTORY_URL: pick('inventory'),
         NOTIFICATIONS_URL: pick('notifications'),
@@ -198,6 +222,7 @@ export async function launchSystem(opts: LaunchOptions): Promise<RunningSystem> 
 
     return {
       redisUrl,
+      ...(redisClusterNodes ? { redisClusterNodes } : {}),
       kafkaBrokers,
       gatewayUrl: gatewayUrls[0]!,
       gatewayUrls,

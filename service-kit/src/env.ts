@@ -50,3 +50,11 @@ export const envDurationMs = (fallbackMs: number) =>
       const n = Number(m[1]);
       return m[2] === 's' ? n * 1000 : m[2] === 'm' ? n * 60_000 : m[2] === 'h' ? n * 3_600_000 : n;
     });
+
+/** A comma-separated list of `host:port`; empty or unset is none. */
+export const envHostPorts = () =>
+  z
+    .string()
+    .default('')
+    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .pipe(z.array(z.string().regex(/^[^:\s]+:\d+$/, 'expected host:port')));

@@ -1,10 +1,11 @@
 export { createLogger, type Logger } from './logger.js';
-export { parseEnv, envBoolean, envInt, envDurationMs, type EnvSource } from './env.js';
+export { parseEnv, envBoolean, envInt, envDurationMs, envHostPorts, type EnvSource } from './env.js';
 export { IDENTITY_HEADER, CORRELATION_HEADER, IDENTITY_MAX_AGE_MS, IDENTITY_CLOCK_SKEW_MS, signIdentity, verifyCaller, verifyIdentity, type Identity, type VerifiedCaller } from './identity.js';
 export { ErrorCode, errorCatalog, type ErrorCodeInfo, isErrorCode, isApiErrorCode, isClientFacingCode, isRetriableCode, httpStatusOf, appError, badUserInput, unauthenticated, forbidden, notFound, conflict } from './errors.js';
 export { handleOpsRequest, type ReadinessCheck } from './ops-routes.js';
 export { watchPubSubReconnects, type PubSubReconnects } from './pubsub-reconnects.js';
-export { connectRedis } from './redis.js';
+export { connectRedis, type RedisTarget } from './redis.js';
+export type { RedisClient } from '@shop/events';
 export { DEFAULT_PORTS, DEV_SECRETS, MIN_SECRET_LENGTH } from './defaults.js';
 export { correlationIdFrom } from './correlation.js';
 export { requestIdentityFrom, requireIdentity, requireAdmin, ownsOrAdmin, isAdmin, type RequestIdentity } from './auth.js';

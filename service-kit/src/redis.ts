@@ -1,28 +1,64 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
+import type { RedisClient } from '@shop/events';
 
 /**
- * Connects to Redis and keeps retrying with a clear log line while it is not up yet, so services
- * can start in any order. Resolves once the first connection is ready.
+ * Where a service's Redis is: one node (`redisUrl`, REDIS_URL), or a Redis Cluster reached through its seed
+ * nodes (`redisClusterNodes`, REDIS_CLUSTER_NODES `host:port,…`), which wins when set.
  */
-export async function connectRedis(url: string, logger: Logger, options: RedisOptions = {}): Promise<Redis> {
-  const redis = new Redis(url, {
+export interface RedisTarget {
+  readonly redisUrl: string;
+  readonly redisClusterNodes?: readonly string[] | undefined;
+}
+
+const retryStrategy = (logger: Logger, where: string) => (attempt: number) => {
+  if (attempt === 1 || attempt % 10 === 0) logger.warn({ redis: where, attempt }, 'redis not reachable yet, retrying');
+  return Math.min(attempt * 200, 2_000);
+};
+
+/**
+ * Connects to Redis (one node or a cluster) and keeps retrying with a clear log line while it is not up yet,
+ * so services can start in any order. Resolves once the first connection is ready.
+ */
+export async function connectRedis(target: string | RedisTarget, logger: Logger, options: RedisOptions = {}): Promise<RedisClient> {
+  const { redisUrl, redisClusterNodes } = typeof target === 'string' ? { redisUrl: target, redisClusterNodes: undefined } : target;
+  const clustered = redisClusterNodes !== undefined && redisClusterNodes.length > 0;
+  const where = clustered ? redisClusterNodes.join(',') : redactUrl(redisUrl);
+  const redis: RedisClient = clustered ? new Cluster(redisClusterNodes.map(hostPort), clusterOptions(logger, where, options)) : new Redis(redisUrl, {
     maxRetriesPerRequest: 20,
     enableAutoPipelining: true,
-    retryStrategy: (attempt) => {
-      if (attempt === 1 || attempt % 10 === 0) logger.warn({ url: redactUrl(url), attempt }, 'redis not reachable yet, retrying');
-      return Math.min(attempt * 200, 2_000);
-    },
+    retryStrategy: retryStrategy(logger, where),
     ...options,
   });
-  redis.on('error', (err) => logger.debug({ err: err.message }, 'redis connection error'));
+  redis.on('error', (err: Error) => logger.debug({ err: err.message }, 'redis connection error'));
   if (redis.status !== 'ready') {
     await new Promise<void>((resolve, reject) => {
       redis.once('ready', resolve);
-      redis.once('end', () => reject(new Error(`redis at ${redactUrl(url)} closed before it was ready`)));
+      redis.once('end', () => reject(new Error(`redis at ${where} closed before it was ready`)));
     });
   }
   return redis;
+}
+
+function clusterOptions(logger: Logger, where: string, options: RedisOptions): ClusterOptions {
+  const { enableAutoPipelining = true, maxRetriesPerRequest = 20, ...redisOptions } = options;
+  return {
+    enableAutoPipelining,
+    // Auto-pipelining groups a command by the slot of its first argument, which for a script is its body or
+    // SHA, not a key: scripts go on their own, routed by their keys.
+    autoPipeliningIgnoredCommands: ['eval', 'evalsha'],
+    // While a master fails over, commands to its slots wait for the new topology instead of failing.
+    retryDelayOnFailover: 200,
+    retryDelayOnClusterDown: 300,
+    retryDelayOnTryAgain: 200,
+    clusterRetryStrategy: retryStrategy(logger, where),
+    redisOptions: { maxRetriesPerRequest, ...redisOptions },
+  };
+}
+
+function hostPort(node: string): { host: string; port: number } {
+  const i = node.lastIndexOf(':');
+  return { host: node.slice(0, i), port: Number(node.slice(i + 1)) };
 }
 
 export function redactUrl(url: string): string {

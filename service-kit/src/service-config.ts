@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DEFAULT_PORTS, DEV_SECRETS, MIN_SECRET_LENGTH } from './defaults.js';
-import { envDurationMs, envInt } from './env.js';
+import { envDurationMs, envHostPorts, envInt } from './env.js';
 import { DEFAULT_PARTITIONS } from '@shop/events';
 
 /**
@@ -12,6 +12,7 @@ export const serviceEnvFields = (defaultPort: number) => ({
   PORT: envInt(defaultPort, 0, 65_535),
   HOST: z.string().min(1).default('127.0.0.1'),
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'expected redis://host:port').default(`redis://127.0.0.1:${DEFAULT_PORTS.redis}`),
+  REDIS_CLUSTER_NODES: envHostPorts(),
   KAFKA_BROKERS: z
     .string()
     .default(`127.0.0.1:${DEFAULT_PORTS.kafka}`)
@@ -29,6 +30,7 @@ export interface ServiceEnv {
   readonly PORT: number;
   readonly HOST: string;
   readonly REDIS_URL: string;
+  readonly REDIS_CLUSTER_NODES: readonly string[];
   readonly KAFKA_BROKERS: readonly string[];
   readonly IDENTITY_SECRET?: string | undefined;
   readonly CONSUMER_CONCURRENCY: number;
@@ -56,6 +58,8 @@ export interface ServiceConfig {
   readonly port: number;
   readonly host: string;
   readonly redisUrl: string;
+  /** Seed nodes of a Redis Cluster (`host:port`); when set, the service runs on the cluster, not on `redisUrl`. */
+  readonly redisClusterNodes: readonly string[];
   readonly kafkaBrokers: readonly string[];
   readonly identitySecret: string;
   /** Partitions each consumer handles at once (each partition still in order). */
@@ -79,6 +83,7 @@ export function serviceConfigFrom(e: ServiceEnv): ServiceConfig {
     port: e.PORT,
     host: e.HOST,
     redisUrl: e.REDIS_URL,
+    redisClusterNodes: e.REDIS_CLUSTER_NODES,
     kafkaBrokers: e.KAFKA_BROKERS,
     identitySecret: e.IDENTITY_SECRET ?? DEV_SECRETS.identity,
     consumerConcurrency: e.CONSUMER_CONCURRENCY,

@@ -1,5 +1,5 @@
 import type { GraphQLSchema } from 'graphql';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '@shop/events';
 import type { Logger } from 'pino';
 import { createLogger } from './logger.js';
 import { createServiceMetrics, type ServiceMetrics } from './metrics.js';
@@ -58,10 +58,10 @@ export async function startSubgraphService<TContext extends object>(opts: StartS
     for (const c of closers.splice(0).reverse()) await c().catch((err: unknown) => logger.warn({ err }, 'error while closing'));
   };
   try {
-    const redis = await connectRedis(config.redisUrl, logger);
+    const redis = await connectRedis(config, logger);
     closers.push(() => redis.quit());
-    const publisher = await connectRedis(config.redisUrl, logger);
-    const subscriber = await connectRedis(config.redisUrl, logger, { enableAutoPipelining: false });
+    const publisher = await connectRedis(config, logger);
+    const subscriber = await connectRedis(config, logger, { enableAutoPipelining: false });
     const pubsub = new RedisPubSub({ publisher, subscriber });
     closers.push(() => pubsub.close());
     const pubsubReconnects = watchPubSubReconnects(subscriber, logger);

@@ -1,7 +1,7 @@
 // Pub/sub drops what is published while the subscriber is away: after redis-server is killed and started
 // again, streams must hear that their channels are subscribed again, to read what they missed.
 import { RedisPubSub } from 'graphql-redis-subscriptions';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@shop/events';
 import { pino } from 'pino';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startRedisServer, type RedisServer } from '../../test/support/redis-server.js';
@@ -10,8 +10,8 @@ import { connectRedis } from '../src/redis.js';
 
 const logger = pino({ level: 'silent' });
 let server: RedisServer;
-let publisher: Redis;
-let subscriber: Redis;
+let publisher: RedisClient;
+let subscriber: RedisClient;
 let pubsub: RedisPubSub;
 
 beforeAll(async () => {

@@ -15,6 +15,7 @@ describe('service config', () => {
       port: 4321,
       host: '127.0.0.1',
       redisUrl: `redis://127.0.0.1:${DEFAULT_PORTS.redis}`,
+      redisClusterNodes: [],
       kafkaBrokers: [`127.0.0.1:${DEFAULT_PORTS.kafka}`],
       identitySecret: DEV_SECRETS.identity,
       consumerConcurrency: 6,
@@ -29,6 +30,7 @@ describe('service config', () => {
         PORT: '0',
         HOST: '0.0.0.0',
         REDIS_URL: 'rediss://r:1',
+        REDIS_CLUSTER_NODES: '10.0.0.1:7000, 10.0.0.2:7001,',
         KAFKA_BROKERS: ' a:1, b:2 ,',
         IDENTITY_SECRET: 'a-real-secret-of-some-length-0123456789',
         CONSUMER_CONCURRENCY: '12',
@@ -41,6 +43,7 @@ describe('service config', () => {
       port: 0,
       host: '0.0.0.0',
       redisUrl: 'rediss://r:1',
+      redisClusterNodes: ['10.0.0.1:7000', '10.0.0.2:7001'],
       kafkaBrokers: ['a:1', 'b:2'],
       identitySecret: 'a-real-secret-of-some-length-0123456789',
       consumerConcurrency: 12,
@@ -62,7 +65,7 @@ describe('service config', () => {
   it('names every bad setting, common and own', () => {
     let message = '';
     try {
-      load({ PORT: '70000', HOST: '', REDIS_URL: 'http://x', KAFKA_BROKERS: 'nohost', IDENTITY_SECRET: 'short', CONSUMER_CONCURRENCY: '0', EXTRA: 'x' });
+      load({ PORT: '70000', HOST: '', REDIS_URL: 'http://x', REDIS_CLUSTER_NODES: 'a:1,nohost', KAFKA_BROKERS: 'nohost', IDENTITY_SECRET: 'short', CONSUMER_CONCURRENCY: '0', EXTRA: 'x' });
     } catch (err) {
       message = (err as Error).message;
     }
@@ -71,6 +74,7 @@ describe('service config', () => {
       '  PORT: expected an integer in 0..65535, got "70000"',
       expect.stringMatching(/^ {2}HOST: /),
       '  REDIS_URL: expected redis://host:port',
+      '  REDIS_CLUSTER_NODES.1: expected host:port',
       '  KAFKA_BROKERS.0: expected host:port',
       `  IDENTITY_SECRET: use at least ${MIN_SECRET_LENGTH} characters`,
       '  CONSUMER_CONCURRENCY: expected an integer in 1..64, got "0"',

@@ -47,7 +47,7 @@ describe('concurrency', () => {
     let watching = true;
     const watch = (async () => {
       while (watching) {
-        const v = Number(await watcher.hget('inventory:product:prd_hot-item', 'available'));
+        const v = Number(await watcher.hget('inventory:{stock}:product:prd_hot-item', 'available'));
         minAvailable = Math.min(minAvailable, v);
         await new Promise((r) => setTimeout(r, 5));
       }
@@ -66,7 +66,7 @@ describe('concurrency', () => {
       'all 200 final',
       async () => {
         const pipeline = sys.redis.pipeline();
-        for (const p of placed) pipeline.hget(`orders:order:${p.id}`, 'status');
+        for (const p of placed) pipeline.hget(`orders:{${p.id}}`, 'status');
         const s = ((await pipeline.exec()) ?? []).map(([, v]) => v as string);
         return s.every((x) => ['CONFIRMED', 'REJECTED', 'CANCELLED'].includes(x)) ? s : null;
       },

@@ -137,7 +137,7 @@ export async function startTestSystem(opts: { sagaDeadlineMs: number; paymentTim
           { key: productId, correlationId: 'test', id: deterministicEventId('test-product', productId) },
         ),
       );
-      await waitFor(`${productId} in the catalogs`, async () => (await redis.hexists('orders:catalog', productId)) && (await redis.hexists(`inventory:product:${productId}`, 'registered')));
+      await waitFor(`${productId} in the catalogs`, async () => (await redis.hexists('orders:catalog', productId)) && (await redis.hexists(`inventory:{stock}:product:${productId}`, 'registered')));
     },
     async close() {
       await stopServices().catch(() => undefined);

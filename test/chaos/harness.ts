@@ -6,13 +6,14 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createClient, type Client, type ClientOptions } from 'graphql-ws';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { Kafka, logLevel } from 'kafkajs';
 import WebSocket from 'ws';
 import { ALL_TOPICS } from '@shop/events';
 import { readDeadLetters } from '@shop/events/kafka';
 import { orderIdForIdempotencyKey } from '../../subgraphs/orders/src/ids.js';
-import { httpOk, tcpOk } from '../../scripts/lib/processes.js';
+import { httpOk, tcpOk, waitUntil } from '../../scripts/lib/processes.js';
+import { clusterInfo, clusterMasters } from '../../scripts/lib/redis-cluster.js';
 import { startSystem, type TestSystem } from '../support/system.js';
 import {
   isFinalStatus,
@@ -311,6 +312,8 @@ export interface ChaosHarnessOptions {
   /** Gateways; default 2. */
   readonly gateways?: number;
   readonly env?: Record<string, string>;
+  /** Run on a Redis Cluster started for the run (3 masters, 3 replicas) instead of one redis-server. */
+  readonly redisCluster?: boolean;
 }
 
 export interface ProductInfo {
@@ -333,7 +336,7 @@ export class ChaosHarness {
   readonly notes: string[] = [];
   readonly pool: WsPool;
   readonly kafka: Kafka;
-  readonly redis: Redis;
+  readonly redis: Redis | Cluster;
   adminToken = '';
   private subscriberSeq = 0;
 
@@ -349,7 +352,14 @@ export class ChaosHarness {
       connectionTimeout: 3_000,
       retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 3_000 },
     });
-    this.redis = new Redis(system.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 3, retryStrategy: (n) => Math.min(2_000, 100 * n) });
+    const retryStrategy = (n: number) => Math.min(2_000, 100 * n);
+    const cluster = system.redisClusterNodes;
+    this.redis = cluster
+      ? new Cluster(
+          cluster.map((n) => ({ host: n.split(':')[0]!, port: Number(n.split(':')[1]) })),
+          { lazyConnect: true, clusterRetryStrategy: retryStrategy, retryDelayOnFailover: 200, retryDelayOnClusterDown: 300, redisOptions: { maxRetriesPerRequest: 3 } },
+        )
+      : new Redis(system.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 3, retryStrategy });
     this.redis.on('error', () => undefined);
   }
 
@@ -365,12 +375,13 @@ export class ChaosHarness {
   static async start(opts: ChaosHarnessOptions): Promise<ChaosHarness> {
     const replicas = opts.replicas ?? 2;
     const t = Date.now();
-    ChaosHarness.log(`starting: ${replicas} replica(s) of each subgraph, ${opts.gateways ?? 2} gateway(s), broker, redis-server (AOF)`);
+    ChaosHarness.log(`starting: ${replicas} replica(s) of each subgraph, ${opts.gateways ?? 2} gateway(s), broker, ${opts.redisCluster ? 'a Redis Cluster (3 masters + 3 replicas, AOF)' : 'redis-server (AOF)'}`);
     const session = String(opts.profile.sessionTimeoutMs);
     const system = await startSystem({
       replicas: { orders: replicas, inventory: replicas, notifications: replicas },
       gateways: opts.gateways ?? 2,
       redisAppendOnly: true,
+      ...(opts.redisCluster ? { redisCluster: { masters: 3, replicasPerMaster: 1 } } : {}),
       sagaDeadlineMs: opts.profile.sagaDeadlineMs,
       dataDirPrefix: 'shop-chaos-',
       env: {
@@ -697,15 +708,10 @@ export class ChaosHarness {
     const list = [...orders];
     for (let i = 0; i < list.length; i += 200) {
       const chunk = list.slice(i, i + 200);
-      const pipe = this.redis.pipeline();
-      for (const o of chunk) {
-        pipe.hget(`orders:order:${o.id}`, 'status');
-        pipe.llen(`orders:order:${o.id}:history`);
-      }
-      const res = (await pipe.exec()) ?? [];
+      // Separate commands, not a pipeline: on a cluster the orders live on different nodes.
+      const res = await Promise.all(chunk.map((o) => Promise.all([this.redis.hget(`orders:{${o.id}}`, 'status'), this.redis.llen(`orders:{${o.id}}:history`)])));
       chunk.forEach((o, j) => {
-        const status = res[2 * j]?.[1] as string | null;
-        const len = res[2 * j + 1]?.[1] as number;
+        const [status, len] = res[j]!;
         checked++;
         if (status !== o.status) violations.push(`order ${o.id}: Redis says status ${status}, the API ${o.status}`);
         if (len !== o.history.length) violations.push(`order ${o.id}: Redis history has ${len} entries, the API ${o.history.length}`);
@@ -826,6 +832,41 @@ export class ChaosHarness {
     await this.system.waitReady('redis', 30_000);
     const after = Number(await retry(() => this.redis.dbsize(), 20, 250));
     return `killed pid ${pid}, down ${downMs} ms; answering again ${Date.now() - t} ms after restart; keys before ${before}, after ${after}`;
+  }
+
+  /**
+   * On a Redis Cluster: SIGKILL one master (the first one `redis-1` sees), wait until its replica took over
+   * its slots (every node that answers says cluster_state:ok with all masters up), then start the killed
+   * node again on its port and data directory, where it rejoins as a replica.
+   */
+  async killRedisMaster(): Promise<string> {
+    const nodes = this.system.redisClusterNodes;
+    if (!nodes) throw new Error('not running on a Redis Cluster');
+    const masters = await clusterMasters(nodes[0]!);
+    const victim = masters[0];
+    const index = victim ? nodes.indexOf(victim) : -1;
+    if (index < 0) throw new Error(`no master to kill (masters seen: ${masters.join(', ')})`);
+    const p = this.proc(`redis-${index + 1}`);
+    const pid = p.pid();
+    const t = Date.now();
+    p.signal('SIGKILL');
+    await p.exited();
+    const others = nodes.filter((n) => n !== victim);
+    await waitUntil(
+      'a replica to take over the killed master',
+      async () => {
+        const seen = await clusterMasters(others[0]!);
+        if (seen.length !== masters.length || seen.includes(victim!)) return false;
+        return (await Promise.all(others.map(clusterInfo))).every((i) => i?.cluster_state === 'ok');
+      },
+      60_000,
+      100,
+    );
+    const failoverMs = Date.now() - t;
+    const promoted = (await clusterMasters(others[0]!)).filter((m) => !masters.includes(m));
+    await p.restart();
+    await this.system.waitReady(p.name, 60_000);
+    return `killed master ${victim} (redis-${index + 1}, pid ${pid}); ${promoted.join(', ')} took over in ${failoverMs} ms; the old master rejoined as a replica ${Date.now() - t - failoverMs} ms later`;
   }
 
   /** SIGKILL the broker, leave it dead `downMs`, start it again on the same port and data directory. */

@@ -1,5 +1,6 @@
 // bench/results/chaos.json and chaos.md: each part of the chaos tier (faults, hostile, soak) writes its
-// section when it finishes; the Markdown summary is regenerated from the JSON every time.
+// section when it finishes; the Markdown summary is regenerated from the JSON every time. The cluster tier
+// writes bench/results/cluster.json and cluster.md the same way.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../../scripts/lib/system.js';
@@ -57,10 +58,12 @@ interface ChaosFile {
   sections: Record<string, ChaosSection>;
 }
 
-/** Merges one section into chaos.json and rewrites chaos.md. */
-export function writeChaosSection(name: string, section: ChaosSection): void {
+const TITLES = { chaos: 'Chaos and soak results', cluster: 'Saga on a Redis Cluster, a master killed mid-run' } as const;
+
+/** Merges one section into `<results>.json` (chaos.json by default) and rewrites `<results>.md`. */
+export function writeChaosSection(name: string, section: ChaosSection, results: keyof typeof TITLES = 'chaos'): void {
   mkdirSync(RESULTS_DIR, { recursive: true });
-  const path = join(RESULTS_DIR, 'chaos.json');
+  const path = join(RESULTS_DIR, `${results}.json`);
   let file: ChaosFile = { updatedAt: '', sections: {} };
   if (existsSync(path)) {
     try {
@@ -72,7 +75,7 @@ export function writeChaosSection(name: string, section: ChaosSection): void {
   file.sections[name] = capViolations(section);
   file.updatedAt = new Date().toISOString();
   writeFileSync(path, `${JSON.stringify(file, null, 2)}\n`);
-  writeFileSync(join(RESULTS_DIR, 'chaos.md'), renderMarkdown(file));
+  writeFileSync(join(RESULTS_DIR, `${results}.md`), renderMarkdown(file, TITLES[results]));
 }
 
 /** Violations lists can be long; the file keeps the first 50 of each (the test output has them all). */
@@ -88,8 +91,8 @@ function capViolations(section: ChaosSection): ChaosSection {
 
 const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
 
-export function renderMarkdown(file: ChaosFile): string {
-  const out: string[] = ['# Chaos and soak results', '', `Updated ${file.updatedAt}. Each section is written by the run that produced it (see its profile and time).`, ''];
+export function renderMarkdown(file: ChaosFile, title: string = TITLES.chaos): string {
+  const out: string[] = [`# ${title}`, '', `Updated ${file.updatedAt}. Each section is written by the run that produced it (see its profile and time).`, ''];
   for (const [name, s] of Object.entries(file.sections)) {
     out.push(`## ${name} (profile \`${s.profile}\`, ${s.startedAt} → ${s.finishedAt}, ${fmt(s.seconds)} s)`, '');
     if (s.orders) {

@@ -1,6 +1,7 @@
 /** The `dead-letters` command (see `dead-letters.ts` for usage); split from the entry so tests run it in-process. */
 import { parseArgs } from 'node:util';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
+import type { RedisClient } from '../redis-client.js';
 import { type Logger, pino } from 'pino';
 import { ALL_TOPICS, deadLetterTopic, sourceTopicOf } from '../contracts/topics.js';
 import { createKafka } from '../kafka/client.js';
@@ -17,6 +18,8 @@ class UsageError extends Error {}
 interface Env {
   brokers: string[];
   redisUrl: string;
+  /** REDIS_CLUSTER_NODES: a Redis Cluster's seed nodes, used instead of `redisUrl` when set. */
+  redisClusterNodes: string[];
 }
 
 /** Where a run writes: the entry script passes the process' streams, tests collect the text. */
@@ -35,11 +38,19 @@ interface Run {
 function readEnv(env: NodeJS.ProcessEnv): Env {
   const brokers = (env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',').map((b) => b.trim()).filter(Boolean);
   if (brokers.length === 0) throw new UsageError('KAFKA_BROKERS is empty');
-  return { brokers, redisUrl: env.REDIS_URL ?? 'redis://127.0.0.1:6390' };
+  const redisClusterNodes = (env.REDIS_CLUSTER_NODES ?? '').split(',').map((n) => n.trim()).filter(Boolean);
+  return { brokers, redisUrl: env.REDIS_URL ?? 'redis://127.0.0.1:6390', redisClusterNodes };
 }
 
-async function connectRedis(url: string, required: boolean, logger: Logger): Promise<Redis | undefined> {
-  const redis = new Redis(url, { lazyConnect: true, connectTimeout: 2_000, maxRetriesPerRequest: 1, retryStrategy: () => null });
+async function connectRedis(env: Env, required: boolean, logger: Logger): Promise<RedisClient | undefined> {
+  const options = { lazyConnect: true, connectTimeout: 2_000, maxRetriesPerRequest: 1 };
+  const url = env.redisClusterNodes.length ? env.redisClusterNodes.join(',') : env.redisUrl;
+  const redis: RedisClient = env.redisClusterNodes.length
+    ? new Cluster(
+        env.redisClusterNodes.map((n) => ({ host: n.slice(0, n.lastIndexOf(':')), port: Number(n.slice(n.lastIndexOf(':') + 1)) })),
+        { lazyConnect: true, clusterRetryStrategy: () => null, redisOptions: options },
+      )
+    : new Redis(env.redisUrl, { ...options, retryStrategy: () => null });
   redis.on('error', () => undefined); // reported by connect() below
   try {
     await redis.connect();
@@ -71,7 +82,7 @@ async function list({ env, io, logger }: Run, values: { topic?: string; limit?: 
   const limit = values.limit === undefined ? 50 : Number(values.limit);
   if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit must be a positive integer, got ${values.limit}`);
   const kafka = createKafka({ brokers: env.brokers, clientId: 'dead-letters-cli', logger });
-  const redis = await connectRedis(env.redisUrl, false, logger);
+  const redis = await connectRedis(env, false, logger);
   try {
     let shown = 0;
     for (const topic of topicsArg(values.topic)) {
@@ -104,7 +115,7 @@ async function redrive({ env, io, logger }: Run, values: { topic?: string; offse
   if (values.offset !== undefined && !/^\d+$/.test(values.offset)) throw new UsageError(`--offset must be a number, got ${values.offset}`);
   if (values.partition !== undefined && !/^\d+$/.test(values.partition)) throw new UsageError(`--partition must be a number, got ${values.partition}`);
   const kafka = createKafka({ brokers: env.brokers, clientId: 'dead-letters-cli', logger });
-  const redis = (await connectRedis(env.redisUrl, true, logger))!;
+  const redis = (await connectRedis(env, true, logger))!;
   try {
     const select = values.all
       ? ({ all: true } as const)

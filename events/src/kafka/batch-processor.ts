@@ -1,5 +1,5 @@
 import type { KafkaMessage, Message } from 'kafkajs';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../redis-client.js';
 import type { Logger } from 'pino';
 import type { AnyEvent } from '../contracts/envelope.js';
 import { parseEvent } from '../contracts/parse.js';
@@ -375,6 +375,11 @@ export function createBatchProcessor(opts: BatchProcessorOptions) {
     // Last, after every state change of the batch: its markers and the partition's next offset, in one script.
     const markers = all.flatMap((d) => (d.marker ? [d.marker] : []));
     const end = await untilItWorks('checkpoint write', heartbeat, () => checkpoints.finish(topic, partition, start, next, markers, opts.processedTtlSeconds));
+    if (!end.written && end.unconfirmed) {
+      known.delete(tp);
+      log.warn({ topic, partition, masters: end.unconfirmed, batchFrom: messages[0]!.offset }, 'no replica confirmed the batch\'s writes on these masters: applying it again');
+      return { kind: 'rewind', offset: end.stored ?? messages[0]!.offset };
+    }
     // Refused with our own offset stored: an earlier try was applied and its reply lost.
     if (end.written || end.stored === next) {
       known.set(tp, { runId: start.runId, stored: next, next });

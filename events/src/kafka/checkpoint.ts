@@ -1,4 +1,5 @@
-import type { Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
+import type { RedisClient as Redis } from '../redis-client.js';
 import { redisScript } from '../redis-script.js';
 
 /**
@@ -11,6 +12,14 @@ import { redisScript } from '../redis-script.js';
  * make that idempotent). Kafka's committed offsets still move, for tools and for a Redis that has none yet.
  *
  * Keys are hash-tagged per group and partition, so one batch's script touches one slot.
+ *
+ * On a Redis Cluster a batch's state is spread over several masters and its offset lives on one of them, so
+ * "a prefix of what was written" holds per master, not across them: a failover that loses a state write on
+ * one master while the offset on another survived would not rewind. So on a cluster with replicas the offset
+ * is written only once every master has acknowledged the writes so far on at least one replica (WAIT), and
+ * the replica promoted in a failover holds the batch's state before any offset past it exists. A master that
+ * does not confirm in time (no replica yet after a failover, or a restarted old master that still takes writes
+ * it will drop when it learns it was replaced) gets the batch applied again instead.
  */
 const tag = (groupId: string, topic: string, partition: number) => `{${groupId}:${topic}:${partition}}`;
 
@@ -54,7 +63,24 @@ export interface CheckpointStart {
   readonly processed: readonly boolean[];
 }
 
-export type CheckpointEnd = { readonly written: true } | { readonly written: false; readonly stored: string | null };
+export type CheckpointEnd =
+  | { readonly written: true }
+  /** `unconfirmed`: cluster masters whose replica did not confirm the batch's writes (nothing was written). */
+  | { readonly written: false; readonly stored: string | null; readonly unconfirmed?: readonly string[] };
+
+/** How long a batch waits for a master's replica before it writes its offset anyway (a replica down, say). */
+export const REPLICA_WAIT_MS = 200;
+
+/**
+ * On a cluster with replicas: waits until every master has this client's writes on at least one replica (or
+ * `REPLICA_WAIT_MS` passed). Returns the masters that did not confirm in time (nothing on one node).
+ */
+async function replicated(redis: Redis): Promise<string[]> {
+  if (!(redis instanceof Cluster) || redis.nodes('slave').length === 0) return [];
+  const masters = redis.nodes('master');
+  const acks = await Promise.all(masters.map((node) => node.wait(1, REPLICA_WAIT_MS).catch(() => 0)));
+  return masters.filter((_, i) => acks[i] === 0).map((node) => `${node.options.host}:${node.options.port}`);
+}
 
 export function createCheckpoints(redis: Redis, groupId: string) {
   return {
@@ -76,6 +102,9 @@ export function createCheckpoints(redis: Redis, groupId: string) {
       markers: readonly { readonly key: string; readonly value: string }[],
       ttlSeconds: number,
     ): Promise<CheckpointEnd> {
+      const unconfirmed = await replicated(redis);
+      // Not on a replica: the batch is applied again rather than its offset stored over writes a failover may drop.
+      if (unconfirmed.length > 0) return { written: false, stored: from.stored, unconfirmed };
       const keys = [offsetKey(groupId, topic, partition), ...markers.map((m) => m.key)];
       const args = [from.runId, from.stored ?? '', next, ttlSeconds, ...markers.map((m) => m.value)];
       const [written, stored] = await end(redis, keys, args);

@@ -1,5 +1,5 @@
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../redis-client.js';
 import type { Logger } from 'pino';
 import { AbortedError, backoffDelayMs } from './backoff.js';
 import { createBatchProcessor, type EventHandler } from './batch-processor.js';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type Kafka, Partitioners } from 'kafkajs';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '../redis-client.js';
 import { deadLetterTopic, sourceTopicOf } from '../contracts/topics.js';
 import { EventError } from '../errors.js';
 import { type DeadLetter, buildRedrive, decodeDeadLetter } from './dead-letter-record.js';

@@ -3,7 +3,7 @@
  * (`expectTypeOf` is checked by `npm run typecheck`; the runtime part by vitest).
  */
 import type { Kafka } from 'kafkajs';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import * as root from '@shop/events';
@@ -130,7 +130,7 @@ describe('the documented @shop/events API', () => {
       .parameter(0)
       .toMatchTypeOf<{
         kafka: Kafka;
-        redis: Redis;
+        redis: Redis | Cluster;
         groupId: string;
         topics: readonly string[];
         handle: (event: AnyEvent, ctx: kafka.HandlerContext) => Promise<kafka.HandleOutcome>;

@@ -3,7 +3,7 @@
  * customer or address, and per address before the token is read) and the connections and
  * subscriptions a client holds open.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '@shop/service-kit';
 import { ErrorCode, type Identity, type Logger } from '@shop/service-kit';
 import { GraphQLError } from '../graphql.js';
 import { ClientSlots } from './client-slots.js';

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '@shop/service-kit';
 
 export interface RateLimitDecision {
   readonly allowed: boolean;

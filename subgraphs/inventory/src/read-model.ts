@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '@shop/events';
 import { inventoryKeys } from './keys.js';
 
 export interface Money {

@@ -1,19 +1,22 @@
 /**
  * Every Redis key and pub/sub channel of the notifications service, in one place.
  *
- * - `notifications:n:<id>` hash: id, orderId, customerId, kind, message, createdAt, read ("0"/"1")
- * - `notifications:by-customer:<customerId>` lex-sorted set of `<createdAtMs>:<id>` (newest last)
- * - `notifications:unread:<customerId>` the same members, only while unread
- * - `notifications:by-order:<orderId>` sorted set of notification ids by createdAt (ms)
+ * Keys are hash-tagged (`{…}`) by what they belong to, so on a Redis Cluster each command and script
+ * touches one slot: a notification `{<id>}`, a customer's indexes `{<customerId>}`, an order's `{<orderId>}`.
+ * The indexes are written after the notification, idempotently, so a redelivery repairs a crash in between.
+ *
+ * - `notifications:n:{<id>}` hash: id, orderId, customerId, kind, message, createdAt, read ("0"/"1")
+ * - `notifications:by-customer:{<customerId>}` lex-sorted set of `<createdAtMs>:<id>` (newest last)
+ * - `notifications:unread:{<customerId>}` the same members, only while unread
+ * - `notifications:by-order:{<orderId>}` sorted set of notification ids by createdAt (ms)
  */
 export const KEY_PREFIX = 'notifications:';
 
 export const notificationKeys = {
-  notificationPrefix: 'notifications:n:',
-  notification: (id: string) => `notifications:n:${id}`,
-  byCustomer: (customerId: string) => `notifications:by-customer:${customerId}`,
-  unread: (customerId: string) => `notifications:unread:${customerId}`,
-  byOrder: (orderId: string) => `notifications:by-order:${orderId}`,
+  notification: (id: string) => `notifications:n:{${id}}`,
+  byCustomer: (customerId: string) => `notifications:by-customer:{${customerId}}`,
+  unread: (customerId: string) => `notifications:unread:{${customerId}}`,
+  byOrder: (orderId: string) => `notifications:by-order:{${orderId}}`,
 } as const;
 
 /** Redis pub/sub channels (graphql-redis-subscriptions triggers). */

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import { redisScript, type RedisClient as Redis } from '@shop/events';
 import { notificationIndexMember, notificationIndexTime, notificationKeys } from './keys.js';
 
 export interface NotificationRecord {
@@ -15,32 +15,13 @@ export interface NotificationRecord {
 /** One id per causing event: a redelivered OrderStatusChanged finds its notification already there. */
 export const notificationIdFor = (eventId: string): string => `ntf_${createHash('sha256').update(eventId).digest('base64url').slice(0, 24)}`;
 
+/** The notification's own hash; returns [1 written / 0 existed, its read flag]. */
 const RECORD_LUA = `
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local read = redis.call('HGET', KEYS[1], 'read')
+if read then return { 0, read } end
 redis.call('HSET', KEYS[1], 'id', ARGV[1], 'orderId', ARGV[2], 'customerId', ARGV[3], 'kind', ARGV[4], 'message', ARGV[5], 'createdAt', ARGV[6], 'read', '0')
-redis.call('ZADD', KEYS[2], 0, ARGV[7])
-redis.call('ZADD', KEYS[3], 0, ARGV[7])
-redis.call('ZADD', KEYS[4], ARGV[8], ARGV[1])
-return 1
+return { 1, '0' }
 `;
-
-/** Notifications of N orders in one round trip: KEYS are by-order sets, ARGV[1] the hash key prefix. */
-const BY_ORDERS_LUA = `
-local out = {}
-for i, key in ipairs(KEYS) do
-  local ids = redis.call('ZRANGE', key, 0, -1)
-  local list = {}
-  for j, id in ipairs(ids) do list[j] = redis.call('HGETALL', ARGV[1] .. id) end
-  out[i] = list
-end
-return out
-`;
-
-function fromPairs(flat: string[]): Record<string, string> {
-  const h: Record<string, string> = {};
-  for (let i = 0; i + 1 < flat.length; i += 2) h[flat[i]!] = flat[i + 1]!;
-  return h;
-}
 
 function toRecord(h: Record<string, string>): NotificationRecord | null {
   if (!h.id) return null;
@@ -55,6 +36,8 @@ function toRecord(h: Record<string, string>): NotificationRecord | null {
   };
 }
 
+const recordScript = redisScript<[number, string]>(RECORD_LUA);
+
 export function createNotificationStore(redis: Redis) {
   /** Ids of the customer's notifications created at or after `sinceMs`, oldest first. */
   const idsSince = async (customerId: string, sinceMs: number): Promise<string[]> => {
@@ -63,26 +46,23 @@ export function createNotificationStore(redis: Redis) {
   };
 
   return {
-    /** Idempotent by id; true when recorded now. */
+    /**
+     * Idempotent by id; true when recorded now. The notification first, then the indexes (other slots),
+     * also when it existed, so a redelivery repairs a crash in between.
+     */
     async record(n: Omit<NotificationRecord, 'read'>): Promise<boolean> {
       const member = notificationIndexMember(n.createdAt, n.id);
-      const r = await redis.eval(
-        RECORD_LUA,
-        4,
-        notificationKeys.notification(n.id),
-        notificationKeys.byCustomer(n.customerId),
-        notificationKeys.unread(n.customerId),
-        notificationKeys.byOrder(n.orderId),
-        n.id,
-        n.orderId,
-        n.customerId,
-        n.kind,
-        n.message,
-        n.createdAt,
-        member,
-        String(Date.parse(n.createdAt)),
-      );
-      return r === 1;
+      const key = notificationKeys.notification(n.id);
+      const [written, read] = await recordScript(redis, [key], [n.id, n.orderId, n.customerId, n.kind, n.message, n.createdAt]);
+      await Promise.all([
+        redis.zadd(notificationKeys.byCustomer(n.customerId), 0, member),
+        redis.zadd(notificationKeys.byOrder(n.orderId), Date.parse(n.createdAt), n.id),
+        read === '1' ? undefined : redis.zadd(notificationKeys.unread(n.customerId), 0, member),
+      ]);
+      // markRead sets the flag before it removes the member: read again, so a markRead that ran between our
+      // read and our ZADD does not leave a read notification in the unread set.
+      if (written === 0 && read !== '1' && (await redis.hget(key, 'read')) === '1') await redis.zrem(notificationKeys.unread(n.customerId), member);
+      return written === 1;
     },
 
     async get(id: string): Promise<NotificationRecord | null> {
@@ -98,8 +78,11 @@ export function createNotificationStore(redis: Redis) {
 
     async byOrders(orderIds: readonly string[]): Promise<NotificationRecord[][]> {
       if (orderIds.length === 0) return [];
-      const r = (await redis.eval(BY_ORDERS_LUA, orderIds.length, ...orderIds.map(notificationKeys.byOrder), notificationKeys.notificationPrefix)) as string[][][];
-      return r.map((list) => list.map((flat) => toRecord(fromPairs(flat))).filter((n): n is NotificationRecord => n !== null));
+      // Two auto-pipelined rounds (each order's set, then the notifications): the keys live in many slots.
+      const idLists = await Promise.all(orderIds.map((id) => redis.zrange(notificationKeys.byOrder(id), 0, -1)));
+      const hashes = await Promise.all(idLists.flat().map((id) => redis.hgetall(notificationKeys.notification(id))));
+      let next = 0;
+      return idLists.map((ids) => ids.map(() => toRecord(hashes[next++]!)).filter((n): n is NotificationRecord => n !== null));
     },
 
     /** Members (`<ms>:<id>`) newest first after the cursor member. */
@@ -121,12 +104,10 @@ export function createNotificationStore(redis: Redis) {
       return redis.zcard(notificationKeys.unread(customerId));
     },
 
+    /** The flag, then the unread index (another slot): `record` relies on this order. */
     async markRead(n: NotificationRecord): Promise<void> {
-      await redis
-        .multi()
-        .hset(notificationKeys.notification(n.id), 'read', '1')
-        .zrem(notificationKeys.unread(n.customerId), notificationIndexMember(n.createdAt, n.id))
-        .exec();
+      await redis.hset(notificationKeys.notification(n.id), 'read', '1');
+      await redis.zrem(notificationKeys.unread(n.customerId), notificationIndexMember(n.createdAt, n.id));
     },
   };
 }

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '@shop/events';
 import type { OrderStatus } from '@shop/events/contracts';
 import { redisScript } from '@shop/events';
 import { orderIndexMember, orderKeys } from './keys.js';
@@ -43,24 +43,26 @@ export interface CatalogEntry {
 export const FINAL_STATUSES: readonly OrderStatus[] = ['CONFIRMED', 'REJECTED', 'CANCELLED'];
 export const isFinal = (status: OrderStatus): boolean => FINAL_STATUSES.includes(status);
 
-/** Writes a new PENDING order with history entry 1; no-op when the order exists (crash-safe replays). */
+/**
+ * Writes a new PENDING order with history entry 1 (the order's own slot); no-op when the order exists
+ * (crash-safe replays). Returns [1 written / 0 existed, current status].
+ */
 const PLACE_LUA = `
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local status = redis.call('HGET', KEYS[1], 'status')
+if status then return { 0, status } end
 redis.call('HSET', KEYS[1], 'id', ARGV[1], 'customerId', ARGV[2], 'status', 'PENDING', 'lines', ARGV[3], 'total', ARGV[4],
-  'paymentToken', ARGV[5], 'createdAt', ARGV[6], 'updatedAt', ARGV[6], 'seq', 1, 'deadlineAt', ARGV[7], 'idempotencyKey', ARGV[9])
+  'paymentToken', ARGV[5], 'createdAt', ARGV[6], 'updatedAt', ARGV[6], 'seq', 1, 'deadlineAt', ARGV[7], 'idempotencyKey', ARGV[8])
 redis.call('DEL', KEYS[2])
-redis.call('RPUSH', KEYS[2], ARGV[11])
-redis.call('ZADD', KEYS[3], 0, ARGV[10])
-redis.call('ZADD', KEYS[4], 0, ARGV[10])
-if ARGV[12] == '0' then redis.call('ZADD', KEYS[5], ARGV[8], ARGV[1]) end
-return 1
+redis.call('RPUSH', KEYS[2], ARGV[9])
+return { 1, 'PENDING' }
 `;
 
 /**
  * Stores what the saga decided (`order-decider.ts`): appends the new history entries, records their causes,
- * sets status/updatedAt/seq, and drops the deadline of a final order; all only while the order is still at
- * the sequence the decision was made on (ARGV[1]), so two deciders racing on one order never both write.
- * ARGV: expected seq, new status, updatedAt, '1' when final, order id, n, n entries (JSON), n cause keys.
+ * sets status/updatedAt/seq; all only while the order is still at the sequence the decision was made on
+ * (ARGV[1]), so two deciders racing on one order never both write. (The deadline of a final order is
+ * dropped after it, in its own shard.)
+ * ARGV: expected seq, new status, updatedAt, (unused), (unused), n, n entries (JSON), n cause keys.
  * Returns 1 stored, 0 the order moved on (decide again), -1 no such order.
  */
 const APPLY_CHANGES_LUA = `
@@ -74,7 +76,6 @@ for i = 1, n do
   redis.call('HSET', KEYS[3], ARGV[6 + n + i], seq + i)
 end
 redis.call('HSET', KEYS[1], 'status', ARGV[2], 'updatedAt', ARGV[3], 'seq', seq + n)
-if ARGV[4] == '1' then redis.call('ZREM', KEYS[4], ARGV[5]) end
 return 1
 `;
 
@@ -91,7 +92,6 @@ if seq ~= tonumber(cur) + 1 then return -2 end
 redis.call('RPUSH', KEYS[2], ARGV[1])
 redis.call('HSET', KEYS[1], 'status', ARGV[3], 'updatedAt', ARGV[4], 'seq', seq)
 if ARGV[7] ~= '' then redis.call('HSET', KEYS[3], ARGV[7], seq) end
-if ARGV[6] == '1' then redis.call('ZREM', KEYS[4], ARGV[5]) end
 return 1
 `;
 
@@ -102,7 +102,8 @@ for _, id in ipairs(due) do redis.call('ZADD', KEYS[1], ARGV[3], id) end
 return due
 `;
 
-const placeScript = redisScript<number>(PLACE_LUA);
+const placeScript = redisScript<[number, OrderStatus]>(PLACE_LUA);
+const claimDueScript = redisScript<string[]>(CLAIM_DUE_LUA);
 const applyChangesScript = redisScript<number>(APPLY_CHANGES_LUA);
 const projectChangeScript = redisScript<number>(PROJECT_CHANGE_LUA);
 
@@ -155,12 +156,15 @@ export function pendingOrder(order: NewOrder): OrderRecord {
 /** The orders read model in Redis; takes the caller's client, whose connection and close the caller owns. */
 export function createOrderStore(redis: Redis) {
   return {
-    /** Idempotent: true when written now, false when the order already existed. */
+    /**
+     * Idempotent: true when written now, false when the order already existed. The order's own keys are
+     * written in one script; the indexes after it (other slots), also when the order existed, so a crash
+     * between the two is repaired when OrderPlaced is delivered again.
+     */
     async place(order: NewOrder): Promise<boolean> {
       const entry: StatusChange = { orderId: order.id, sequence: 1, status: 'PENDING', previous: null, reason: null, at: order.createdAt };
       const member = orderIndexMember(order.createdAt, order.id);
-      const keys = [orderKeys.order(order.id), orderKeys.history(order.id), orderKeys.byCustomer(order.customerId), orderKeys.all, orderKeys.deadlines];
-      const result = await placeScript(redis, keys, [
+      const [written, status] = await placeScript(redis, [orderKeys.order(order.id), orderKeys.history(order.id)], [
         order.id,
         order.customerId,
         JSON.stringify(order.lines),
@@ -168,13 +172,16 @@ export function createOrderStore(redis: Redis) {
         order.paymentToken,
         order.createdAt,
         order.deadlineAt,
-        String(Date.parse(order.deadlineAt)),
         order.idempotencyKey ?? '',
-        member,
         historyEntry(entry),
-        '0',
       ]);
-      return result === 1;
+      await Promise.all([
+        redis.zadd(orderKeys.byCustomer(order.customerId), 0, member),
+        redis.zadd(orderKeys.all, 0, member),
+        // NX: a deadline the poller already pushed back stays where it is; a final order needs none.
+        isFinal(status) ? undefined : redis.zadd(orderKeys.deadlines(order.id), 'NX', Date.parse(order.deadlineAt), order.id),
+      ]);
+      return written === 1;
     },
 
     /** The order as the saga decides on it (hash, history and causes read together), or null. */
@@ -204,24 +211,29 @@ export function createOrderStore(redis: Redis) {
       if (!last || causes.length !== changes.length) throw new TypeError('applyChanges: one cause per change, at least one change');
       const r = await applyChangesScript(
         redis,
-        [orderKeys.order(orderId), orderKeys.history(orderId), orderKeys.causes(orderId), orderKeys.deadlines],
-        [expectedSequence, last.status, last.at, isFinal(last.status) ? '1' : '0', orderId, changes.length, ...changes.map(historyEntry), ...causes],
+        [orderKeys.order(orderId), orderKeys.history(orderId), orderKeys.causes(orderId)],
+        [expectedSequence, last.status, last.at, '', '', changes.length, ...changes.map(historyEntry), ...causes],
       );
+      // A crash before this leaves a deadline behind: the poller's cancellation request is then ignored.
+      if (r === 1 && isFinal(last.status)) await redis.zrem(orderKeys.deadlines(orderId), orderId);
       return r === 1 ? 'stored' : r === 0 ? 'conflict' : 'missing';
     },
 
     /** 1 applied, 0 already there, -1 order unknown, -2 a gap (an earlier change is missing). */
     async projectChange(change: StatusChange, cause: string | null): Promise<number> {
-      const keys = [orderKeys.order(change.orderId), orderKeys.history(change.orderId), orderKeys.causes(change.orderId), orderKeys.deadlines];
-      return projectChangeScript(redis, keys, [
+      const keys = [orderKeys.order(change.orderId), orderKeys.history(change.orderId), orderKeys.causes(change.orderId)];
+      const r = await projectChangeScript(redis, keys, [
         historyEntry(change),
         String(change.sequence),
         change.status,
         change.at,
         change.orderId,
-        isFinal(change.status) ? '1' : '0',
+        '',
         cause ?? '',
       ]);
+      // Also when already applied (0): repairs a crash between the script and this.
+      if (r >= 0 && isFinal(change.status)) await redis.zrem(orderKeys.deadlines(change.orderId), change.orderId);
+      return r;
     },
 
     async get(orderId: string): Promise<OrderRecord | null> {
@@ -266,12 +278,15 @@ export function createOrderStore(redis: Redis) {
       await redis.hset(orderKeys.catalog, productId, JSON.stringify(entry));
     },
 
+    /** Claims up to `limit` due orders from every deadline shard (each shard's claim is one script in its slot). */
     async claimDue(nowMs: number, limit: number, retryAfterMs: number): Promise<string[]> {
-      return (await redis.eval(CLAIM_DUE_LUA, 1, orderKeys.deadlines, String(nowMs), String(limit), String(nowMs + retryAfterMs))) as string[];
+      const args = [String(nowMs), String(limit), String(nowMs + retryAfterMs)];
+      const perShard = await Promise.all(orderKeys.deadlineShards().map((key) => claimDueScript(redis, [key], args)));
+      return perShard.flat();
     },
 
     async removeDeadline(orderId: string): Promise<void> {
-      await redis.zrem(orderKeys.deadlines, orderId);
+      await redis.zrem(orderKeys.deadlines(orderId), orderId);
     },
   };
 }

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Redis } from 'ioredis';
+import type { RedisClient as Redis } from '@shop/events';
 import type { Logger } from 'pino';
 import type { RedisPubSub } from 'graphql-redis-subscriptions';
 import { createEvent, deterministicEventId, type OrderStatus } from '@shop/events';

@@ -17,9 +17,9 @@ export interface SagaDeadlineOptions {
 export const DEADLINE_REASON = 'saga deadline exceeded';
 
 /**
- * A loop in each orders replica: claims due order ids from `orders:deadlines` (a Lua script moves
- * them to a later score so replicas do not collide), publishes OrderCancellationRequested, then
- * removes them. A duplicate request is harmless: the transition is idempotent and a final order
+ * A loop in each orders replica: claims due order ids from every deadline shard (a Lua script per
+ * shard moves them to a later score so replicas do not collide), publishes OrderCancellationRequested,
+ * then removes them. A duplicate request is harmless: the transition is idempotent and a final order
  * ignores it.
  */
 export function startSagaDeadlines(opts: SagaDeadlineOptions): { close(): Promise<void>; tick(): Promise<number> } {

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { startRedisServer, type RedisServer } from '../../test/redis-server.js';
 import { createOrderStore, type NewOrder } from '../src/read-model.js';
-import { orderKeys } from '../src/keys.js';
+import { deadlineShard, orderKeys } from '../src/keys.js';
 
 let server: RedisServer;
 let redis: Redis;
@@ -43,7 +43,7 @@ describe('order read model', () => {
     const rec = await store.get(o.id);
     expect(rec).toMatchObject({ id: o.id, status: 'PENDING', sequence: 1, paymentToken: 'tok_visa' });
     expect(await store.history(o.id)).toEqual([{ orderId: o.id, sequence: 1, status: 'PENDING', previous: null, reason: null, at: o.createdAt }]);
-    expect(await redis.zscore(orderKeys.deadlines, o.id)).toBe(String(Date.parse(o.deadlineAt)));
+    expect(await redis.zscore(orderKeys.deadlines(o.id), o.id)).toBe(String(Date.parse(o.deadlineAt)));
     expect(await store.page('alice', null, 10)).toContain(`${String(Date.parse(o.createdAt)).padStart(15, '0')}:${o.id}`);
   });
 
@@ -58,7 +58,7 @@ describe('order read model', () => {
     expect(
       await store.applyChanges(o.id, 2, [change(o.id, 3, 'PAYMENT_AUTHORIZED', 'INVENTORY_RESERVED'), change(o.id, 4, 'CANCELLED', 'PAYMENT_AUTHORIZED', 'a "quoted" / reason')], ['e3:PAYMENT_AUTHORIZED', 'e3:CANCELLED']),
     ).toBe('stored');
-    expect(await redis.zscore(orderKeys.deadlines, o.id)).toBeNull();
+    expect(await redis.zscore(orderKeys.deadlines(o.id), o.id)).toBeNull();
     expect(await store.applyChanges('ord_missing000000000000000', 1, [change('ord_missing000000000000000', 2, 'CANCELLED', 'PENDING')], ['x:CANCELLED'])).toBe('missing');
     const state = await store.loadState(o.id);
     expect(state).toMatchObject({ id: o.id, customerId: 'alice', status: 'CANCELLED', sequence: 4, paymentToken: 'tok_visa', total: o.total });
@@ -92,11 +92,31 @@ describe('order read model', () => {
     expect((await store.loadState(o.id))!.causes.get('e1:INVENTORY_RESERVED')).toBe(2);
   });
 
-  it('claimDue hides claimed orders from other replicas until reclaimAfter', async () => {
-    await redis.del(orderKeys.deadlines);
-    await redis.zadd(orderKeys.deadlines, 1000, 'ord_a', 2000, 'ord_b', 99_999, 'ord_c');
-    expect(await store.claimDue(5000, 10, 10_000)).toEqual(['ord_a', 'ord_b']);
+  it('claimDue hides claimed orders from other replicas until reclaimAfter, across every deadline shard', async () => {
+    await redis.del(...orderKeys.deadlineShards());
+    const ids = ['ord_a', 'ord_b', 'ord_c', 'ord_d', 'ord_e'];
+    // The ids spread over more than one shard, so the claim has to look at each.
+    expect(new Set(ids.map(deadlineShard)).size).toBeGreaterThan(1);
+    for (const [i, id] of ids.entries()) await redis.zadd(orderKeys.deadlines(id), id === 'ord_c' ? 99_999 : 1000 + i, id);
+    const due = ['ord_a', 'ord_b', 'ord_d', 'ord_e'];
+    expect((await store.claimDue(5000, 10, 10_000)).sort()).toEqual(due);
     expect(await store.claimDue(5000, 10, 10_000)).toEqual([]);
-    expect(await store.claimDue(15_000, 10, 10_000)).toEqual(['ord_a', 'ord_b']);
+    expect((await store.claimDue(15_000, 10, 10_000)).sort()).toEqual(due);
+  });
+
+  it('place again repairs the indexes and the deadline a crash after the order script left out, but gives a final order no deadline', async () => {
+    const o = newOrder();
+    await store.place(o);
+    await redis.del(orderKeys.byCustomer('alice'), orderKeys.all);
+    await redis.zrem(orderKeys.deadlines(o.id), o.id);
+    expect(await store.place(o)).toBe(false);
+    const member = `${String(Date.parse(o.createdAt)).padStart(15, '0')}:${o.id}`;
+    expect(await store.page('alice', null, 10)).toContain(member);
+    expect(await store.page(null, null, 10)).toContain(member);
+    expect(await redis.zscore(orderKeys.deadlines(o.id), o.id)).toBe(String(Date.parse(o.deadlineAt)));
+    expect(await store.applyChanges(o.id, 1, [change(o.id, 2, 'CANCELLED', 'PENDING')], ['c:CANCELLED'])).toBe('stored');
+    expect(await redis.zscore(orderKeys.deadlines(o.id), o.id)).toBeNull();
+    expect(await store.place(o)).toBe(false);
+    expect(await redis.zscore(orderKeys.deadlines(o.id), o.id)).toBeNull();
   });
 });
