@@ -79,12 +79,19 @@ export async function getProduct(url: string, id: string): Promise<Product> {
   return r.data.product;
 }
 
-export async function placeOrder(
-  url: string,
-  token: string,
-  input: { lines: { productId: string; quantity: number }[]; paymentToken: string; idempotencyKey?: string },
-): Promise<{ id: string; status: string }> {
-  const r = await graphql<{ placeOrder: { order: { id: string; status: string } } }>(url, PLACE_ORDER, { input }, { token });
+export interface PlaceOrderInput {
+  lines: { productId: string; quantity: number }[];
+  paymentToken: string;
+  idempotencyKey?: string;
+}
+
+export function placeOrder(url: string, token: string, input: PlaceOrderInput): Promise<{ id: string; status: string }> {
+  return placeOrderWithHeaders(url, token, input, {});
+}
+
+/** `placeOrder` with extra request headers (a `traceparent`, say). */
+export async function placeOrderWithHeaders(url: string, token: string, input: PlaceOrderInput, headers: Record<string, string>): Promise<{ id: string; status: string }> {
+  const r = await graphql<{ placeOrder: { order: { id: string; status: string } } }>(url, PLACE_ORDER, { input }, { token, headers });
   if (!r.data?.placeOrder) throw new Error(`placeOrder failed (${errorCode(r)}): ${JSON.stringify(r.errors)}`);
   return r.data.placeOrder.order;
 }

@@ -1,6 +1,5 @@
-import type { RedisClient as Redis } from '@shop/events';
+import { redisScript, traceFields, type RedisClient as Redis } from '@shop/events';
 import type { OrderStatus } from '@shop/events/contracts';
-import { redisScript } from '@shop/events';
 import { orderIndexMember, orderKeys } from './keys.js';
 import type { OrderState } from './order-decider.js';
 
@@ -34,6 +33,8 @@ export interface OrderRecord {
   readonly sequence: number;
   readonly deadlineAt: string;
   readonly idempotencyKey: string | null;
+  /** The W3C trace context the order was placed in, when it was traced. */
+  readonly trace?: Readonly<Record<string, string>>;
 }
 export interface CatalogEntry {
   readonly name: string;
@@ -52,6 +53,7 @@ local status = redis.call('HGET', KEYS[1], 'status')
 if status then return { 0, status } end
 redis.call('HSET', KEYS[1], 'id', ARGV[1], 'customerId', ARGV[2], 'status', 'PENDING', 'lines', ARGV[3], 'total', ARGV[4],
   'paymentToken', ARGV[5], 'createdAt', ARGV[6], 'updatedAt', ARGV[6], 'seq', 1, 'deadlineAt', ARGV[7], 'idempotencyKey', ARGV[8])
+if ARGV[10] ~= '' then redis.call('HSET', KEYS[1], 'trace', ARGV[10]) end
 redis.call('DEL', KEYS[2])
 redis.call('RPUSH', KEYS[2], ARGV[9])
 return { 1, 'PENDING' }
@@ -145,7 +147,14 @@ function toRecord(h: Record<string, string>): OrderRecord | null {
     sequence: Number(h.seq ?? 0),
     deadlineAt: h.deadlineAt ?? '',
     idempotencyKey: h.idempotencyKey ? h.idempotencyKey : null,
+    ...(h.trace ? { trace: JSON.parse(h.trace) as Record<string, string> } : {}),
   };
+}
+
+/** The trace context the order is placed in (JSON, '' when untraced): replayed changes are pushed in it. */
+function placedTrace(): string {
+  const fields = traceFields();
+  return fields['traceparent'] ? JSON.stringify(fields) : '';
 }
 
 /** A new order as `place` writes it: PENDING, history entry 1. */
@@ -174,6 +183,7 @@ export function createOrderStore(redis: Redis) {
         order.deadlineAt,
         order.idempotencyKey ?? '',
         historyEntry(entry),
+        placedTrace(),
       ]);
       await Promise.all([
         redis.zadd(orderKeys.byCustomer(order.customerId), 0, member),

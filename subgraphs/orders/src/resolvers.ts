@@ -1,8 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { RedisClient as Redis } from '@shop/events';
 import type { Logger } from 'pino';
 import type { RedisPubSub } from 'graphql-redis-subscriptions';
-import { createEvent, deterministicEventId, type OrderStatus } from '@shop/events';
+import { createEvent, deterministicEventId, TRACE_FIELD, type OrderStatus, type RedisClient as Redis } from '@shop/events';
 import type { EventProducer } from '@shop/events/kafka';
 import {
   appError,
@@ -194,13 +193,16 @@ export function createOrdersResolvers(deps: OrdersResolverDeps) {
           assertOrderId(args.orderId, 'orderId');
           const after = args.after ?? null;
           if (after !== null && after < 0) throw badUserInput(`after must be 0 or more, got ${after}.`);
-          if (!visible(identity, await store.get(args.orderId))) throw noSuchOrder(args.orderId);
+          const order = visible(identity, await store.get(args.orderId));
+          if (!order) throw noSuchOrder(args.orderId);
+          // Replayed changes are pushed in the order's trace, like the live ones (which carry it themselves).
+          const inOrderTrace = (h: StatusChange): StatusChange => (order.trace ? ({ ...h, [TRACE_FIELD]: order.trace } as StatusChange) : h);
           return replayThenLive<StatusChange>({
             subscribe: async (push) => {
               const subId = await deps.pubsub.subscribe<StatusChange>(orderChannels.orderStatus(args.orderId), push);
               return () => deps.pubsub.unsubscribe(subId);
             },
-            history: () => store.history(args.orderId),
+            history: async () => (await store.history(args.orderId)).map(inOrderTrace),
             sequenceOf: (c) => c.sequence,
             after,
             onLiveResumed: (listener) => deps.pubsubReconnects.onResubscribed(listener),
