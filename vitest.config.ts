@@ -64,6 +64,7 @@ export default defineConfig({
         },
       },
       {
+        extends: true,
         test: {
           name: 'cluster',
           include: ['test/cluster/**/*.test.ts'],

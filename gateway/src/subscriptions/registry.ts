@@ -48,11 +48,6 @@ export class SubscriptionRegistry<E> {
     return this.#entries.size;
   }
 
-  /** Number of listeners of `key` (0 when none). */
-  listenerCount(key: string): number {
-    return this.#entries.get(key)?.listeners.size ?? 0;
-  }
-
   /** Adds `listener` to the source of `key`, starting it if needed; returns the function that leaves. */
   acquire(key: string, listener: SharedListener<E>, options: AcquireOptions<E>): () => void {
     let entry = this.#entries.get(key);
