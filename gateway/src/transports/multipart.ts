@@ -20,7 +20,7 @@ import type { ErrorFormatter } from '../error-masking.js';
 import { clientKey, tokenExpired, type ClientLimits } from '../middleware/guards.js';
 import type { TokenExpiry } from '../middleware/token-expiry.js';
 
-export const MULTIPART_CONTENT_TYPE = 'multipart/mixed;boundary="graphql";subscriptionSpec=1.0';
+const MULTIPART_CONTENT_TYPE = 'multipart/mixed;boundary="graphql";subscriptionSpec=1.0';
 const PART = '\r\n--graphql\r\ncontent-type: application/json\r\n\r\n';
 const END = '\r\n--graphql--\r\n';
 
