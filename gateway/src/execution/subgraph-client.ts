@@ -5,6 +5,7 @@ import { CORRELATION_HEADER, ErrorCode, IDENTITY_HEADER, signIdentity } from '@s
 import { GraphQLError } from '../graphql.js';
 import type { GatewayContext } from '../context.js';
 import type { GatewayMetrics } from '../metrics.js';
+import { InFlight, callerKey, fetchKey, isShareableOperation } from './in-flight.js';
 
 /** What a subgraph answered: GraphQL's own response shape. */
 export interface SubgraphResponse {
@@ -24,17 +25,21 @@ export interface SubgraphOperation {
  * agent (entity fetches reuse warm sockets instead of paying a TCP handshake each). Each fetch
  * carries the caller's signed identity and the correlation id. Every outage is reported one way:
  * transport failures and non-GraphQL answers throw a GraphQLError with code `UPSTREAM_UNAVAILABLE`
- * (the subgraph in `serviceName`; the details go to the log).
+ * (the subgraph in `serviceName`; the details go to the log). Identical reads in flight at once are
+ * sent once and share the answer (`in-flight.ts`), unless switched off for the subgraph.
  */
 export class SubgraphClient {
   readonly #agent = new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 60_000, connections: 128, pipelining: 1, headersTimeout: 30_000, bodyTimeout: 30_000 });
   #urls: ReadonlyMap<string, string> = new Map();
   /** Each URL's origin and path, parsed once. */
   #targets: ReadonlyMap<string, { readonly origin: string; readonly path: string }> = new Map();
+  readonly #inFlight = new InFlight<{ status: number; text: string }>();
 
   constructor(
     private readonly identitySecret: string,
     private readonly metrics: GatewayMetrics,
+    /** Subgraphs whose fetches are never shared (`*`: none are). */
+    private readonly unsharedSubgraphs: readonly string[] = [],
   ) {}
 
   /** The subgraphs and their `/graphql` URLs (from the supergraph, each overridable by configuration). */
@@ -70,7 +75,11 @@ export class SubgraphClient {
     let status: number;
     let text: string;
     try {
-      ({ status, text } = await post(this.#agent, { origin: target.origin, path: target.path, method: 'POST', headers, body }));
+      const send = () => post(this.#agent, { origin: target.origin, path: target.path, method: 'POST', headers, body });
+      // Each fetch parses the shared text itself: the executors merge into what they get, so no two may hold the same objects.
+      const { promise, shared } = this.#shares(subgraph, operation.query) ? this.#inFlight.run(fetchKey(subgraph, callerKey(context.identity), body), send) : { promise: send(), shared: false };
+      this.metrics.subgraphFetches.inc({ subgraph, outcome: shared ? 'shared' : 'sent' });
+      ({ status, text } = await promise);
     } catch (err) {
       this.metrics.upstreamErrors.inc({ subgraph, kind: 'http' });
       context.logger.warn({ subgraph, err: (err as Error).message }, 'subgraph call failed');
@@ -90,6 +99,10 @@ export class SubgraphClient {
     this.metrics.upstreamErrors.inc({ subgraph, kind: 'http' });
     context.logger.warn({ subgraph, status: `${status} ${STATUS_CODES[status] ?? ''}`.trim(), body: text.slice(0, 200) }, 'subgraph answered without a GraphQL response');
     throw unavailable(subgraph);
+  }
+
+  #shares(subgraph: string, query: string): boolean {
+    return isShareableOperation(query) && !this.unsharedSubgraphs.includes(subgraph) && !this.unsharedSubgraphs.includes('*');
   }
 
   /** Whether the subgraph answers its `/healthz` with 200 (readiness). */
