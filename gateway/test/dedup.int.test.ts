@@ -6,8 +6,8 @@ import { startTestGraph, type TestGraph, type TestSubgraph } from './fixtures/su
 
 /**
  * In-flight sharing of subgraph fetches, through a running gateway on real subgraphs: identical
- * reads in flight at once reach the subgraph once; mutations, other callers and switched-off
- * subgraphs never share.
+ * reads in flight at once reach the subgraph once; public ones (nothing `@authenticated`) across
+ * customers, personal ones only within one customer; mutations and switched-off subgraphs never.
  */
 
 interface Body {
@@ -40,6 +40,7 @@ async function received<T>(subgraph: TestSubgraph, run: () => Promise<T>): Promi
 
 const PRODUCT = 'query($id: ID!) { product(id: $id) { id name price { amount currency } } }';
 const ORDER = 'query($id: ID!) { order(id: $id) { id customerId lines { quantity product { id name } } } }';
+const ORDER_WITH_NOTIFICATIONS = 'query($id: ID!) { order(id: $id) { id customerId lines { quantity product { id name } } notifications { orderId message } } }';
 /** Held long enough that every concurrent request's fetch starts while the first is in flight. */
 const HOLD_MS = 300;
 
@@ -62,6 +63,7 @@ describe('in-flight sharing of subgraph fetches', () => {
   afterEach(() => {
     graph.orders.delayMs = 0;
     graph.inventory.delayMs = 0;
+    graph.notifications.delayMs = 0;
   });
 
   afterAll(async () => {
@@ -90,23 +92,54 @@ describe('in-flight sharing of subgraph fetches', () => {
     expect(again.count).toBe(1);
   });
 
-  it('never shares a fetch between customers, even under concurrency with mixed customers', async () => {
+  it('shares public fetches (nothing @authenticated) across customers and anonymous callers', async () => {
+    graph.inventory.delayMs = HOLD_MS;
+    const callers = [undefined, 'alice', 'bob', 'carol', 'alice', 'bob', 'carol', 'admin'];
+    const { count, result } = await received(graph.inventory, () => Promise.all(callers.map((who) => post(gateway, { query: PRODUCT, variables: { id: 'p2' } }, who && tokens[who]))));
+    expect(count).toBe(1);
+    for (const r of result) expect(r).toEqual({ data: { product: { id: 'p2', name: 'Teapot', price: { amount: 1800, currency: 'USD' } } } });
+  });
+
+  it('never shares a fetch that needs an identity between customers, even under concurrency with mixed customers', async () => {
     graph.orders.delayMs = HOLD_MS;
+    graph.notifications.delayMs = HOLD_MS / 3;
     graph.inventory.delayMs = HOLD_MS / 3;
-    const callers = ['alice', 'bob', 'carol', 'alice', 'bob', 'carol', 'alice', 'bob', 'carol', 'alice', 'bob', 'carol'];
-    // Every caller asks for both orders: each must get its own one and never the other's.
+    const owner: Record<string, string> = { o1: 'alice', o2: 'bob' };
+    const asks = ['o1', 'o2', 'p1', 'p2'];
+    const callers = Array.from({ length: 5 }, () => ['alice', 'bob', 'carol']).flat();
+    // Every caller asks for both orders (with their notifications) and both products, all at once.
     const { count, result } = await received(graph.orders, () =>
-      Promise.all(callers.flatMap((who) => ['o1', 'o2'].map(async (id) => ({ who, id, body: await post(gateway, { query: ORDER, variables: { id } }, tokens[who]) })))),
+      Promise.all(
+        callers.flatMap((who) =>
+          asks.map(async (id) => ({ who, id, body: await post(gateway, id.startsWith('o') ? { query: ORDER_WITH_NOTIFICATIONS, variables: { id } } : { query: PRODUCT, variables: { id } }, tokens[who]) })),
+        ),
+      ),
     );
     // One orders fetch per (customer, order): shared within a customer, never across.
     expect(count).toBe(3 * 2);
-    const owner: Record<string, string> = { o1: 'alice', o2: 'bob' };
     for (const { who, id, body } of result) {
       expect(body.errors).toBeUndefined();
-      const order = body.data?.order as { id: string; customerId: string } | null;
-      if (owner[id] === who) expect(order).toMatchObject({ id, customerId: who });
-      else expect(order).toBeNull();
+      if (id.startsWith('p')) {
+        expect(body.data?.product).toMatchObject({ id });
+        continue;
+      }
+      const order = body.data?.order as { id: string; customerId: string; notifications: { orderId: string }[] } | null;
+      if (owner[id] !== who) {
+        expect(order).toBeNull();
+        continue;
+      }
+      expect(order).toMatchObject({ id, customerId: who });
+      expect(order!.notifications.length).toBeGreaterThan(0);
+      for (const n of order!.notifications) expect(n.orderId).toBe(id);
     }
+  });
+
+  it('still sends the identity where it is needed: a subgraph refuses a personal read without one', async () => {
+    const anonymous = await post(gateway, { query: ORDER, variables: { id: 'o1' } });
+    expect(anonymous.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    const alice = await post(gateway, { query: ORDER_WITH_NOTIFICATIONS, variables: { id: 'o1' } }, tokens.alice);
+    expect(alice.errors).toBeUndefined();
+    expect(alice.data?.order).toMatchObject({ id: 'o1', customerId: 'alice' });
   });
 
   it('never shares mutations', async () => {

@@ -6,6 +6,7 @@ import { GraphQLError } from '../graphql.js';
 import type { GatewayContext } from '../context.js';
 import type { GatewayMetrics } from '../metrics.js';
 import { InFlight, callerKey, fetchKey, isShareableOperation } from './in-flight.js';
+import type { IdentityRequirements } from './identity-requirements.js';
 
 /** What a subgraph answered: GraphQL's own response shape. */
 export interface SubgraphResponse {
@@ -23,8 +24,9 @@ export interface SubgraphOperation {
  * The one HTTP client to subgraphs: every GraphQL fetch of every plan (the gateway's executor and
  * @apollo/gateway's alike) and every readiness probe goes through it, on one pooled keep-alive
  * agent (entity fetches reuse warm sockets instead of paying a TCP handshake each). Each fetch
- * carries the caller's signed identity and the correlation id. Every outage is reported one way:
- * transport failures and non-GraphQL answers throw a GraphQLError with code `UPSTREAM_UNAVAILABLE`
+ * carries the correlation id, and the caller's signed identity when its selection needs one
+ * (`identity-requirements.ts`). Every outage is reported one way: transport failures and
+ * non-GraphQL answers throw a GraphQLError with code `UPSTREAM_UNAVAILABLE`
  * (the subgraph in `serviceName`; the details go to the log). Identical reads in flight at once are
  * sent once and share the answer (`in-flight.ts`), unless switched off for the subgraph.
  */
@@ -34,6 +36,7 @@ export class SubgraphClient {
   /** Each URL's origin and path, parsed once. */
   #targets: ReadonlyMap<string, { readonly origin: string; readonly path: string }> = new Map();
   readonly #inFlight = new InFlight<{ status: number; text: string }>();
+  #requirements: IdentityRequirements | undefined;
 
   constructor(
     private readonly identitySecret: string,
@@ -43,8 +46,9 @@ export class SubgraphClient {
   ) {}
 
   /** The subgraphs and their `/graphql` URLs (from the supergraph, each overridable by configuration). */
-  route(urls: ReadonlyMap<string, string>): void {
+  route(urls: ReadonlyMap<string, string>, requirements?: IdentityRequirements): void {
     this.#urls = urls;
+    this.#requirements = requirements;
     this.#targets = new Map(
       [...urls].map(([name, url]) => {
         const u = new URL(url);
@@ -69,15 +73,17 @@ export class SubgraphClient {
       accept: 'application/graphql-response+json, application/json',
       [CORRELATION_HEADER]: context.correlationId,
     };
+    // A fetch that needs no identity (nothing @authenticated in it) goes without, so it is the same for every customer.
+    const identity = context.identity && this.#requirements?.needsIdentity(operation.query) !== false ? context.identity : null;
     // signIdentity hands out the same value for a second, which subgraphs answer from their cache of verified values.
-    if (context.identity) headers[IDENTITY_HEADER] = signIdentity(context.identity, this.identitySecret, subgraph);
+    if (identity) headers[IDENTITY_HEADER] = signIdentity(identity, this.identitySecret, subgraph);
     const body = JSON.stringify(operation.operationName ? operation : { query: operation.query, variables: operation.variables });
     let status: number;
     let text: string;
     try {
       const send = () => post(this.#agent, { origin: target.origin, path: target.path, method: 'POST', headers, body });
       // Each fetch parses the shared text itself: the executors merge into what they get, so no two may hold the same objects.
-      const { promise, shared } = this.#shares(subgraph, operation.query) ? this.#inFlight.run(fetchKey(subgraph, callerKey(context.identity), body), send) : { promise: send(), shared: false };
+      const { promise, shared } = this.#shares(subgraph, operation.query) ? this.#inFlight.run(fetchKey(subgraph, callerKey(identity), body), send) : { promise: send(), shared: false };
       this.metrics.subgraphFetches.inc({ subgraph, outcome: shared ? 'shared' : 'sent' });
       ({ status, text } = await promise);
     } catch (err) {
