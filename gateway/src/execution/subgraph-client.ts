@@ -82,6 +82,7 @@ export class SubgraphClient {
     let text: string;
     try {
       const send = () => post(this.#agent, { origin: target.origin, path: target.path, method: 'POST', headers, body });
+      // The key leaves out the correlation id and `traceparent` (a shared request carries the first caller's; see fetchKey).
       // Each fetch parses the shared text itself: the executors merge into what they get, so no two may hold the same objects.
       const { promise, shared } = this.#shares(subgraph, operation.query) ? this.#inFlight.run(fetchKey(subgraph, callerKey(identity), body), send) : { promise: send(), shared: false };
       this.metrics.subgraphFetches.inc({ subgraph, outcome: shared ? 'shared' : 'sent' });
