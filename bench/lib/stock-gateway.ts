@@ -2,8 +2,8 @@
  * The baseline of `bench/gateway.ts`: stock `@apollo/gateway` + `@apollo/server` with default
  * settings, in its own process so it never shares an event loop with the load generator.
  *
- * The only additions: it loads the same committed supergraph file as our gateway with the subgraph
- * URLs of this run, and a `RemoteGraphQLDataSource` subclass adds the signed `x-shop-identity`
+ * The only additions: it loads the same committed supergraph file as our gateway (without the
+ * `for: SECURITY` links it would refuse) with the subgraph URLs of this run, and a `RemoteGraphQLDataSource` subclass adds the signed `x-shop-identity`
  * header (the subgraphs serve no personal data without it). It does not verify a JWT: the identity
  * is fixed by the parent (`STOCK_IDENTITY_SUB`), which only makes the baseline cheaper than ours.
  *
@@ -31,8 +31,12 @@ class IdentityDataSource extends RemoteGraphQLDataSource {
   }
 }
 
+// Stock @apollo/gateway refuses `for: SECURITY` features (@authenticated) since it does not enforce
+// them; the subgraphs do, so the baseline reads the supergraph without those links.
+const SECURITY_LINK = /\s*@link\(url: "https:\/\/specs\.apollo\.dev\/(?:authenticated|requiresScopes)\/v[\d.]+", for: SECURITY\)/g;
+
 const gateway = new ApolloGateway({
-  supergraphSdl: readFileSync(supergraphPath, 'utf8'),
+  supergraphSdl: readFileSync(supergraphPath, 'utf8').replace(SECURITY_LINK, ''),
   buildService: ({ name, url }) => new IdentityDataSource(name, subgraphUrls[name] ?? url ?? ''),
 });
 const server = new ApolloServer({ gateway });

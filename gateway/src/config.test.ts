@@ -13,6 +13,9 @@ describe('gateway config', () => {
 
     expect(c.limits).toMatchObject({ maxDepth: 12, maxAliases: 30, maxCost: 5000, maxBodyBytes: 1_048_576, rateLimit: 600, wsMaxMessageBytes: 65_536, wsMaxConnectionsPerClient: 20 });
     expect(c.auth.jwtSecret).toBe(DEV_SECRETS.jwt);
+    // In-flight sharing is on for every subgraph unless listed.
+    expect(c.dedupOff).toEqual([]);
+    expect(loadConfig({ DEDUP_SUBGRAPHS_OFF: ' orders, inventory ,' }).dedupOff).toEqual(['orders', 'inventory']);
   });
 
   it('refuses the development secrets in production', () => {

@@ -54,6 +54,7 @@ const schema = z
     WS_KEEPALIVE: envDurationMs(12_000),
     QUERY_EXECUTOR: z.enum(['fast', 'stock']).default('fast'),
     SHUTDOWN_GRACE: envDurationMs(10_000),
+    DEDUP_SUBGRAPHS_OFF: list,
   })
   .superRefine((env, ctx) => {
     if (env.JWKS_URL && (!env.JWT_ISSUER || !env.JWT_AUDIENCE)) {
@@ -141,6 +142,8 @@ export interface GatewayConfig {
   /** WebSocket ping period; a socket that has not answered the previous ping by the next is dropped. 0 = off. */
   readonly wsKeepAliveMs: number;
   readonly shutdownGraceMs: number;
+  /** Subgraphs whose identical in-flight fetches are each sent (not shared); `*` for all of them. */
+  readonly dedupOff: readonly string[];
 }
 
 /** `<NAME>_URL` variables that are not one of the gateway's own (REDIS_URL, JWKS_URL). */
@@ -203,5 +206,6 @@ export function loadConfig(env: EnvSource = process.env): GatewayConfig {
     wsKeepAliveMs: e.WS_KEEPALIVE,
     queryExecutor: e.QUERY_EXECUTOR,
     shutdownGraceMs: e.SHUTDOWN_GRACE,
+    dedupOff: e.DEDUP_SUBGRAPHS_OFF,
   };
 }

@@ -38,6 +38,12 @@ export function createMetrics() {
       labelNames: ['subgraph', 'kind'] as const,
       registers: [registry],
     }),
+    subgraphFetches: new Counter({
+      name: 'gateway_subgraph_fetches_total',
+      help: 'Subgraph query and mutation fetches by outcome: sent, or shared with an identical fetch already in flight',
+      labelNames: ['subgraph', 'outcome'] as const,
+      registers: [registry],
+    }),
     fanOut: new Histogram({
       name: 'gateway_fanout_seconds',
       help: 'Time to write one subscription event to every client of a group (same operation on one upstream subscription)',

@@ -36,7 +36,7 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
   const logger = opts.logger ?? createLogger('gateway', config.logLevel);
   const metrics = createMetrics();
   const formatError = createErrorFormatter(config.production);
-  const client = new SubgraphClient(config.identitySecret, metrics);
+  const client = new SubgraphClient(config.identitySecret, metrics, config.dedupOff);
   const engine = new Engine({
     limits: config.limits,
     production: config.production,

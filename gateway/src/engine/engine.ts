@@ -9,6 +9,7 @@ import { checkVariableNames } from '../variable-names.js';
 import { DocumentCache } from '../execution/document-cache.js';
 import { isFast, PlanExecutor, type Planned } from '../execution/plan-executor.js';
 import type { SubgraphClient } from '../execution/subgraph-client.js';
+import { IdentityRequirements } from '../execution/identity-requirements.js';
 import { FederatedSubscriptions, type PlannedSubscription } from '../subscriptions/federated.js';
 import type { Subscriber } from '../subscriptions/fan-out.js';
 import { buildPlanning, executeStock, planOperation, type Planning } from '../execution/apollo-federation.js';
@@ -126,7 +127,7 @@ export class Engine {
   load(supergraphSdl: string): void {
     const planning = buildPlanning(supergraphSdl, { validate: !this.#opts.production });
     const urls = new Map(planning.subgraphs.map(({ name, url }) => [name, subgraphUrl(name, this.#opts.subgraphUrls[name] ?? url)]));
-    this.#opts.client.route(urls);
+    this.#opts.client.route(urls, new IdentityRequirements(planning.supergraphSchema));
     this.#planning = planning;
   }
 

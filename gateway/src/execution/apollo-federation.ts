@@ -12,7 +12,7 @@
  */
 import { createRequire } from 'node:module';
 import { buildOperationContext, executeQueryPlan, type GraphQLDataSource, type ServiceMap } from '@apollo/gateway';
-import { Supergraph, operationFromDocument, type Operation, type Schema } from '@apollo/federation-internals';
+import { DEFAULT_SUPPORTED_SUPERGRAPH_FEATURES, Supergraph, operationFromDocument, type Operation, type Schema } from '@apollo/federation-internals';
 import { QueryPlanner, type FetchNode, type PlanNode, type QueryPlan } from '@apollo/query-planner';
 import type { DocumentNode, GraphQLFormattedError, GraphQLSchema } from 'graphql';
 import type { GraphQLError } from '../graphql.js';
@@ -40,8 +40,16 @@ export interface Planning {
   readonly subgraphs: readonly { readonly name: string; readonly url: string }[];
 }
 
+/**
+ * Apollo's defaults, and the two features that mark what needs an identity: the gateway reads them to
+ * forward the caller's identity to the fetches that need it (`identity-requirements.ts`), and the
+ * subgraphs refuse those fields without one. (Apollo refuses `for: SECURITY` features by default
+ * because it does not know whether anything enforces them.)
+ */
+const SUPPORTED_FEATURES = new Set([...DEFAULT_SUPPORTED_SUPERGRAPH_FEATURES, 'https://specs.apollo.dev/authenticated/v0.1', 'https://specs.apollo.dev/requiresScopes/v0.1']);
+
 export function buildPlanning(supergraphSdl: string, opts: { validate: boolean }): Planning {
-  const supergraph = Supergraph.build(supergraphSdl, { validateSupergraph: opts.validate });
+  const supergraph = Supergraph.build(supergraphSdl, { validateSupergraph: opts.validate, supportedFeatures: SUPPORTED_FEATURES });
   const apiSchema = supergraph.apiSchema();
   return {
     apiSchema,

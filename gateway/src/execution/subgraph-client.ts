@@ -6,6 +6,8 @@ import { CORRELATION_HEADER, ErrorCode, IDENTITY_HEADER, signIdentity } from '@s
 import { GraphQLError } from '../graphql.js';
 import type { GatewayContext } from '../context.js';
 import type { GatewayMetrics } from '../metrics.js';
+import { InFlight, callerKey, fetchKey, isShareableOperation } from './in-flight.js';
+import type { IdentityRequirements } from './identity-requirements.js';
 
 /** What a subgraph answered: GraphQL's own response shape. */
 export interface SubgraphResponse {
@@ -23,24 +25,31 @@ export interface SubgraphOperation {
  * The one HTTP client to subgraphs: every GraphQL fetch of every plan (the gateway's executor and
  * @apollo/gateway's alike) and every readiness probe goes through it, on one pooled keep-alive
  * agent (entity fetches reuse warm sockets instead of paying a TCP handshake each). Each fetch
- * carries the caller's signed identity and the correlation id. Every outage is reported one way:
- * transport failures and non-GraphQL answers throw a GraphQLError with code `UPSTREAM_UNAVAILABLE`
- * (the subgraph in `serviceName`; the details go to the log).
+ * carries the correlation id, and the caller's signed identity when its selection needs one
+ * (`identity-requirements.ts`). Every outage is reported one way: transport failures and
+ * non-GraphQL answers throw a GraphQLError with code `UPSTREAM_UNAVAILABLE`
+ * (the subgraph in `serviceName`; the details go to the log). Identical reads in flight at once are
+ * sent once and share the answer (`in-flight.ts`), unless switched off for the subgraph.
  */
 export class SubgraphClient {
   readonly #agent = new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 60_000, connections: 128, pipelining: 1, headersTimeout: 30_000, bodyTimeout: 30_000 });
   #urls: ReadonlyMap<string, string> = new Map();
   /** Each URL's origin and path, parsed once. */
   #targets: ReadonlyMap<string, { readonly origin: string; readonly path: string }> = new Map();
+  readonly #inFlight = new InFlight<{ status: number; text: string }>();
+  #requirements: IdentityRequirements | undefined;
 
   constructor(
     private readonly identitySecret: string,
     private readonly metrics: GatewayMetrics,
+    /** Subgraphs whose fetches are never shared (`*`: none are). */
+    private readonly unsharedSubgraphs: readonly string[] = [],
   ) {}
 
   /** The subgraphs and their `/graphql` URLs (from the supergraph, each overridable by configuration). */
-  route(urls: ReadonlyMap<string, string>): void {
+  route(urls: ReadonlyMap<string, string>, requirements?: IdentityRequirements): void {
     this.#urls = urls;
+    this.#requirements = requirements;
     this.#targets = new Map(
       [...urls].map(([name, url]) => {
         const u = new URL(url);
@@ -65,16 +74,24 @@ export class SubgraphClient {
       accept: 'application/graphql-response+json, application/json',
       [CORRELATION_HEADER]: context.correlationId,
     };
+    // A fetch that needs no identity (nothing @authenticated in it) goes without, so it is the same for every customer.
+    const identity = context.identity && this.#requirements?.needsIdentity(operation.query) !== false ? context.identity : null;
     // signIdentity hands out the same value for a second, which subgraphs answer from their cache of verified values.
-    if (context.identity) headers[IDENTITY_HEADER] = signIdentity(context.identity, this.identitySecret, subgraph);
+    if (identity) headers[IDENTITY_HEADER] = signIdentity(identity, this.identitySecret, subgraph);
     const body = JSON.stringify(operation.operationName ? operation : { query: operation.query, variables: operation.variables });
     let status: number;
     let text: string;
     try {
-      // A client span per fetch; its context goes to the subgraph as `traceparent`.
-      ({ status, text } = await inSpan(`POST ${subgraph}`, SpanKind.CLIENT, { 'http.request.method': 'POST', 'server.address': target.origin, 'shop.subgraph': subgraph }, () =>
-        post(this.#agent, { origin: target.origin, path: target.path, method: 'POST', headers: Object.assign(headers, traceFields()), body }),
-      ));
+      // A client span per request sent; its context goes to the subgraph as `traceparent`.
+      const send = () =>
+        inSpan(`POST ${subgraph}`, SpanKind.CLIENT, { 'http.request.method': 'POST', 'server.address': target.origin, 'shop.subgraph': subgraph }, () =>
+          post(this.#agent, { origin: target.origin, path: target.path, method: 'POST', headers: Object.assign(headers, traceFields()), body }),
+        );
+      // The key leaves out the correlation id and `traceparent` (a shared request carries the first caller's; see fetchKey).
+      // Each fetch parses the shared text itself: the executors merge into what they get, so no two may hold the same objects.
+      const { promise, shared } = this.#shares(subgraph, operation.query) ? this.#inFlight.run(fetchKey(subgraph, callerKey(identity), body), send) : { promise: send(), shared: false };
+      this.metrics.subgraphFetches.inc({ subgraph, outcome: shared ? 'shared' : 'sent' });
+      ({ status, text } = await promise);
     } catch (err) {
       this.metrics.upstreamErrors.inc({ subgraph, kind: 'http' });
       context.logger.warn({ subgraph, err: (err as Error).message }, 'subgraph call failed');
@@ -94,6 +111,10 @@ export class SubgraphClient {
     this.metrics.upstreamErrors.inc({ subgraph, kind: 'http' });
     context.logger.warn({ subgraph, status: `${status} ${STATUS_CODES[status] ?? ''}`.trim(), body: text.slice(0, 200) }, 'subgraph answered without a GraphQL response');
     throw unavailable(subgraph);
+  }
+
+  #shares(subgraph: string, query: string): boolean {
+    return isShareableOperation(query) && !this.unsharedSubgraphs.includes(subgraph) && !this.unsharedSubgraphs.includes('*');
   }
 
   /** Whether the subgraph answers its `/healthz` with 200 (readiness). */
