@@ -113,12 +113,11 @@ interface Parsed {
  *    lost writes, and the partition is rewound to it) and every processed marker of the batch;
  * 3. run the handlers: records grouped by key, each key's records in offset order, different keys at once;
  * 4. one produce request for every event the batch emitted and every dead letter;
- * 5. the handlers' after-emit effects (pub/sub pushes);
- * 6. one script: the markers and the partition's next offset, written only if the same Redis run still holds
- *    the offset of step 2 (see `checkpoint.ts`).
+ * 5. at once: the handlers' after-emit effects (pub/sub pushes), and one script writing the markers and the
+ *    partition's next offset, only if the same Redis run still holds the offset of step 2 (see `checkpoint.ts`).
  * Only then may the caller resolve the batch's offsets. Handler failures are retried per record (forever
  * when `retriable`, else `maxAttempts` times, then dead-lettered) without holding back the other keys'
- * work; Redis and Kafka outages are waited out. A crash anywhere before step 6 applies the batch again,
+ * work; Redis and Kafka outages are waited out. A crash anywhere before step 5 applies the batch again,
  * and handlers are idempotent on their own state, so every effect still happens once.
  */
 export function createBatchProcessor(opts: BatchProcessorOptions) {
@@ -371,10 +370,13 @@ export function createBatchProcessor(opts: BatchProcessorOptions) {
     await publishAll(topic, partition, messages, all, heartbeat);
     // Pushes only once Kafka has the events; a crash that loses one still leaves the state and the events right
     // (subscribers repair gaps from the history).
-    await Promise.all(all.flatMap((d) => d.effects).map((effect) => untilItWorks('after-emit effect', heartbeat, effect)));
-    // Last, after every state change of the batch: its markers and the partition's next offset, in one script.
+    // Beside them (the pushes are no state, and go out on the same auto-pipelined round trip), after every state
+    // change of the batch and its events: the markers and the partition's next offset, in one script.
     const markers = all.flatMap((d) => (d.marker ? [d.marker] : []));
-    const end = await untilItWorks('checkpoint write', heartbeat, () => checkpoints.finish(topic, partition, start, next, markers, opts.processedTtlSeconds));
+    const [end] = await Promise.all([
+      untilItWorks('checkpoint write', heartbeat, () => checkpoints.finish(topic, partition, start, next, markers, opts.processedTtlSeconds)),
+      ...all.flatMap((d) => d.effects).map((effect) => untilItWorks('after-emit effect', heartbeat, effect)),
+    ]);
     if (!end.written && end.unconfirmed) {
       known.delete(tp);
       log.warn({ topic, partition, masters: end.unconfirmed, batchFrom: messages[0]!.offset }, 'no replica confirmed the batch\'s writes on these masters: applying it again');
