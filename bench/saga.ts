@@ -20,7 +20,7 @@ import { listProducts, RESTOCK } from '../test/support/shop.js';
 import { flagArg, numberArg, stringArg } from './lib/args.js';
 import { createLagProbe, type ConsumerLag, type LagProbe } from './lib/consumer-lag.js';
 import { createPool, runOpenLoop } from './lib/load.js';
-import { cpuMsPer, cpuSnapshot, startRssSampler, type NamedPids } from './lib/process-usage.js';
+import { cpuMsPer, cpuSnapshot, deltaPer, startRssSampler, wakeSnapshot, type NamedPids } from './lib/process-usage.js';
 import {
   distribution,
   fmt,
@@ -92,6 +92,8 @@ interface RateFigures {
   readonly subscriptionsGaveUp: number;
   readonly cpuMsPerOrder: Record<string, number>;
   readonly cpuMsPerOrderTotal: number;
+  /** Voluntary context switches per order, by process: how many times each went to sleep and was woken. */
+  readonly wakesPerOrder: Record<string, number>;
   readonly loadGeneratorCpuMsPerOrder: number;
   /** Cores busy with work other than the system and this process during the rate: how noisy the machine was. */
   readonly otherWorkCores: number;
@@ -205,6 +207,7 @@ async function runRate(rate: number, durationS: number, placer: OrderPlacer, lag
   let lastAgeCheck = 0;
   const loadAvg = loadAverage();
   const cpuBefore = cpuSnapshot(pids);
+  const wakesBefore = wakeSnapshot(pids);
   const selfBefore = process.cpuUsage();
   const busyBefore = machineBusySeconds();
   const wallBefore = Date.now();
@@ -250,6 +253,7 @@ async function runRate(rate: number, durationS: number, placer: OrderPlacer, lag
 
   const accepted = orders.filter((o) => o.orderId).length;
   const cpuAfter = cpuSnapshot(pids);
+  const wakesPerOrder = Object.fromEntries(deltaPer(wakesBefore, wakeSnapshot(pids), accepted));
   const self = process.cpuUsage(selfBefore);
   const busy = machineBusySeconds() - busyBefore;
   const wall = (Date.now() - wallBefore) / 1000;
@@ -293,6 +297,7 @@ async function runRate(rate: number, durationS: number, placer: OrderPlacer, lag
     subscriptionsResumed: orders.filter((o) => (o.subscriber?.record.segments.length ?? 1) > 1).length,
     subscriptionsGaveUp: orders.filter((o) => o.subscriber?.gaveUp).length,
     cpuMsPerOrder,
+    wakesPerOrder,
     cpuMsPerOrderTotal: Object.values(cpuMsPerOrder).reduce((s, v) => s + v, 0),
     loadGeneratorCpuMsPerOrder: accepted > 0 ? (self.user + self.system) / 1000 / accepted : NaN,
     otherWorkCores: Math.max(0, (busy - ours) / wall),
@@ -350,6 +355,11 @@ function report(results: RateFigures[], stoppedBecause: string[], productCount: 
       fmt(r.otherWorkCores, 2),
     ]),
   };
+  const wakes: ResultTable = {
+    title: 'Wake-ups per placed order, by process (voluntary context switches of all its threads, /proc/<pid>/task/*/status, same window as the CPU)',
+    columns: ['orders/s asked', ...processNames, 'sum'],
+    rows: results.map((r) => [r.rate, ...processNames.map((n) => fmt(r.wakesPerOrder[n] ?? NaN, 1)), fmt(Object.values(r.wakesPerOrder).reduce((s, v) => s + v, 0), 1)]),
+  };
   const rss: ResultTable = {
     title: `Peak RSS by process (MiB, sampled every 500 ms during each rate); bound ${RSS_LIMIT_MB} MiB per process at the highest rate`,
     columns: ['orders/s asked', ...processNames],
@@ -401,6 +411,7 @@ function report(results: RateFigures[], stoppedBecause: string[], productCount: 
 
   printTable(latency);
   printTable(cpu);
+  printTable(wakes);
   printTable(rss);
   printGoals(goals);
   for (const n of notes) console.log(`note: ${n}`);
@@ -412,7 +423,7 @@ function report(results: RateFigures[], stoppedBecause: string[], productCount: 
     command: `node --conditions=@shop/source --import tsx bench/saga.ts --rates ${RATES.join(',')} --duration ${DURATION_S} --customers ${CUSTOMERS} --rss-limit-mb ${RSS_LIMIT_MB}`,
     durationSeconds: Math.round((Date.now() - began) / 1000),
     notes,
-    tables: [latency, cpu, rss],
+    tables: [latency, cpu, wakes, rss],
     goals,
     raw: { knee: knee?.rate ?? null, rssLimitMb: RSS_LIMIT_MB, idleCpuMsPerSecond: idle.msPerSecond, rates: results },
   });

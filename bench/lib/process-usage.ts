@@ -1,4 +1,4 @@
-import { cpuSeconds, rssBytes } from './report.js';
+import { cpuSeconds, rssBytes, voluntarySwitches } from './report.js';
 
 /** Processes measured by name (`gateway-1`, `redis`, ...), each by the pid the launcher started. */
 export type NamedPids = ReadonlyMap<string, number>;
@@ -6,6 +6,16 @@ export type NamedPids = ReadonlyMap<string, number>;
 /** CPU seconds each process has used so far (user + system, from /proc/<pid>/stat). */
 export function cpuSnapshot(pids: NamedPids): Map<string, number> {
   return new Map([...pids].map(([name, pid]) => [name, cpuSeconds(pid)]));
+}
+
+/** Voluntary context switches (sleeps, so wake-ups) of each process so far. */
+export function wakeSnapshot(pids: NamedPids): Map<string, number> {
+  return new Map([...pids].map(([name, pid]) => [name, voluntarySwitches(pid)]));
+}
+
+/** Per-unit difference of two snapshots, e.g. wake-ups per order. */
+export function deltaPer(before: ReadonlyMap<string, number>, after: ReadonlyMap<string, number>, per: number): Map<string, number> {
+  return new Map([...after].map(([name, v]) => [name, per > 0 ? (v - (before.get(name) ?? NaN)) / per : NaN]));
 }
 
 /** CPU milliseconds each process used between two snapshots, divided by `per` (e.g. orders). */

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../../scripts/lib/system.js';
@@ -128,6 +128,21 @@ export function cpuSeconds(pid: number): number {
     // Fields after the command name (which may contain spaces) start at `) `; utime and stime are the 12th and 13th of those.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return NaN;
+  }
+}
+
+/**
+ * Times a process's threads gave up the CPU to wait (voluntary context switches, summed over /proc/<pid>/task):
+ * how often it went to sleep and was woken again, which on a virtualised host costs more than most work.
+ */
+export function voluntarySwitches(pid: number): number {
+  try {
+    return readdirSync(`/proc/${pid}/task`).reduce((sum, tid) => {
+      const m = /^voluntary_ctxt_switches:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8'));
+      return sum + (m ? Number(m[1]) : 0);
+    }, 0);
   } catch {
     return NaN;
   }

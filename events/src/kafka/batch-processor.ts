@@ -402,6 +402,13 @@ export function createBatchProcessor(opts: BatchProcessorOptions) {
         return [{ topic: tp.slice(0, cut), partition: Number(tp.slice(cut + 1)), stored: k.stored }];
       });
     },
+    /** Per partition this member holds, the next offset to read: everything before it is applied (or skipped). */
+    appliedPositions(): { topic: string; partition: number; next: string }[] {
+      return [...known].map(([tp, k]) => {
+        const cut = tp.lastIndexOf(':');
+        return { topic: tp.slice(0, cut), partition: Number(tp.slice(cut + 1)), next: k.next };
+      });
+    },
     /** Forgets a partition (rewound, or given to another member): its next batch reads Redis again. */
     forget(topic?: string, partition?: number): void {
       if (topic === undefined) known.clear();

@@ -63,9 +63,7 @@ export interface StartConsumerOptions {
   partitionsConsumedConcurrently?: number;
   /** Records handled together (one marker lookup, one produce, one marker write); default 500. */
   maxBatchRecords?: number;
-  /** Commit the resolved offsets after this many records; default 1_000 (close and rebalance always commit). */
-  commitEveryRecords?: number;
-  /** Commit the resolved offsets when the last commit is older than this; default 1_000 ms. */
+  /** How often the applied positions are committed to Kafka (and once more at close); default 1_000 ms. */
   commitIntervalMs?: number;
 }
 
@@ -86,16 +84,16 @@ const DEFAULTS = {
   fetchMinBytes: 1,
   partitionsConsumedConcurrently: 1,
   maxBatchRecords: 500,
-  commitEveryRecords: 1_000,
   commitIntervalMs: 1_000,
 } as const;
 
 /**
  * Starts a consumer group member. Each fetched batch (one partition's records) is taken to done by the
  * batch processor (`batch-processor.ts`: records grouped by key, keys at once, one produce and one round of
- * Redis writes per batch), and only then are its offsets resolved; kafkajs commits resolved offsets every
- * `commitEveryRecords` records or `commitIntervalMs`, and at close and rebalance. The position that counts is
- * the one stored in Redis with the state: records Kafka redelivers before it are skipped, and when Redis
+ * Redis writes per batch), and only then are its offsets resolved. The positions applied are committed to Kafka
+ * every `commitIntervalMs` and at close, not after every batch as kafkajs's auto-commit does (an awaited broker
+ * round trip per batch, most of a hop's cost at low load). The position that counts is the one stored in Redis
+ * with the state: records Kafka redelivers before it are skipped, and when Redis
  * lost writes (a crash, a failover) the partition is rewound to it. Resolves once it has joined the group.
  * It keeps running through kafkajs crashes: kafkajs restarts itself after retriable ones, and this runner
  * restarts a fresh kafkajs consumer after the others.
@@ -135,7 +133,15 @@ export async function startConsumer(opts: StartConsumerOptions): Promise<Consume
     consumer?.seek({ topic, partition, offset });
   }
 
-  async function eachBatch({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }: EachBatchPayload) {
+  /** Batches being handled: close waits for them before the last commit. */
+  const inFlight = new Set<Promise<void>>();
+  function eachBatch(payload: EachBatchPayload): Promise<void> {
+    const handling = handleBatch(payload);
+    inFlight.add(handling);
+    return handling.finally(() => inFlight.delete(handling));
+  }
+
+  async function handleBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload) {
     const { messages } = batch;
     for (let start = 0; start < messages.length; start += cfg.maxBatchRecords) {
       if (closing.signal.aborted || !isRunning() || isStale()) break;
@@ -152,7 +158,6 @@ export async function startConsumer(opts: StartConsumerOptions): Promise<Consume
         break;
       }
       resolveOffset(slice[slice.length - 1]!.offset);
-      await commitOffsetsIfNecessary();
       await heartbeat();
     }
   }
@@ -208,6 +213,7 @@ export async function startConsumer(opts: StartConsumerOptions): Promise<Consume
     });
     member.on(member.events.GROUP_JOIN, ({ payload }) => {
       processor.forget();
+      committed.clear();
       log.info({ memberId: payload.memberId, assignment: payload.memberAssignment }, 'joined consumer group');
       void startFromStoredOffsets(member, payload.memberAssignment);
     });
@@ -215,16 +221,40 @@ export async function startConsumer(opts: StartConsumerOptions): Promise<Consume
     return member;
   }
 
+  /** Per partition, the offset last committed to Kafka by this member. */
+  const committed = new Map<string, string>();
+
+  /**
+   * Commits what was applied since the last commit. Kafka's commit is only where a new owner's fetch would
+   * start: it seeks to the offset stored in Redis anyway, and what a lost commit leaves behind is redelivered
+   * and skipped, so a failed commit (a rebalance under way, a broker away) is just tried at the next tick.
+   */
+  async function commitApplied(): Promise<void> {
+    const member = consumer;
+    if (!member) return;
+    const due = processor.appliedPositions().filter(({ topic, partition, next }) => committed.get(`${topic}:${partition}`) !== next);
+    if (due.length === 0) return;
+    try {
+      await member.commitOffsets(due.map(({ topic, partition, next }) => ({ topic, partition, offset: next })));
+      for (const { topic, partition, next } of due) committed.set(`${topic}:${partition}`, next);
+    } catch (err) {
+      log.debug({ err: errorText(err) }, 'offset commit failed; the next tick tries again');
+    }
+  }
+  let committing: Promise<void> | undefined;
+  const commitTimer = setInterval(() => {
+    committing ??= commitApplied().finally(() => (committing = undefined));
+  }, cfg.commitIntervalMs);
+  commitTimer.unref();
+
   async function run(member: Consumer): Promise<void> {
     await member.connect();
     await member.subscribe({ topics: [...cfg.topics], fromBeginning: cfg.fromBeginning });
     await member.run({
       eachBatch,
-      // A commit per batch would cost a broker round trip per batch and partition; what a crash leaves
-      // uncommitted is redelivered and skipped by the processed markers.
       eachBatchAutoResolve: false,
-      autoCommitThreshold: cfg.commitEveryRecords,
-      autoCommitInterval: cfg.commitIntervalMs,
+      // kafkajs's auto-commit commits after every batch, awaited before the next fetch: commitApplied() instead.
+      autoCommit: false,
       partitionsConsumedConcurrently: cfg.partitionsConsumedConcurrently,
     });
   }
@@ -269,8 +299,13 @@ export async function startConsumer(opts: StartConsumerOptions): Promise<Consume
       closed ??= (async () => {
         closing.abort();
         clearTimeout(restartTimer);
+        clearInterval(commitTimer);
         cfg.redis.off('ready', onRedisReady);
-        // disconnect() stops the runner: it waits for eachBatch (the in-flight batch), commits, leaves the group.
+        // The batches under way stop at their next step (the abort); what they applied is committed, then
+        // disconnect() leaves the group.
+        await Promise.allSettled([...inFlight]);
+        await committing;
+        await commitApplied();
         await consumer?.disconnect();
         log.info('consumer closed');
       })();
