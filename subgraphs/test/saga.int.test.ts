@@ -339,7 +339,7 @@ describe('failures', () => {
     await raw.connect();
     await raw.send({ topic: TOPICS.orders, messages: [{ key: 'ord_poison', value: '{"this is": "not an event"' }] });
     await raw.disconnect();
-    // orders-projector, orders-saga, inventory and notifications each dead-letter it once.
+    // orders-projector, orders-cancellations, inventory and notifications each dead-letter it once (the saga does not read shop.orders).
     await waitFor('dead letters', async () => (await dlqCount()) >= before + 4);
     await admin.disconnect();
     const placed = await placeOk(alice, [{ productId: 'prd_misc', quantity: 1 }]);

@@ -45,6 +45,8 @@ export interface BatchProcessorOptions {
   readonly handle: EventHandler;
   /** Types the handler reacts to; a record whose `x-event-type` header names another type is skipped unparsed. */
   readonly eventTypes?: ReadonlySet<EventType>;
+  /** Whether the handler does anything for a parsed event; refused ones are skipped like unwanted types. */
+  readonly accepts?: (event: AnyEvent) => boolean;
   readonly producer: EventProducer;
   readonly logger: Logger;
   readonly maxAttempts: number;
@@ -311,6 +313,10 @@ export function createBatchProcessor(opts: BatchProcessorOptions) {
       }
       try {
         const event = parseEvent(message.value);
+        if (opts.accepts && !opts.accepts(event)) {
+          done[index] = SKIPPED;
+          return;
+        }
         parsed.push({ index, p: { message, event, marker: processedKey(groupId, topic, partition, event.id) } });
       } catch (err) {
         // A malformed record never gets better: dead-letter it at once.

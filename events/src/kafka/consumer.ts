@@ -7,6 +7,7 @@ import { createCheckpoints } from './checkpoint.js';
 import { errorText } from './dead-letter-record.js';
 import type { EventProducer } from './producer.js';
 import type { EventType } from '../contracts/registry.js';
+import type { AnyEvent } from '../contracts/envelope.js';
 
 export { offsetKey, processedKey } from './checkpoint.js';
 export { type EventHandler, type HandleOutcome, type HandlerContext } from './batch-processor.js';
@@ -36,6 +37,11 @@ export interface StartConsumerOptions {
    * another known type are skipped without being parsed. Default: every record is handled.
    */
   eventTypes?: readonly EventType[];
+  /**
+   * Whether `handle` does anything for a parsed event, when that is known from the event alone (an order
+   * status the group has no use for, say): records it refuses cost no Redis command, like skipped types.
+   */
+  accepts?: (event: AnyEvent) => boolean;
   logger: Logger;
   /** Publishes what handlers emit, and dead letters (through `sendRecords`, so the original bytes are kept). */
   producer: EventProducer;
@@ -118,6 +124,7 @@ export async function startConsumer(opts: StartConsumerOptions): Promise<Consume
     groupId,
     handle: cfg.handle,
     ...(cfg.eventTypes ? { eventTypes: new Set(cfg.eventTypes) } : {}),
+    ...(cfg.accepts ? { accepts: cfg.accepts } : {}),
     producer: cfg.producer,
     logger: log,
     maxAttempts: cfg.maxAttempts,

@@ -11,6 +11,7 @@ import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startDurableRedisServer, type DurableRedisServer } from '../../../test/support/redis-server.js';
 import { createEvent } from '../../src/contracts/create.js';
+import type { AnyEvent } from '../../src/contracts/envelope.js';
 import type { EventType } from '../../src/contracts/registry.js';
 import { EventError } from '../../src/errors.js';
 import { startConsumer, type ConsumerRunner, type EventHandler } from '../../src/kafka/consumer.js';
@@ -64,7 +65,7 @@ afterEach(async () => {
   for (const fn of cleanups.splice(0).reverse()) await fn().catch(() => undefined);
 });
 
-async function rig(opts: { eventTypes?: readonly EventType[] } = {}): Promise<Rig> {
+async function rig(opts: { eventTypes?: readonly EventType[]; accepts?: (event: AnyEvent) => boolean } = {}): Promise<Rig> {
   const dir = await mkdtemp(join(tmpdir(), 'redis-loss-'));
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
   // RDB only: what a crash keeps is exactly the last SAVE.
@@ -80,6 +81,7 @@ async function rig(opts: { eventTypes?: readonly EventType[] } = {}): Promise<Ri
   const groupId = `g-loss-${randomUUID()}`;
   const gaps: string[] = [];
   const handle: EventHandler = async (event) => {
+    if (opts.accepts && !opts.accepts(event)) throw new Error(`handler given an event accepts() refused: ${event.id}`);
     if (event.type !== 'OrderStatusChanged') return 'ignored';
     const { orderId, sequence } = event.payload;
     try {
@@ -175,6 +177,25 @@ describe('Redis loses its last writes, Kafka has committed past them', () => {
     await r.producer.publish(noise(5));
     await waitFor('the group to pass the skipped records', async () => (await r.committedTotal()) === KEYS * 6, 10_000);
     expect((await commands()) - before).toBe(1); // the INFO call of `before` itself
+  });
+
+  it('records the handler refuses by content (accepts) cost no Redis command and never reach it', async () => {
+    const r = await rig({ accepts: (e) => e.type === 'OrderStatusChanged' && e.payload.status === 'PENDING' });
+    await r.consumer();
+    await r.producer.publish(steps(1, 1));
+    await allApplied(r, 1);
+    await waitFor('the first commit', async () => (await r.committedTotal()) === KEYS, 10_000);
+    const commands = async () => Number(/^total_commands_processed:(\d+)/m.exec(await r.client.info('stats'))![1]);
+    const before = await commands();
+    const refused = keys.flatMap((key) =>
+      Array.from({ length: 3 }, (_, i) =>
+        createEvent('OrderStatusChanged', { orderId: key, customerId: 'c', sequence: 2 + i, status: 'CONFIRMED', previous: 'PENDING', reason: null, at: '2026-01-01T00:00:00.000Z' }, { key, correlationId: `corr-${key}` }),
+      ),
+    );
+    await r.producer.publish(refused);
+    await waitFor('the group to pass the refused records', async () => (await r.committedTotal()) === KEYS * 4, 10_000);
+    expect((await commands()) - before).toBe(1); // the INFO call of `before` itself
+    for (const log of await r.logs()) expect(log).toEqual([1]);
   });
 
   it('a member that joins after the crash starts from the offsets Redis kept, not from Kafka’s commits', async () => {

@@ -3,7 +3,7 @@ import { buildSubgraphSchema } from '@apollo/subgraph';
 import { gql } from 'graphql-tag';
 import type { Logger } from 'pino';
 import { createEvent, deterministicEventId, TOPICS } from '@shop/events';
-import { startConsumer } from '@shop/events/kafka';
+import { PROJECTION_FETCH, startConsumer } from '@shop/events/kafka';
 import { instrumentHandler } from '@shop/service-kit';
 import { startSubgraphService, type SubgraphService } from '@shop/service-kit/subgraph';
 import type { InventoryConfig } from './config.js';
@@ -12,9 +12,16 @@ import { createInventoryProjector } from './projector.js';
 import { createStockStore, type NewProduct } from './read-model.js';
 import { createInventoryResolvers, type InventoryContext } from './resolvers.js';
 import { SEED_CATALOG } from './seed.js';
-import { createStockHandler, STOCK_HANDLER_TYPES } from './stock-handler.js';
+import { CATALOG_HANDLER_TYPES, createStockHandler, STOCK_HANDLER_TYPES, stockHandlerAccepts } from './stock-handler.js';
 
+/** The group that reserves and settles stock for orders (shop.orders, fetched at once: an order waits on it). */
 export const INVENTORY_GROUP = 'inventory';
+/**
+ * The group that applies catalog changes and restocks from shop.inventory, fetched every 100 ms: the resolvers
+ * and the seed apply their own at once, so it only catches up after a crash between publishing and applying,
+ * and it spares the stock group a wake-up per reservation event.
+ */
+export const INVENTORY_CATALOG_GROUP = 'inventory-catalog';
 
 export const inventoryTypeDefs = gql(readFileSync(new URL('./schema.graphql', import.meta.url), 'utf8'));
 
@@ -38,14 +45,25 @@ export function startInventoryService(config: InventoryConfig, opts: StartInvent
       const projector = createInventoryProjector({ store });
       const handler = createStockHandler({ store, projector, pubsub, logger });
 
-      const consumer = await startConsumer({
-        ...consumerOptions,
-        groupId: INVENTORY_GROUP,
-        topics: [TOPICS.orders, TOPICS.inventory],
-        eventTypes: STOCK_HANDLER_TYPES,
-        handle: instrumentHandler(metrics, INVENTORY_GROUP, (e, ctx) => handler.handle(e, ctx)),
-      });
-      onClose(() => consumer.close());
+      const consumers = await Promise.all([
+        startConsumer({
+          ...consumerOptions,
+          groupId: INVENTORY_GROUP,
+          topics: [TOPICS.orders],
+          eventTypes: STOCK_HANDLER_TYPES,
+          accepts: stockHandlerAccepts,
+          handle: instrumentHandler(metrics, INVENTORY_GROUP, (e, ctx) => handler.handle(e, ctx)),
+        }),
+        startConsumer({
+          ...consumerOptions,
+          groupId: INVENTORY_CATALOG_GROUP,
+          topics: [TOPICS.inventory],
+          eventTypes: CATALOG_HANDLER_TYPES,
+          ...PROJECTION_FETCH,
+          handle: instrumentHandler(metrics, INVENTORY_CATALOG_GROUP, (e, ctx) => handler.handle(e, ctx)),
+        }),
+      ]);
+      onClose(() => Promise.all(consumers.map((c) => c.close())));
 
       // Seed: ProductRegistered for every catalog product not registered yet, applied here too so the
       // catalog is readable at once. Deterministic ids: replicas and restarts publish duplicates at most.

@@ -20,17 +20,23 @@ export interface StockHandlerDeps {
  * deterministic event id, so a redelivery after a crash re-publishes the same events and changes
  * nothing. Inventory's own events are handed to the projector. Stock pushes go out once Kafka has the events.
  */
-/** What inventory reads: orders to reserve and settle for, and its own events to project. */
-export const STOCK_HANDLER_TYPES = [
-  'OrderPlaced',
-  'OrderStatusChanged',
-  'ProductRegistered',
-  'ProductRestocked',
-  'StockReserved',
-  'StockReservationRejected',
-  'StockReleased',
-  'StockCommitted',
-] as const;
+/** What the stock group reads: orders to reserve and settle for. */
+export const STOCK_HANDLER_TYPES = ['OrderPlaced', 'OrderStatusChanged'] as const;
+/**
+ * What the catalog group reads: the catalog and restocks to project. Inventory's own reservation events
+ * (StockReserved, …) are read by neither: the handler wrote their state before publishing them, and after a
+ * Redis loss the records that caused them are applied again, so projecting them live would only repeat its
+ * own writes (`npm run rebuild-read-models` still projects them).
+ */
+export const CATALOG_HANDLER_TYPES = ['ProductRegistered', 'ProductRestocked'] as const;
+
+/** Statuses inventory settles stock on; the others are skipped without a Redis command. */
+const SETTLING_STATUSES: ReadonlySet<string> = new Set(['CONFIRMED', 'CANCELLED']);
+
+/** Whether the handler does anything for `event`, known from the event alone. */
+export function stockHandlerAccepts(event: AnyEvent): boolean {
+  return event.type !== 'OrderStatusChanged' || SETTLING_STATUSES.has(event.payload.status);
+}
 
 export function createStockHandler(deps: StockHandlerDeps) {
   const { store } = deps;

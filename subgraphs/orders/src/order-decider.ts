@@ -17,6 +17,10 @@ export interface OrderState {
 
 /** The events the saga reacts to (its consumer skips the others unparsed). */
 export const SAGA_EVENT_TYPES = ['StockReserved', 'StockReservationRejected', 'PaymentAuthorized', 'PaymentDeclined', 'OrderCancellationRequested'] as const;
+/** The saga's events that answer its own steps (on shop.inventory and shop.payments). */
+export const SAGA_ANSWER_EVENT_TYPES = ['StockReserved', 'StockReservationRejected', 'PaymentAuthorized', 'PaymentDeclined'] as const satisfies readonly (typeof SAGA_EVENT_TYPES)[number][];
+/** The saga's events that ask to stop an order (on shop.orders). */
+export const CANCELLATION_EVENT_TYPES = ['OrderCancellationRequested'] as const satisfies readonly (typeof SAGA_EVENT_TYPES)[number][];
 export type SagaEvent = Extract<AnyEvent, { type: (typeof SAGA_EVENT_TYPES)[number] }>;
 
 export type Decision =

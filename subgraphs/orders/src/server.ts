@@ -8,7 +8,7 @@ import { instrumentHandler } from '@shop/service-kit';
 import { startSubgraphService, type SubgraphService } from '@shop/service-kit/subgraph';
 import type { OrdersConfig } from './config.js';
 import { createOrderLoaders } from './loaders.js';
-import { SAGA_EVENT_TYPES } from './order-decider.js';
+import { CANCELLATION_EVENT_TYPES, SAGA_ANSWER_EVENT_TYPES } from './order-decider.js';
 import { createOrderSaga } from './order-saga.js';
 import { createPaymentWorker, PAYMENT_WORKER_TYPES } from './payment-worker.js';
 import { createSimulatedPaymentProvider, type PaymentProvider } from './payment-provider.js';
@@ -17,12 +17,19 @@ import { createOrderStore } from './read-model.js';
 import { createOrdersResolvers, type OrdersContext } from './resolvers.js';
 import { startSagaDeadlines } from './saga-deadline.js';
 
-/** Consumer groups of the orders service (one per role so none waits behind another). */
+/**
+ * Consumer groups of the orders service: one per role so none waits behind another, and each reading only the
+ * topics it acts on. A group fetching at once is woken by every record of its topics, and a wake-up costs more
+ * than the handling of a skipped record: the saga's answers to inventory and payments come from those topics,
+ * while shop.orders (five records an order, none of which the saga needs at once) is read every 100 ms.
+ */
 export const ORDERS_GROUPS = {
   /** Read model + catalog projection; never blocks. */
   projector: 'orders-projector',
-  /** The order state machine. */
+  /** The order state machine, on inventory's and payments' answers. */
   saga: 'orders-saga',
+  /** The order state machine, on cancellation requests (customers and saga deadlines): the same saga, fetched every 100 ms. */
+  cancellations: 'orders-cancellations',
   /** The payment worker. */
   payments: 'orders-payments',
 } as const;
@@ -68,9 +75,18 @@ export function startOrdersService(config: OrdersConfig, opts: StartOrdersOption
         startConsumer({
           ...consumerOptions,
           groupId: ORDERS_GROUPS.saga,
-          topics: [TOPICS.orders, TOPICS.inventory, TOPICS.payments],
-          eventTypes: SAGA_EVENT_TYPES,
+          topics: [TOPICS.inventory, TOPICS.payments],
+          eventTypes: SAGA_ANSWER_EVENT_TYPES,
           handle: instrumentHandler(metrics, ORDERS_GROUPS.saga, (e, ctx) => saga.handle(e, ctx)),
+        }),
+        startConsumer({
+          ...consumerOptions,
+          groupId: ORDERS_GROUPS.cancellations,
+          topics: [TOPICS.orders],
+          eventTypes: CANCELLATION_EVENT_TYPES,
+          // A cancellation waits up to 100 ms more; the saga is spared a wake-up per record of shop.orders.
+          ...PROJECTION_FETCH,
+          handle: instrumentHandler(metrics, ORDERS_GROUPS.cancellations, (e, ctx) => saga.handle(e, ctx)),
         }),
         startConsumer({
           ...consumerOptions,
