@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import { CloseCode, handleProtocols, makeServer, type ServerOptions } from 'graphql-ws';
 import type { Logger } from 'pino';
 import { WebSocket, type WebSocketServer } from 'ws';
@@ -14,6 +15,26 @@ const closeReason = (err: unknown, production: boolean): string => {
   const message = err instanceof Error ? err.message : String(err);
   return production || Buffer.byteLength(message) > 123 ? 'Internal server error' : message;
 };
+
+/**
+ * Returns a function to call before each send: the first send in a turn of the event loop corks the socket and
+ * the turn's end uncorks it, so the frames of one turn (the pushes of one consumer batch, say, multiplexed on the
+ * gateway's one connection) leave in one write. On a virtualised host a write to a loopback socket, with the
+ * wake-up it causes at the other end, costs more than building the frames.
+ */
+function writesPerTurn(raw: Socket): () => void {
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    raw.uncork();
+  };
+  return () => {
+    if (corked || raw.destroyed) return;
+    corked = true;
+    raw.cork();
+    setImmediate(uncork);
+  };
+}
 
 /**
  * graphql-ws's protocol server (`makeServer`) on a `ws` server: what the library's `useServer`
@@ -53,12 +74,14 @@ export function serveGraphQLWs<P extends Record<string, unknown> | undefined>(
             socket.ping();
           }, keepAliveMs)
         : undefined;
+    const beforeSend = writesPerTurn(request.socket);
     const closed = server.opened(
       {
         protocol: socket.protocol,
         send: (data) =>
           new Promise<void>((resolve, reject) => {
             if (socket.readyState !== WebSocket.OPEN) return resolve();
+            beforeSend();
             socket.send(data, (err) => (err ? reject(err) : resolve()));
           }),
         close: (code, reason) => socket.close(code, reason),
