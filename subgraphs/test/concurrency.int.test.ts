@@ -175,6 +175,33 @@ describe('crash in the middle of a handler, then redelivery', () => {
     expect(await store.history(orderId)).toHaveLength(2);
     await pubsub.close();
   });
+  it('orders: a state one replica remembers is never trusted past another replica\'s write', async () => {
+    const store = createOrderStore(sys.redis);
+    const pubsub = new RedisPubSub({ publisher: new Redis(sys.redisUrl), subscriber: new Redis(sys.redisUrl) });
+    const metrics = createServiceMetrics('orders-test');
+    const [a, b] = [createOrderSaga({ store, pubsub, logger: sys.logger, metrics }), createOrderSaga({ store, pubsub, logger: sys.logger, metrics })];
+    const orderId = `ord_${randomUUID().replaceAll('-', '')}`;
+    await store.place({
+      id: orderId,
+      customerId: 'erin',
+      lines: [{ productId: 'prd_crash', quantity: 1, unitPrice: { amount: 100, currency: 'USD' } }],
+      total: { amount: 100, currency: 'USD' },
+      paymentToken: 'tok_visa',
+      createdAt: new Date().toISOString(),
+      deadlineAt: new Date(Date.now() + 600_000).toISOString(),
+      idempotencyKey: null,
+    });
+    const meta = { key: orderId, correlationId: 'replicas-test' };
+    // Replica a reserves (and remembers INVENTORY_RESERVED); replica b cancels behind its back.
+    await a.handle(createEvent('StockReserved', { orderId, lines: [{ productId: 'prd_crash', quantity: 1 }] }, meta), delivery());
+    await b.handle(createEvent('OrderCancellationRequested', { orderId, requestedBy: 'erin', reason: 'changed my mind' }, meta), delivery());
+    // The payment reaches a, whose memory still says INVENTORY_RESERVED: the write is refused and the decision made again.
+    const paid = delivery();
+    expect(await a.handle(createEvent('PaymentAuthorized', { orderId, authorizationId: 'auth_1' }, meta), paid)).toBe('ignored');
+    expect(paid.emitted).toEqual([]);
+    expect((await store.history(orderId)).map((h) => h.status)).toEqual(['PENDING', 'INVENTORY_RESERVED', 'CANCELLED']);
+    await pubsub.close();
+  });
 });
 
 describe('notifications', () => {

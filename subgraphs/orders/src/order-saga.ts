@@ -4,15 +4,27 @@ import { EventError, inSpan, SpanKind, withTrace, type AnyEvent } from '@shop/ev
 import type { HandleOutcome, HandlerContext } from '@shop/events/kafka';
 import type { ServiceMetrics } from '@shop/service-kit';
 import { orderChannels } from './keys.js';
-import { decide, isSagaEvent } from './order-decider.js';
-import type { OrderStore } from './read-model.js';
+import { decide, evolve, isSagaEvent, type OrderState } from './order-decider.js';
+import { OrderStateCache } from './order-state-cache.js';
+import { isFinal, type OrderStore, type StatusChange } from './read-model.js';
 
 export { statusChangedEventId } from './order-decider.js';
 
 /** How long an event may wait for its order to appear in the read model before it is dead-lettered. */
 const MISSING_ORDER_GRACE_MS = 60_000;
-/** Decisions retried on a lost race (another replica wrote the order meanwhile) before the consumer's own retry. */
-const MAX_DECIDE_ROUNDS = 5;
+/**
+ * Decisions retried on a lost race (another replica wrote the order meanwhile) before the consumer's own retry;
+ * one more when the first was made on a remembered state.
+ */
+const MAX_DECIDE_ROUNDS = 6;
+
+/** The state after `changes`, decided for `causes`, are stored. */
+function afterStoring(state: OrderState, changes: readonly StatusChange[], causes: readonly string[]): OrderState {
+  const next = changes.reduce(evolve, state);
+  const all = new Map(state.causes);
+  causes.forEach((cause, i) => all.set(cause, changes[i]!.sequence));
+  return { ...next, causes: all };
+}
 
 export interface OrderSagaDeps {
   readonly store: OrderStore;
@@ -33,14 +45,24 @@ export type SagaContext = Pick<HandlerContext, 'emit' | 'afterEmit'>;
  */
 export function createOrderSaga(deps: OrderSagaDeps) {
   const now = deps.now ?? (() => new Date());
+  const remembered = new OrderStateCache();
 
   async function handle(event: AnyEvent, ctx: SagaContext): Promise<HandleOutcome> {
     // Not the saga's event: answered without a Redis round trip.
     if (!isSagaEvent(event)) return 'ignored';
     const { orderId } = event.payload;
+    let fromMemory = remembered.get(orderId);
     for (let round = 1; round <= MAX_DECIDE_ROUNDS; round++) {
-      const state = await deps.store.loadState(orderId);
+      const state = fromMemory ?? (await deps.store.loadState(orderId));
       const decision = decide(state, event, now().toISOString());
+      if (fromMemory) {
+        fromMemory = undefined;
+        // Only a decision that writes is checked (by the write); anything else is decided again on Redis.
+        if (decision.kind !== 'decided' || decision.changes.length === 0) {
+          remembered.delete(orderId);
+          continue;
+        }
+      }
       switch (decision.kind) {
         case 'ignore':
           return 'ignored';
@@ -57,8 +79,12 @@ export function createOrderSaga(deps: OrderSagaDeps) {
           if (decision.changes.length > 0) {
             const transition = { 'shop.order.id': orderId, 'shop.order.from': state!.status, 'shop.order.to': decision.changes.at(-1)!.status, 'shop.event.type': event.type };
             const stored = await inSpan('order transition', SpanKind.INTERNAL, transition, () => deps.store.applyChanges(state!.id, state!.sequence, decision.changes, decision.causes));
+            if (stored !== 'stored') remembered.delete(orderId);
             if (stored === 'conflict') continue;
             if (stored === 'missing') throw new EventError(`order ${orderId} vanished while deciding`, { retriable: true });
+            const after = afterStoring(state!, decision.changes, decision.causes);
+            if (isFinal(after.status)) remembered.delete(orderId);
+            else remembered.set(after);
             for (const c of decision.changes) deps.metrics.sagaTransitions.inc({ from: c.previous ?? 'none', to: c.status });
           } else {
             deps.logger.info({ orderId, eventType: event.type }, 'already applied, publishing its changes again');

@@ -72,6 +72,7 @@ local cur = redis.call('HGET', KEYS[1], 'seq')
 if not cur then return -1 end
 local seq = tonumber(ARGV[1])
 if tonumber(cur) ~= seq then return 0 end
+if ARGV[4] ~= '' and redis.call('HGET', KEYS[1], 'status') ~= ARGV[4] then return 0 end
 local n = tonumber(ARGV[6])
 for i = 1, n do
   redis.call('RPUSH', KEYS[2], ARGV[6 + i])
@@ -222,10 +223,12 @@ export function createOrderStore(redis: Redis) {
       const r = await applyChangesScript(
         redis,
         [orderKeys.order(orderId), orderKeys.history(orderId), orderKeys.causes(orderId)],
-        [expectedSequence, last.status, last.at, '', '', changes.length, ...changes.map(historyEntry), ...causes],
+        // The status the first change leaves, too: a decision made on a remembered state must find it unchanged.
+        [expectedSequence, last.status, last.at, changes[0]!.previous ?? '', '', changes.length, ...changes.map(historyEntry), ...causes],
       );
-      // A crash before this leaves a deadline behind: the poller's cancellation request is then ignored.
-      if (r === 1 && isFinal(last.status)) await redis.zrem(orderKeys.deadlines(orderId), orderId);
+      // Not awaited: a deadline left behind (a crash, a failed ZREM) only makes the poller publish a cancellation
+      // request the saga ignores, and the final change need not wait for another round trip.
+      if (r === 1 && isFinal(last.status)) void redis.zrem(orderKeys.deadlines(orderId), orderId).catch(() => undefined);
       return r === 1 ? 'stored' : r === 0 ? 'conflict' : 'missing';
     },
 

@@ -55,6 +55,8 @@ describe('order read model', () => {
     expect(await store.applyChanges(o.id, 1, [change(o.id, 2, 'INVENTORY_RESERVED', 'PENDING')], ['e1:INVENTORY_RESERVED'])).toBe('stored');
     // Decided on sequence 1 again (a racing replica): refused, nothing written.
     expect(await store.applyChanges(o.id, 1, [change(o.id, 2, 'REJECTED', 'PENDING')], ['e2:REJECTED'])).toBe('conflict');
+    // Decided on the right sequence but another status (a remembered state gone stale): refused too.
+    expect(await store.applyChanges(o.id, 2, [change(o.id, 3, 'CANCELLED', 'PENDING')], ['e4:CANCELLED'])).toBe('conflict');
     expect(
       await store.applyChanges(o.id, 2, [change(o.id, 3, 'PAYMENT_AUTHORIZED', 'INVENTORY_RESERVED'), change(o.id, 4, 'CANCELLED', 'PAYMENT_AUTHORIZED', 'a "quoted" / reason')], ['e3:PAYMENT_AUTHORIZED', 'e3:CANCELLED']),
     ).toBe('stored');
