@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { DEFAULT_PORTS } from '@shop/service-kit';
-import { freePort, httpOk, spawnManaged, tcpOk, TSX_NODE_ARGS, waitUntil, type ManagedProcess } from './processes.js';
+import { freePort, httpOk, SERVICE_NODE_ARGS, spawnManaged, tcpOk, TSX_NODE_ARGS, waitUntil, type ManagedProcess } from './processes.js';
 import { clusterInfo, startRedisCluster } from './redis-cluster.js';
 
 export const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -65,8 +65,8 @@ export type Runtime = 'tsx' | 'compiled';
 
 /** Node arguments that start the entry point `path` (e.g. `gateway/src/main.ts`); compiled, its `dist/main.js` twin. */
 export function serviceEntry(path: string, runtime: Runtime = 'tsx'): string[] {
-  if (runtime === 'tsx') return [...TSX_NODE_ARGS, join(REPO_ROOT, path)];
-  return [join(REPO_ROOT, path.replace('/src/', '/dist/').replace(/\.ts$/, '.js'))];
+  if (runtime === 'tsx') return [...SERVICE_NODE_ARGS, ...TSX_NODE_ARGS, join(REPO_ROOT, path)];
+  return [...SERVICE_NODE_ARGS, join(REPO_ROOT, path.replace('/src/', '/dist/').replace(/\.ts$/, '.js'))];
 }
 
 /**
