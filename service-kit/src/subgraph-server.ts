@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer, HeaderMap, type ApolloServerPlugin, type GraphQLRequestListener } from '@apollo/server';
-import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 import type { GraphQLFormattedError, GraphQLSchema, ExecutionResult } from 'graphql';
 import { WebSocketServer } from 'ws';
 import type { Logger } from 'pino';
@@ -147,7 +147,9 @@ export async function startSubgraphServer<TContext extends object>(opts: Subgrap
     // The service's main.ts owns SIGTERM (consumers must leave their groups first); Apollo's own
     // handler would re-raise the signal and kill the process half-way through that.
     stopOnTerminationSignals: false,
-    plugins: [subgraphResponsePlugin, ApolloServerPluginCacheControlDisabled()],
+    // No federated traces (ftv1): the gateway never asks for them (it traces with OpenTelemetry), and the plugin
+    // costs every request a trace tree all the same.
+    plugins: [subgraphResponsePlugin, ApolloServerPluginCacheControlDisabled(), ApolloServerPluginInlineTraceDisabled()],
   });
   await apollo.start();
   const maxBodyBytes = opts.maxBodyBytes ?? 1024 * 1024;
