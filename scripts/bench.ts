@@ -40,8 +40,13 @@ const BENCHES: readonly Bench[] = [
   {
     name: 'gateway',
     file: 'bench/gateway.ts',
-    timeoutMs: 6 * 60_000,
-    goals: ['at least 3× the throughput of the stock gateway on the same query', 'p50 overhead at most 2 ms over the direct subgraph calls'],
+    // Seven targets × two queries × two rounds of 12 s loaded, five of 6 s unloaded, and the starts of five gateway processes.
+    timeoutMs: 11 * 60_000,
+    goals: [
+      'at least 1.5× the throughput of Hive Gateway on the Rust runtime (its defaults) on the order query and on the products page, with subgraph CPU per request at most Hive\'s',
+      'at least 3× the throughput of the stock gateway on the same query',
+      'p50 overhead at most 2 ms over the direct subgraph calls',
+    ],
     quickArgs: ['--duration', '3', '--warmup', '1', '--latency-duration', '2', '--rounds', '1'],
   },
   {
