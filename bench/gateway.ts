@@ -6,8 +6,9 @@
  *             customers at once, each in-flight slot its own customer (token): public data, the same
  *             for everyone, though every request carries a different identity;
  * through
- *   (a) our gateway, with its in-flight sharing of subgraph fetches (default) and without it
- *       (a second gateway with DEDUP_SUBGRAPHS_OFF=*),
+ *   (a) our gateway with its defaults (in-flight sharing of identical client queries and of
+ *       identical subgraph fetches), with only the latter (DEDUP_INBOUND=false), and with neither
+ *       (DEDUP_INBOUND=false DEDUP_SUBGRAPHS_OFF=*): one more gateway process each,
  *   (b) stock `@apollo/gateway` + `@apollo/server` (default settings, own process),
  *   (c) Hive Gateway 2.15.1 with its defaults (in-flight deduplication on) and with it off (its HTTP
  *       transport's `deduplicateInflightRequests: false`), and on Hive Router's Rust runtime with its
@@ -99,11 +100,12 @@ const QUERY_LABEL: Record<QueryName, string> = {
   products: `products page (${PAGE}), ${CONCURRENCY} customers`,
 };
 
-type TargetName = 'direct' | 'ours' | 'oursNoDedup' | 'stock' | 'hive' | 'hiveNoDedup' | 'hiveRust';
+type TargetName = 'direct' | 'ours' | 'oursNoInbound' | 'oursNoDedup' | 'stock' | 'hive' | 'hiveNoDedup' | 'hiveRust';
 const LABEL: Record<TargetName, string> = {
   direct: 'direct to subgraphs',
-  ours: 'our gateway (defaults: fetch sharing on)',
-  oursNoDedup: 'our gateway, DEDUP_SUBGRAPHS_OFF=*',
+  ours: 'our gateway (defaults: sharing on)',
+  oursNoInbound: 'our gateway, fetch sharing only',
+  oursNoDedup: 'our gateway, no sharing',
   stock: 'stock @apollo/gateway + @apollo/server',
   hive: 'Hive Gateway 2.15.1 (defaults: dedup on)',
   hiveNoDedup: 'Hive Gateway 2.15.1, dedup off',
@@ -113,7 +115,8 @@ const LABEL: Record<TargetName, string> = {
 const GATEWAY_PROCESS: Record<TargetName, string | undefined> = {
   direct: undefined,
   ours: 'our gateway',
-  oursNoDedup: 'our gateway (no dedup)',
+  oursNoInbound: 'our gateway (fetch sharing only)',
+  oursNoDedup: 'our gateway (no sharing)',
   stock: 'stock gateway',
   hive: 'hive gateway',
   hiveNoDedup: 'hive gateway (no dedup)',
@@ -140,28 +143,32 @@ async function main() {
   const notificationsUrl = system.subgraphUrls.notifications[0]!;
   const peerSubgraphUrls = JSON.stringify({ orders: ordersUrl.href, inventory: inventoryUrl.href, notifications: notificationsUrl });
 
-  // Our gateway again, the same but for its sharing of subgraph fetches, on the same subgraphs.
-  const noDedupPort = await freePort();
-  const oursNoDedup = spawnManaged({
-    name: 'gateway-no-dedup',
-    command: process.execPath,
-    args: serviceEntry('gateway/src/main.ts'),
-    cwd: REPO_ROOT,
-    env: {
-      ...BENCH_ENV,
-      PORT: String(noDedupPort),
-      HOST: '127.0.0.1',
-      REDIS_URL: system.redisUrl,
-      ORDERS_URL: ordersUrl.href,
-      INVENTORY_URL: inventoryUrl.href,
-      NOTIFICATIONS_URL: notificationsUrl,
-      DEV_TOKENS: 'true',
-      DEDUP_SUBGRAPHS_OFF: '*',
-    },
-    logFile: join(system.dataDir, 'logs', 'gateway-no-dedup.log'),
-  });
-  onCleanup(() => oursNoDedup.stop());
-  const oursNoDedupUrl = new URL(`http://127.0.0.1:${noDedupPort}/graphql`);
+  // Our gateway again, the same but for its sharing, on the same subgraphs and Redis.
+  const startOurs = async (name: string, env: Record<string, string>) => {
+    const port = await freePort();
+    const proc = spawnManaged({
+      name,
+      command: process.execPath,
+      args: serviceEntry('gateway/src/main.ts'),
+      cwd: REPO_ROOT,
+      env: {
+        ...BENCH_ENV,
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        REDIS_URL: system.redisUrl,
+        ORDERS_URL: ordersUrl.href,
+        INVENTORY_URL: inventoryUrl.href,
+        NOTIFICATIONS_URL: notificationsUrl,
+        DEV_TOKENS: 'true',
+        ...env,
+      },
+      logFile: join(system.dataDir, 'logs', `${name}.log`),
+    });
+    onCleanup(() => proc.stop());
+    return { proc, url: new URL(`http://127.0.0.1:${port}/graphql`) };
+  };
+  const oursNoInbound = await startOurs('gateway-fetch-sharing-only', { DEDUP_INBOUND: 'false' });
+  const oursNoDedup = await startOurs('gateway-no-sharing', { DEDUP_INBOUND: 'false', DEDUP_SUBGRAPHS_OFF: '*' });
 
   const stock = spawnManaged({
     name: 'stock-gateway',
@@ -201,8 +208,10 @@ async function main() {
   const hiveNoDedup = await startHive('hive-gateway-no-dedup', { rust: false, dedup: false });
   const hiveRust = routerRuntime ? await startHive('hive-gateway-rust', { rust: true, dedup: true }) : undefined;
   if (!hiveRust) console.log('Hive Router runtime (@graphql-hive/router-runtime) did not install: that peer is left out');
-  await waitReady(oursNoDedupUrl, 60_000);
-  console.log(`our gateway without fetch sharing at ${oursNoDedupUrl.href} (pid ${oursNoDedup.pid()})`);
+  for (const [what, { proc, url }] of [['fetch sharing only', oursNoInbound], ['no sharing', oursNoDedup]] as const) {
+    await waitReady(url, 60_000);
+    console.log(`our gateway, ${what}, at ${url.href} (pid ${proc.pid()})`);
+  }
 
   const pools: Pool[] = [];
   const pool = (url: URL) => {
@@ -215,7 +224,8 @@ async function main() {
   });
   const gatewayUrls: Partial<Record<TargetName, URL>> = {
     ours: new URL(system.gatewayUrl),
-    oursNoDedup: oursNoDedupUrl,
+    oursNoInbound: oursNoInbound.url,
+    oursNoDedup: oursNoDedup.url,
     stock: stockUrl,
     hive: hive.url,
     hiveNoDedup: hiveNoDedup.url,
@@ -309,7 +319,8 @@ async function main() {
 
   const pids: Record<string, number | undefined> = {
     'our gateway': system.pidOf('gateway-1'),
-    'our gateway (no dedup)': oursNoDedup.pid(),
+    'our gateway (fetch sharing only)': oursNoInbound.proc.pid(),
+    'our gateway (no sharing)': oursNoDedup.proc.pid(),
     'stock gateway': stock.pid(),
     'hive gateway': hive.peer.pid(),
     'hive gateway (no dedup)': hiveNoDedup.peer.pid(),
@@ -331,8 +342,8 @@ async function main() {
     cpu: Record<string, number>;
     /** CPU seconds used during the run, by process. */
     cpuSeconds: Record<string, number>;
-    /** Our gateways: subgraph fetches sent and shared during the run (gateway_subgraph_fetches_total). */
-    fetches?: { sent: number; shared: number };
+    /** Our gateways: subgraph fetches sent and shared, client queries shared, during the run (from /metrics). */
+    fetches?: SharingCounts;
   }
   const runs: Run[] = [];
   const profileOurs = async <T>(query: QueryName, during: () => Promise<T>): Promise<T> => {
@@ -357,8 +368,8 @@ async function main() {
     const check = correct[query];
     const send = calls[query][target]!;
     const call = async (slot: number) => check(await send(slot));
-    const fetchesUrl = target === 'ours' || target === 'oursNoDedup' ? gatewayUrls[target] : undefined;
-    const fetchesBefore = fetchesUrl ? await subgraphFetches(fetchesUrl) : undefined;
+    const fetchesUrl = target.startsWith('ours') ? gatewayUrls[target] : undefined;
+    const fetchesBefore = fetchesUrl ? await sharingCounts(fetchesUrl) : undefined;
     const before = cpuNow();
     const selfBefore = process.cpuUsage();
     const t0 = performance.now();
@@ -368,7 +379,7 @@ async function main() {
     const wall = (performance.now() - t0) / 1000;
     const self = process.cpuUsage(selfBefore);
     const after = cpuNow();
-    const fetchesAfter = fetchesUrl ? await subgraphFetches(fetchesUrl) : undefined;
+    const fetchesAfter = fetchesUrl ? await sharingCounts(fetchesUrl) : undefined;
     const used: Record<string, number> = { 'load generator': (self.user + self.system) / 1e6 };
     for (const k of Object.keys(after)) used[k] = after[k]! - before[k]!;
     const cpu: Record<string, number> = {};
@@ -376,10 +387,11 @@ async function main() {
     let ours = 0;
     for (const [k, v] of Object.entries(cpu)) if (k !== 'machine') ours += v;
     cpu['other processes'] = Math.max(0, cpu.machine! - ours);
-    const fetches = fetchesBefore && fetchesAfter ? { sent: fetchesAfter.sent - fetchesBefore.sent, shared: fetchesAfter.shared - fetchesBefore.shared } : undefined;
+    const fetches = fetchesBefore && fetchesAfter ? { sent: fetchesAfter.sent - fetchesBefore.sent, shared: fetchesAfter.shared - fetchesBefore.shared, queriesShared: fetchesAfter.queriesShared - fetchesBefore.queriesShared } : undefined;
     runs.push({ query, target, concurrency, round, result, samples, cpu, cpuSeconds: used, ...(fetches ? { fetches } : {}) });
+    const perResponse = (name: string | undefined) => (name ? (used[name]! / Math.max(1, result.completedTotal)) * 1000 : NaN);
     console.log(
-      `  ${query.padEnd(8)} ${LABEL[target].padEnd(44)} c=${String(concurrency).padStart(2)}  ${fmtInt(result.throughput).padStart(6)} req/s  p50 ${fmt(result.latency.p50)} ms  p99 ${fmt(result.latency.p99)} ms  failed ${result.failed}${result.firstError ? ` (${result.firstError})` : ''}  [other processes ${fmt(cpu['other processes']!, 0)}% CPU]`,
+      `  ${query.padEnd(8)} ${LABEL[target].padEnd(44)} c=${String(concurrency).padStart(2)}  ${fmtInt(result.throughput).padStart(6)} req/s  p50 ${fmt(result.latency.p50)} ms  p99 ${fmt(result.latency.p99)} ms  failed ${result.failed}${result.firstError ? ` (${result.firstError})` : ''}  CPU ms/request: gateway ${fmt(perResponse(GATEWAY_PROCESS[target]))}, subgraphs ${fmt(perResponse('orders') + perResponse('inventory'))}  [other processes ${fmt(cpu['other processes']!, 0)}% CPU]`,
     );
   };
 
@@ -410,9 +422,10 @@ async function main() {
     cpu: Record<string, number>;
     /** CPU milliseconds per response (warm-up included), by process: robust to other load on the machine. */
     cpuMsPerRequest: Record<string, number>;
-    /** Our gateways: subgraph fetches sent per response, and the share of fetches that were shared. */
+    /** Our gateways: subgraph fetches sent per response, the share of fetches shared, the share of queries that shared another's run. */
     fetchesSentPerRequest?: number;
     fetchesSharedShare?: number;
+    queriesSharedShare?: number;
   }
   const pool_ = (query: QueryName, target: TargetName, concurrency: number): Pooled | undefined => {
     const mine = runs.filter((r) => r.query === query && r.target === target && r.concurrency === concurrency);
@@ -433,6 +446,7 @@ async function main() {
     const withFetches = mine.filter((r) => r.fetches);
     const sent = withFetches.reduce((s, r) => s + r.fetches!.sent, 0);
     const shared = withFetches.reduce((s, r) => s + r.fetches!.shared, 0);
+    const queriesShared = withFetches.reduce((s, r) => s + r.fetches!.queriesShared, 0);
     return {
       query,
       target,
@@ -444,7 +458,7 @@ async function main() {
       latency: distribution(all),
       cpu,
       cpuMsPerRequest,
-      ...(withFetches.length ? { fetchesSentPerRequest: sent / responses, fetchesSharedShare: shared / Math.max(1, sent + shared) } : {}),
+      ...(withFetches.length ? { fetchesSentPerRequest: sent / responses, fetchesSharedShare: shared / Math.max(1, sent + shared), queriesSharedShare: queriesShared / responses } : {}),
     };
   };
   const pooled = [
@@ -486,13 +500,18 @@ async function main() {
     [`${q}: throughput ours / Hive Gateway (its defaults)`, `${fmt(throughputRatio(q, 'hive'))}×`],
     [`${q}: throughput ours / stock`, `${fmt(throughputRatio(q, 'stock'))}×`],
     [`${q}: throughput ours / direct`, `${fmt(throughputRatio(q, 'direct'))}×`],
-    [`${q}: throughput ours with / without fetch sharing`, `${fmt(throughputRatio(q, 'oursNoDedup'))}×`],
+    [`${q}: throughput ours with all sharing / fetch sharing only / none`, `${fmtInt(loaded(q, 'ours').throughput)} / ${fmtInt(loaded(q, 'oursNoInbound').throughput)} / ${fmtInt(loaded(q, 'oursNoDedup').throughput)} req/s`],
+    [`${q}: gateway CPU per request, ours with all sharing / fetch sharing only / none`, `${fmt(gatewayCpuMs(q, 'ours'))} / ${fmt(gatewayCpuMs(q, 'oursNoInbound'))} / ${fmt(gatewayCpuMs(q, 'oursNoDedup'))} ms`],
     [`${q}: throughput Hive Gateway with / without its dedup`, `${fmt(loaded(q, 'hive').throughput / loaded(q, 'hiveNoDedup').throughput)}×`],
     [`${q}: gateway CPU per request, ours / Hive Rust / Hive / stock`, `${[gatewayCpuMs(q, 'ours'), gatewayCpuMs(q, 'hiveRust'), gatewayCpuMs(q, 'hive'), gatewayCpuMs(q, 'stock')].map((v) => fmt(v)).join(' / ')} ms`],
     [`${q}: subgraph CPU per request, ours / Hive Rust / Hive / stock`, `${[subgraphCpuMs(q, 'ours'), subgraphCpuMs(q, 'hiveRust'), subgraphCpuMs(q, 'hive'), subgraphCpuMs(q, 'stock')].map((v) => fmt(v, 3)).join(' / ')} ms`],
     [
-      `${q}: our subgraph fetches sent per request, with / without sharing (share of fetches shared)`,
-      `${fmt(loaded(q, 'ours').fetchesSentPerRequest ?? NaN)} / ${fmt(loaded(q, 'oursNoDedup').fetchesSentPerRequest ?? NaN)} (${fmt((loaded(q, 'ours').fetchesSharedShare ?? NaN) * 100, 0)}%)`,
+      `${q}: our subgraph fetches sent per request, all sharing / fetch sharing only / none`,
+      [loaded(q, 'ours'), loaded(q, 'oursNoInbound'), loaded(q, 'oursNoDedup')].map((p) => fmt(p.fetchesSentPerRequest ?? NaN)).join(' / '),
+    ],
+    [
+      `${q}: share of our requests that shared another's run (all sharing); of fetches shared (fetch sharing only)`,
+      `${fmt((loaded(q, 'ours').queriesSharedShare ?? NaN) * 100, 0)}%; ${fmt((loaded(q, 'oursNoInbound').fetchesSharedShare ?? NaN) * 100, 0)}%`,
     ],
   ];
   const comparison: ResultTable = {
@@ -561,7 +580,7 @@ async function main() {
     'Identity: our gateway verifies each JWT and sends the signed x-shop-identity header only with the subgraph fetches that need it (`@authenticated`), so public fetches are the same for every customer and can be shared. The peers verify no JWT (which only makes them cheaper): they read the caller from the bearer token and add its signed x-shop-identity header to every subgraph request, as a gateway without per-fetch identity rules must (inventory has personal fields too); their deduplication then only shares requests of the same customer.',
     'Stock gateway: @apollo/gateway + @apollo/server standalone with default settings (no deduplication), in its own process, the same supergraph file with this run\'s subgraph URLs.',
     'Hive Gateway: @graphql-hive/gateway 2.15.1 (bench/peers/hive, its own folder and lockfile, @graphql-tools/delegate overridden to 12.2.1 as it needs) with its defaults, in-flight deduplication of identical subgraph requests included; "dedup off" is the same with its HTTP transport\'s `deduplicateInflightRequests: false` (`transportEntries: { "*.http": … }`). The Rust-runtime peer is the defaults with HIVE_ROUTER_RUNTIME=true (@graphql-hive/router-runtime).',
-    'Our gateway without sharing: a second gateway process, the same code and settings with DEDUP_SUBGRAPHS_OFF=*, on the same subgraphs and Redis.',
+    'Our gateway: its defaults share identical client queries in flight at once (one run, keyed on the whole operation, and on the caller when a fetch of the plan carries an identity) and identical subgraph fetches in flight at once. "Fetch sharing only" is another gateway process with DEDUP_INBOUND=false, "no sharing" one with DEDUP_INBOUND=false DEDUP_SUBGRAPHS_OFF=*: the same code and settings otherwise, on the same subgraphs and Redis.',
     'Direct: order: orders `order(id)` then inventory `_entities` for the distinct products, sequentially, merged in the load generator (which a gateway saves the client from doing); products: inventory `products` itself, without an identity.',
     differing.length ? `WARNING: the targets returned different data before the runs for: ${differing.join(', ')} (see the log).` : 'All targets returned identical data for each query before the runs.',
     ...runs.filter((r) => r.result.cappedByCount).map((r) => `${r.target} (${r.query}) at ${r.concurrency} in flight (round ${r.round}) stopped at the request cap (${MAX_REQUESTS}).`),
@@ -590,7 +609,7 @@ async function main() {
       loadAverage: { before: loadAvgBefore, after: loadAvgAfter },
       pooled,
       runs: runs.map(({ samples: _samples, ...r }) => r),
-      ratios: Object.fromEntries(QUERIES.map((q) => [q, { stock: throughputRatio(q, 'stock'), hive: throughputRatio(q, 'hive'), hiveRust: throughputRatio(q, 'hiveRust'), oursNoDedup: throughputRatio(q, 'oursNoDedup') }])),
+      ratios: Object.fromEntries(QUERIES.map((q) => [q, { stock: throughputRatio(q, 'stock'), hive: throughputRatio(q, 'hive'), hiveRust: throughputRatio(q, 'hiveRust'), oursNoInbound: throughputRatio(q, 'oursNoInbound'), oursNoDedup: throughputRatio(q, 'oursNoDedup') }])),
       overheadLoadedMs: overheadLoaded,
       overheadSingleMs: overheadSingle,
     },
@@ -602,14 +621,26 @@ function sumCpu(pids: number[]): number {
   return pids.reduce((s, p) => s + (cpuSeconds(p) || 0), 0);
 }
 
-/** `gateway_subgraph_fetches_total` of one of our gateways, summed over subgraphs, by outcome. */
-async function subgraphFetches(graphqlUrl: URL): Promise<{ sent: number; shared: number }> {
+interface SharingCounts {
+  /** Subgraph fetches sent, and shared with one in flight (`gateway_subgraph_fetches_total`, all subgraphs). */
+  sent: number;
+  shared: number;
+  /** Client queries that shared another's run (`gateway_inbound_queries_total{outcome="shared"}`). */
+  queriesShared: number;
+}
+
+/** The sharing counters of one of our gateways, from its `/metrics`. */
+async function sharingCounts(graphqlUrl: URL): Promise<SharingCounts> {
   const text = await (await fetch(new URL('/metrics', graphqlUrl), { signal: AbortSignal.timeout(5_000) })).text();
-  const out = { sent: 0, shared: 0 };
+  const out: SharingCounts = { sent: 0, shared: 0, queriesShared: 0 };
+  const value = (line: string) => Number(line.slice(line.lastIndexOf(' ') + 1)) || 0;
   for (const line of text.split('\n')) {
-    if (!line.startsWith('gateway_subgraph_fetches_total{')) continue;
-    const outcome = /outcome="(sent|shared)"/.exec(line)?.[1] as 'sent' | 'shared' | undefined;
-    if (outcome) out[outcome] += Number(line.slice(line.lastIndexOf(' ') + 1)) || 0;
+    if (line.startsWith('gateway_subgraph_fetches_total{')) {
+      const outcome = /outcome="(sent|shared)"/.exec(line)?.[1] as 'sent' | 'shared' | undefined;
+      if (outcome) out[outcome] += value(line);
+    } else if (line.startsWith('gateway_inbound_queries_total{') && line.includes('outcome="shared"')) {
+      out.queriesShared += value(line);
+    }
   }
   return out;
 }
