@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningGateway } from '../src/server.js';
-import { startTestGateway, tokenFor } from './fixtures/gateway.js';
+import type { Client } from 'graphql-ws';
+import { startTestGateway, tokenFor, wsClient } from './fixtures/gateway.js';
 import { startRedis, type TestRedis } from './fixtures/redis.js';
 import { startTestGraph, type TestGraph, type TestSubgraph } from './fixtures/subgraphs.js';
 
@@ -38,6 +39,14 @@ async function counter(gateway: RunningGateway, name: string, labels: Record<str
 const fetches = (gateway: RunningGateway, subgraph: string, outcome: 'sent' | 'shared') => counter(gateway, 'gateway_subgraph_fetches_total', { subgraph, outcome });
 /** `gateway_inbound_queries_total{outcome}`. */
 const inbound = (gateway: RunningGateway, outcome: 'executed' | 'shared') => counter(gateway, 'gateway_inbound_queries_total', { outcome });
+
+/** One query over graphql-ws: its one result. */
+function wsQuery(client: Client, payload: { query: string; variables?: Record<string, unknown> }): Promise<Body> {
+  return new Promise((resolve, reject) => {
+    let result: Body = {};
+    client.subscribe(payload, { next: (r) => (result = r as Body), error: reject, complete: () => resolve(result) });
+  });
+}
 
 /** HTTP requests a subgraph received while `run` ran. */
 async function received<T>(subgraph: TestSubgraph, run: () => Promise<T>): Promise<{ count: number; result: T }> {
@@ -263,6 +272,27 @@ describe('in-flight sharing of client queries (inbound)', () => {
       expect(order).toMatchObject({ id, customerId: who });
       expect(order!.notifications.length).toBeGreaterThan(0);
       for (const n of order!.notifications) expect(n.orderId).toBe(id);
+    }
+  });
+
+  it('shares over graphql-ws by the same rule, with HTTP requests too, and never across customers', async () => {
+    graph.orders.delayMs = HOLD_MS;
+    graph.notifications.delayMs = HOLD_MS / 3;
+    graph.inventory.delayMs = HOLD_MS / 3;
+    const alice = wsClient(gateway, { Authorization: `Bearer ${tokens.alice}` });
+    const bob = wsClient(gateway, { Authorization: `Bearer ${tokens.bob}` });
+    try {
+      const ask = { query: ORDER_WITH_NOTIFICATIONS, variables: { id: 'o1' } };
+      const before = { executed: await inbound(gateway, 'executed'), shared: await inbound(gateway, 'shared') };
+      const { count, result } = await received(graph.orders, () => Promise.all([wsQuery(alice, ask), wsQuery(bob, ask), post(gateway, ask, tokens.alice), post(gateway, ask, tokens.bob)]));
+      expect(count).toBe(2);
+      expect((await inbound(gateway, 'executed')) - before.executed).toBe(2);
+      expect((await inbound(gateway, 'shared')) - before.shared).toBe(2);
+      const [aliceWs, bobWs, aliceHttp, bobHttp] = result;
+      for (const r of [aliceWs, aliceHttp]) expect(r?.data?.order).toMatchObject({ id: 'o1', customerId: 'alice' });
+      for (const r of [bobWs, bobHttp]) expect(r?.data?.order).toBeNull();
+    } finally {
+      await Promise.all([alice.dispose(), bob.dispose()]);
     }
   });
 
