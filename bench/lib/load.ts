@@ -14,8 +14,11 @@ export interface LoadOptions {
   readonly durationMs: number;
   /** Hard cap on requests sent in total (warm-up included), so a run is bounded even if the target is very fast. */
   readonly maxRequests: number;
-  /** One request; resolves true when the response was correct, false (or throws) otherwise. */
-  readonly call: () => Promise<boolean>;
+  /**
+   * One request; resolves true when the response was correct, false (or throws) otherwise. `worker`
+   * (0 … concurrency − 1) is the in-flight slot sending it, e.g. to give each slot its own customer.
+   */
+  readonly call: (worker: number) => Promise<boolean>;
 }
 
 export interface LoadResult {
@@ -53,14 +56,14 @@ export async function runLoad(opts: LoadOptions): Promise<LoadRun> {
   let lastDone = measureFrom;
   let completedTotal = 0;
 
-  const worker = async () => {
+  const worker = async (slot: number) => {
     while (sent < opts.maxRequests) {
       const t0 = performance.now();
       if (t0 >= stopAt) return;
       sent++;
       let ok = false;
       try {
-        ok = await opts.call();
+        ok = await opts.call(slot);
         if (!ok) firstError ??= 'incorrect response';
       } catch (err) {
         firstError ??= err instanceof Error ? err.message : String(err);
@@ -73,7 +76,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadRun> {
       if (t1 > lastDone) lastDone = t1;
     }
   };
-  await Promise.all(Array.from({ length: opts.concurrency }, worker));
+  await Promise.all(Array.from({ length: opts.concurrency }, (_, slot) => worker(slot)));
 
   const measuredSeconds = Math.max(lastDone - measureFrom, 1) / 1000;
   const samples = latencies.slice(0, recorded);

@@ -15,6 +15,8 @@ describe('gateway config', () => {
     expect(c.auth.jwtSecret).toBe(DEV_SECRETS.jwt);
     // In-flight sharing is on for every subgraph unless listed.
     expect(c.dedupOff).toEqual([]);
+    expect(c.dedupInbound).toBe(true);
+    expect(loadConfig({ DEDUP_INBOUND: 'false' }).dedupInbound).toBe(false);
     expect(loadConfig({ DEDUP_SUBGRAPHS_OFF: ' orders, inventory ,' }).dedupOff).toEqual(['orders', 'inventory']);
   });
 

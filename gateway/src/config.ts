@@ -55,6 +55,7 @@ const schema = z
     QUERY_EXECUTOR: z.enum(['fast', 'stock']).default('fast'),
     SHUTDOWN_GRACE: envDurationMs(10_000),
     DEDUP_SUBGRAPHS_OFF: list,
+    DEDUP_INBOUND: envBoolean(true),
   })
   .superRefine((env, ctx) => {
     if (env.JWKS_URL && (!env.JWT_ISSUER || !env.JWT_AUDIENCE)) {
@@ -144,6 +145,8 @@ export interface GatewayConfig {
   readonly shutdownGraceMs: number;
   /** Subgraphs whose identical in-flight fetches are each sent (not shared); `*` for all of them. */
   readonly dedupOff: readonly string[];
+  /** Identical client queries in flight at once are executed once and share the answer. */
+  readonly dedupInbound: boolean;
 }
 
 /** `<NAME>_URL` variables that are not one of the gateway's own (REDIS_URL, JWKS_URL). */
@@ -207,5 +210,6 @@ export function loadConfig(env: EnvSource = process.env): GatewayConfig {
     queryExecutor: e.QUERY_EXECUTOR,
     shutdownGraceMs: e.SHUTDOWN_GRACE,
     dedupOff: e.DEDUP_SUBGRAPHS_OFF,
+    dedupInbound: e.DEDUP_INBOUND,
   };
 }

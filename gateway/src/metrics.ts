@@ -44,6 +44,12 @@ export function createMetrics() {
       labelNames: ['subgraph', 'outcome'] as const,
       registers: [registry],
     }),
+    inboundQueries: new Counter({
+      name: 'gateway_inbound_queries_total',
+      help: 'Client queries by outcome: executed, or shared with an identical query (same caller where it matters) already in flight',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
     fanOut: new Histogram({
       name: 'gateway_fanout_seconds',
       help: 'Time to write one subscription event to every client of a group (same operation on one upstream subscription)',

@@ -47,6 +47,7 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
     subgraphUrls: config.subgraphUrls,
     identitySecret: config.identitySecret,
     upstreamRetryAttempts: config.upstreamRetryAttempts,
+    shareQueries: config.dedupInbound,
   });
   const supergraph = await readSupergraph(config.supergraphPath, { watch: config.watchSupergraph, logger, onChange: (sdl) => engine.load(sdl) });
   engine.load(supergraph.sdl);

@@ -10,6 +10,7 @@ import { DocumentCache } from '../execution/document-cache.js';
 import { isFast, PlanExecutor, type Planned } from '../execution/plan-executor.js';
 import type { SubgraphClient } from '../execution/subgraph-client.js';
 import { IdentityRequirements } from '../execution/identity-requirements.js';
+import { ANY_CALLER, InFlight, callerKey, operationKey } from '../execution/in-flight.js';
 import { FederatedSubscriptions, type PlannedSubscription } from '../subscriptions/federated.js';
 import type { Subscriber } from '../subscriptions/fan-out.js';
 import { buildPlanning, executeStock, planOperation, type Planning } from '../execution/apollo-federation.js';
@@ -72,6 +73,8 @@ export interface EngineOptions {
   readonly subgraphUrls: Readonly<Record<string, string>>;
   readonly identitySecret: string;
   readonly upstreamRetryAttempts: number;
+  /** Identical queries in flight at once run once and share the answer (inbound sharing). Default off. */
+  readonly shareQueries?: boolean;
 }
 
 const refusal = (code: ErrorCode, message: string, malformed = false, extensions: Record<string, unknown> = {}): Refusal => ({
@@ -97,6 +100,9 @@ export class Engine {
   readonly #plans = new WeakMap<DocumentNode, Map<string, { planning: Planning; planned: Planned & { fast: boolean } }>>();
   readonly #measures = new WeakMap<OperationDefinitionNode, { planning: Planning; measured: Complexity }>();
   #planning: Planning | undefined;
+  /** Each supergraph's identity rules (a request prepared before a reload executes on its own). */
+  readonly #requirements = new WeakMap<Planning, IdentityRequirements>();
+  readonly #sharedQueries = new InFlight<Executed>();
   readonly subscriptions: FederatedSubscriptions;
 
   constructor(opts: EngineOptions) {
@@ -127,7 +133,9 @@ export class Engine {
   load(supergraphSdl: string): void {
     const planning = buildPlanning(supergraphSdl, { validate: !this.#opts.production });
     const urls = new Map(planning.subgraphs.map(({ name, url }) => [name, subgraphUrl(name, this.#opts.subgraphUrls[name] ?? url)]));
-    this.#opts.client.route(urls, new IdentityRequirements(planning.supergraphSchema));
+    const requirements = new IdentityRequirements(planning.supergraphSchema);
+    this.#requirements.set(planning, requirements);
+    this.#opts.client.route(urls, requirements);
     this.#planning = planning;
   }
 
@@ -226,10 +234,44 @@ export class Engine {
     }
   }
 
-  /** Runs a prepared query or mutation. */
+  /**
+   * Runs a prepared query or mutation. A query identical to one already running (`#shareKey`) waits
+   * for that one's answer instead of running again; each is still counted as its own request.
+   */
   async execute(prepared: Prepared, context: GatewayContext): Promise<Executed> {
-    const { metrics, formatError } = this.#opts;
+    const { metrics } = this.#opts;
     const started = process.hrtime.bigint();
+    const key = this.#shareKey(prepared, context);
+    let executed: Executed;
+    if (key === undefined) {
+      executed = await this.#execute(prepared, context);
+    } else {
+      const { promise, shared } = this.#sharedQueries.run(key, () => this.#execute(prepared, context));
+      metrics.inboundQueries.inc({ outcome: shared ? 'shared' : 'executed' });
+      executed = await promise;
+    }
+    const labels = { type: prepared.type, transport: prepared.transport };
+    metrics.requests.inc({ ...labels, outcome: executed.result.errors?.length ? 'error' : 'ok' });
+    metrics.latency.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
+    return executed;
+  }
+
+  /**
+   * Where a query may share another's execution: queries only (never a mutation), keyed on the whole
+   * operation, and on the caller too when any fetch of its plan carries the caller's identity (the
+   * only way an answer can differ between callers); `undefined`: it runs on its own.
+   */
+  #shareKey(prepared: Prepared, context: GatewayContext): string | undefined {
+    if (!this.#opts.shareQueries || prepared.type !== 'query' || !prepared.planned) return undefined;
+    const requirements = this.#requirements.get(prepared.planning);
+    if (!requirements) return undefined;
+    const caller = requirements.planNeedsIdentity(prepared.planned.plan) ? callerKey(context.identity) : ANY_CALLER;
+    return operationKey(caller, prepared.operationName, prepared.variables, prepared.query);
+  }
+
+  /** Runs the plan; never throws (a failure is the answer, shared like any other). */
+  async #execute(prepared: Prepared, context: GatewayContext): Promise<Executed> {
+    const { metrics, formatError } = this.#opts;
     let executed: Executed;
     try {
       const planned = prepared.planned;
@@ -248,9 +290,6 @@ export class Engine {
       const error = err instanceof GraphQLError ? err : new GraphQLError((err as Error).message);
       executed = { result: { errors: [formatError(normalized(error)) as unknown as GraphQLError] }, failed: true };
     }
-    const labels = { type: prepared.type, transport: prepared.transport };
-    metrics.requests.inc({ ...labels, outcome: executed.result.errors?.length ? 'error' : 'ok' });
-    metrics.latency.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
     return executed;
   }
 

@@ -1,11 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { buildPlanning } from './apollo-federation.js';
+import { parse } from '../graphql.js';
+import { buildPlanning, planOperation } from './apollo-federation.js';
 import { IdentityRequirements } from './identity-requirements.js';
 
 const supergraph = readFileSync(fileURLToPath(new URL('../../supergraph.graphql', import.meta.url)), 'utf8');
-const requirements = new IdentityRequirements(buildPlanning(supergraph, { validate: true }).supergraphSchema);
+const planning = buildPlanning(supergraph, { validate: true });
+const requirements = new IdentityRequirements(planning.supergraphSchema);
+const planOf = (query: string) => planOperation(planning, parse(query), undefined).plan;
 
 describe('which subgraph fetches need the caller identity (from @authenticated in the committed supergraph)', () => {
   it('public reads need none', () => {
@@ -33,5 +36,15 @@ describe('which subgraph fetches need the caller identity (from @authenticated i
     expect(requirements.needsIdentity('{_entities(representations:[]){id}}')).toBe(true);
     expect(requirements.needsIdentity('{products{...Missing}}')).toBe(true);
     expect(requirements.needsIdentity('{product(')).toBe(true);
+  });
+
+  it('a client query needs it when any fetch of its plan does: its answer can depend on who asks only through those', () => {
+    expect(requirements.planNeedsIdentity(planOf('{ products(first: 5) { edges { node { id name price { amount } stock { available } } } } }'))).toBe(false);
+    expect(requirements.planNeedsIdentity(planOf('query($id: ID!) { product(id: $id) { id name } }'))).toBe(false);
+    // The order's fetch needs it, its products' entity fetch does not: the answer as a whole does.
+    expect(requirements.planNeedsIdentity(planOf('query($id: ID!) { order(id: $id) { id lines { product { id name } } } }'))).toBe(true);
+    // Public first, personal in a later fetch: still the caller's.
+    expect(requirements.planNeedsIdentity(planOf('{ products(first: 1) { edges { node { id } } } unreadNotificationCount }'))).toBe(true);
+    expect(requirements.planNeedsIdentity(planOf('mutation { restock(productId: "p1", quantity: 1) { id } }'))).toBe(true);
   });
 });

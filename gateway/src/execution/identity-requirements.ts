@@ -1,3 +1,4 @@
+import type { PlanNode, QueryPlan } from '@apollo/query-planner';
 import type { DocumentNode, FragmentDefinitionNode, GraphQLField, GraphQLNamedType, GraphQLSchema, SelectionSetNode } from 'graphql';
 import { Kind, getNamedType, isAbstractType, isInterfaceType, isObjectType, parse } from '../graphql.js';
 
@@ -18,8 +19,40 @@ const marked = (element: Marked | undefined): boolean => element?.astNode?.direc
  */
 export class IdentityRequirements {
   readonly #known = new Map<string, boolean>();
+  readonly #plans = new WeakMap<QueryPlan, boolean>();
 
   constructor(private readonly schema: GraphQLSchema) {}
+
+  /**
+   * Whether a plan's answer can depend on who asks: the subgraphs' answers are the only part of it
+   * that can, and only the fetches that carry the identity get a caller's answer. A plan part this
+   * does not know (a deferred node) counts as needing one.
+   */
+  planNeedsIdentity(plan: QueryPlan): boolean {
+    let needs = this.#plans.get(plan);
+    if (needs === undefined) {
+      needs = this.#nodeNeeds(plan.node);
+      this.#plans.set(plan, needs);
+    }
+    return needs;
+  }
+
+  #nodeNeeds(node: QueryPlan['node'] | PlanNode): boolean {
+    if (!node) return false;
+    switch (node.kind) {
+      case 'Sequence':
+      case 'Parallel':
+        return node.nodes.some((n) => this.#nodeNeeds(n));
+      case 'Flatten':
+        return this.#nodeNeeds(node.node);
+      case 'Condition':
+        return this.#nodeNeeds(node.ifClause) || this.#nodeNeeds(node.elseClause);
+      case 'Fetch':
+        return this.needsIdentity(node.operation);
+      default:
+        return true;
+    }
+  }
 
   needsIdentity(query: string): boolean {
     let needs = this.#known.get(query);

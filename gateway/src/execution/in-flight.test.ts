@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InFlight, callerKey, fetchKey, isShareableOperation } from './in-flight.js';
+import { ANY_CALLER, InFlight, callerKey, fetchKey, isShareableOperation, operationKey } from './in-flight.js';
 
 function deferred<T>() {
   let resolve!: (v: T) => void;
@@ -74,5 +74,23 @@ describe('in-flight sharing', () => {
       fetchKey('inventory', callerKey({ sub: 'alice","x', roles: [] }), body),
     ];
     expect(new Set(keys).size).toBe(keys.length);
+  });
+
+  it('keys a client query on the caller, the operation name, the variables and the document, each kept apart', () => {
+    const alice = callerKey({ sub: 'alice', roles: [] });
+    const q = 'query($id: ID!) { order(id: $id) { id } }';
+    const base = operationKey(alice, undefined, { id: 'o1' }, q);
+    expect(operationKey(callerKey({ sub: 'alice', roles: [] }), undefined, { id: 'o1' }, q)).toBe(base);
+    const others = [
+      operationKey(callerKey({ sub: 'bob', roles: [] }), undefined, { id: 'o1' }, q),
+      operationKey(callerKey(null), undefined, { id: 'o1' }, q),
+      operationKey(ANY_CALLER, undefined, { id: 'o1' }, q),
+      operationKey(alice, 'Order', { id: 'o1' }, q),
+      operationKey(alice, undefined, { id: 'o2' }, q),
+      operationKey(alice, undefined, { id: 'o1' }, `${q} `),
+    ];
+    expect(new Set([base, ...others]).size).toBe(others.length + 1);
+    // A caller named like the public marker is still a caller of its own.
+    expect(callerKey({ sub: ANY_CALLER, roles: [] })).not.toBe(ANY_CALLER);
   });
 });

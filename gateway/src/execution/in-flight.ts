@@ -38,6 +38,19 @@ export function callerKey(identity: Identity | null): string {
   return identity ? JSON.stringify([identity.sub, [...identity.roles].sort()]) : 'null';
 }
 
+/** The caller part of `operationKey` for a query whose answer is the same for everyone. */
+export const ANY_CALLER = '*';
+
+/**
+ * What makes two client queries identical: the caller (`callerKey`, or `ANY_CALLER` when no fetch of
+ * the plan carries an identity, so no part of the answer depends on who asks), the operation name,
+ * the variables and the document. No part but the last can hold a NUL, so no two differ only in
+ * where one ends.
+ */
+export function operationKey(caller: string, operationName: string | undefined, variables: Record<string, unknown>, query: string): string {
+  return `${caller}\u0000${operationName ?? ''}\u0000${JSON.stringify(variables)}\u0000${query}`;
+}
+
 /**
  * What makes two fetches identical: the subgraph, the caller (the identity header is signed per
  * caller and changes the answer) and the body (document, operation name, variables). Headers that

@@ -89,7 +89,7 @@ export async function serveHttpOperation(request: HttpRequest, accept: string | 
     return;
   }
   const { result, failed } = await opts.engine.execute(prepared, context);
-  send(res, failed ? 500 : 200, type, result);
+  sendText(res, failed ? 500 : 200, type, bodyOf(result));
 }
 
 /**
@@ -101,8 +101,27 @@ function statusOf(refusal: Refusal, type: string): number {
   return type === JSON_TYPE ? 200 : refusal.status;
 }
 
-function send(res: ServerResponse, status: number, type: string, body: { errors?: readonly GraphQLFormattedError[] | readonly unknown[]; data?: unknown; extensions?: unknown }, headers: Record<string, string> = {}): void {
-  // `errors, data, extensions` (Apollo Server's order) and a newline; no-store: answers hold personal data.
-  const text = `${JSON.stringify({ errors: body.errors, data: body.data, extensions: body.extensions })}\n`;
+type Body = { errors?: readonly GraphQLFormattedError[] | readonly unknown[]; data?: unknown; extensions?: unknown };
+
+function send(res: ServerResponse, status: number, type: string, body: Body, headers: Record<string, string> = {}): void {
+  sendText(res, status, type, serialize(body), headers);
+}
+
+/** `errors, data, extensions` (Apollo Server's order) and a newline. */
+const serialize = (body: Body) => `${JSON.stringify({ errors: body.errors, data: body.data, extensions: body.extensions })}\n`;
+
+/** Execution results serialized, each once: identical queries in flight share one result (the engine's inbound sharing). */
+const bodies = new WeakMap<Body, string>();
+function bodyOf(result: Body): string {
+  let text = bodies.get(result);
+  if (text === undefined) {
+    text = serialize(result);
+    bodies.set(result, text);
+  }
+  return text;
+}
+
+function sendText(res: ServerResponse, status: number, type: string, text: string, headers: Record<string, string> = {}): void {
+  // no-store: answers hold personal data.
   res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text), ...headers }).end(text);
 }
