@@ -24,7 +24,7 @@ export interface ServiceRuntime {
   readonly producer: EventProducer;
   readonly metrics: ServiceMetrics;
   /** The `startConsumer` options all consumers of the service share (spread, then add group, topics, handle). */
-  readonly consumerOptions: Pick<StartConsumerOptions, 'kafka' | 'redis' | 'logger' | 'producer' | 'partitionsConsumedConcurrently' | 'sessionTimeoutMs'>;
+  readonly consumerOptions: Pick<StartConsumerOptions, 'kafka' | 'redis' | 'logger' | 'producer' | 'partitionsConsumedConcurrently' | 'sessionTimeoutMs' | 'idempotentHandler'>;
   /** Registers something to close at shutdown; closed in reverse order of registration. */
   onClose(closer: () => Promise<unknown>): void;
 }
@@ -91,6 +91,9 @@ export async function startSubgraphService<TContext extends object>(opts: StartS
         producer,
         partitionsConsumedConcurrently: config.consumerConcurrency,
         sessionTimeoutMs: opts.sessionTimeoutMs ?? config.consumerSessionTimeoutMs,
+        // Every handler of the services is idempotent on its own state (deterministic event ids, sequence and
+        // status checks, answers stored by order): markers are looked up only where redeliveries come from.
+        idempotentHandler: true,
       },
       onClose: (closer) => void closers.push(closer),
     });

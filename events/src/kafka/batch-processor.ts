@@ -47,6 +47,8 @@ export interface BatchProcessorOptions {
   readonly eventTypes?: ReadonlySet<EventType>;
   /** Whether the handler does anything for a parsed event; refused ones are skipped like unwanted types. */
   readonly accepts?: (event: AnyEvent) => boolean;
+  /** No marker lookup for a batch continuing where this member left the partition (see `startConsumer`). */
+  readonly idempotentHandler?: boolean;
   readonly producer: EventProducer;
   readonly logger: Logger;
   readonly maxAttempts: number;
@@ -332,7 +334,12 @@ export function createBatchProcessor(opts: BatchProcessorOptions) {
       return { kind: 'applied', next };
     }
 
-    const start = await untilItWorks('checkpoint lookup', heartbeat, () => checkpoints.start(topic, partition, parsed.map(({ p }) => p.marker)));
+    // Continuing where this member left the partition, with a handler idempotent on its own: what Redis held at
+    // the end of the last batch stands for the start of this one (the end script checks it still holds).
+    const continuing = opts.idempotentHandler && k !== undefined && k.stored !== null && k.next === messages[0]!.offset;
+    const start: CheckpointStart = continuing
+      ? { runId: k.runId, stored: k.stored, processed: parsed.map(() => false) }
+      : await untilItWorks('checkpoint lookup', heartbeat, () => checkpoints.start(topic, partition, parsed.map(({ p }) => p.marker)));
     const placed = placeBatch(topic, partition, messages, start);
     if ('kind' in placed) {
       known.delete(tp);

@@ -98,6 +98,30 @@ describe('event producer → consumer (embedded broker, redis-server)', () => {
     expect(other.ids()).toEqual(['evt-dup-1', 'evt-dup-2']);
   });
 
+  it('idempotentHandler: markers are not looked up while a member continues a partition, and are where it takes one up again', async () => {
+    const { kafka, producer } = await infra.start();
+    const groupId = `g-idem-${Date.now()}`;
+    const first = recorder();
+    const runner = await infra.consumer(kafka, producer, { groupId, handle: first.handle, idempotentHandler: true });
+    const event = cancellation('ord-idem', { id: 'evt-idem-1' });
+    await producer.publish(event);
+    await waitFor('the first delivery', () => first.ids().includes('evt-idem-1'));
+    // The same event again, in a later batch of the same member: its handler is trusted to be idempotent.
+    await producer.publish(event);
+    await waitFor('the duplicate', () => first.ids().length === 2);
+    expect(first.ids()).toEqual(['evt-idem-1', 'evt-idem-1']);
+    await runner.close();
+
+    // A new member on the group takes the partition up again: the markers are looked up, nothing is handled twice.
+    await producer.publish(event);
+    await producer.publish(cancellation('ord-idem', { id: 'evt-idem-2' }));
+    const second = recorder();
+    await infra.consumer(kafka, producer, { groupId, handle: second.handle, idempotentHandler: true });
+    await waitFor('the next event', () => second.ids().includes('evt-idem-2'));
+    await delay(200);
+    expect(second.ids()).toEqual(['evt-idem-2']);
+  });
+
   it('graceful close finishes the in-flight record and commits: the group resumes after it', async () => {
     const { kafka, producer } = await infra.start();
     const groupId = `g-close-${Date.now()}`;

@@ -65,7 +65,7 @@ afterEach(async () => {
   for (const fn of cleanups.splice(0).reverse()) await fn().catch(() => undefined);
 });
 
-async function rig(opts: { eventTypes?: readonly EventType[]; accepts?: (event: AnyEvent) => boolean } = {}): Promise<Rig> {
+async function rig(opts: { eventTypes?: readonly EventType[]; accepts?: (event: AnyEvent) => boolean; idempotentHandler?: boolean } = {}): Promise<Rig> {
   const dir = await mkdtemp(join(tmpdir(), 'redis-loss-'));
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
   // RDB only: what a crash keeps is exactly the last SAVE.
@@ -140,8 +140,8 @@ async function loseTheSecondHalf(r: Rig, noisePerKey = 0): Promise<void> {
 }
 
 describe('Redis loses its last writes, Kafka has committed past them', () => {
-  it('a running consumer applies the lost records again, in order, once Redis is back', async () => {
-    const r = await rig();
+  it.each([false, true])('a running consumer applies the lost records again, in order, once Redis is back (idempotentHandler: %s)', async (idempotentHandler) => {
+    const r = await rig({ idempotentHandler });
     await r.consumer();
     await loseTheSecondHalf(r);
 

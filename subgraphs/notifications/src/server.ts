@@ -8,7 +8,7 @@ import { instrumentHandler } from '@shop/service-kit';
 import { startSubgraphService, type SubgraphService } from '@shop/service-kit/subgraph';
 import type { NotificationsConfig } from './config.js';
 import { createNotificationLoaders } from './loaders.js';
-import { createNotificationHandler, NOTIFICATION_SOURCE_TYPES } from './notification-handler.js';
+import { createNotificationHandler, NOTIFICATION_SOURCE_TYPES, notifies } from './notification-handler.js';
 import { createNotificationsProjector } from './projector.js';
 import { createNotificationStore } from './read-model.js';
 import { createNotificationsResolvers, type NotificationsContext } from './resolvers.js';
@@ -38,6 +38,7 @@ export function startNotificationsService(config: NotificationsConfig, opts: Sta
         groupId: NOTIFICATIONS_GROUP,
         topics: [TOPICS.orders],
         eventTypes: NOTIFICATION_SOURCE_TYPES,
+        accepts: notifies,
         ...PROJECTION_FETCH,
         handle: instrumentHandler(metrics, NOTIFICATIONS_GROUP, (e, ctx) => handler.handle(e, ctx)),
       });
