@@ -1,8 +1,7 @@
 import type { Logger } from 'pino';
-import type { RedisPubSub } from 'graphql-redis-subscriptions';
 import { EventError, inSpan, SpanKind, withTrace, type AnyEvent } from '@shop/events';
 import type { HandleOutcome, HandlerContext } from '@shop/events/kafka';
-import type { ServiceMetrics } from '@shop/service-kit';
+import type { ChannelPubSub, ServiceMetrics } from '@shop/service-kit';
 import { orderChannels } from './keys.js';
 import { decide, isSagaEvent } from './order-decider.js';
 import type { OrderStore } from './read-model.js';
@@ -16,7 +15,7 @@ const MAX_DECIDE_ROUNDS = 5;
 
 export interface OrderSagaDeps {
   readonly store: OrderStore;
-  readonly pubsub: RedisPubSub;
+  readonly pubsub: ChannelPubSub;
   readonly logger: Logger;
   readonly metrics: ServiceMetrics;
   readonly now?: () => Date;
