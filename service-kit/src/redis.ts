@@ -71,8 +71,14 @@ function clusterOptions(logger: Logger, where: string, options: RedisOptions): C
   return {
     enableAutoPipelining,
     // Auto-pipelining groups a command by the slot of its first argument, which for a script is its body or
-    // SHA, not a key: scripts go on their own, routed by their keys.
-    autoPipeliningIgnoredCommands: ['eval', 'evalsha'],
+    // SHA, not a key: scripts go on their own, routed by their keys. SPUBLISH goes on its own too: when a
+    // pipeline of writes comes back with MOVED answers that differ (several slots of a master that failed
+    // over), ioredis hands each caller its error instead of following the redirection and refreshing its slot
+    // map, so publishes retried together fail together again and again.
+    autoPipeliningIgnoredCommands: ['eval', 'evalsha', 'spublish'],
+    // A client that only ever got such errors would otherwise keep its stale slot map: ioredis refreshes it
+    // on a followed redirection or a lost node, not on a timer unless asked.
+    slotsRefreshInterval: 5_000,
     // While a master fails over, commands to its slots wait for the new topology instead of failing.
     retryDelayOnFailover: 200,
     retryDelayOnClusterDown: 300,

@@ -114,8 +114,47 @@ it('publishes with SPUBLISH to the master of the channel, heard there through SS
   await node.connect();
   expect(await node.call('PUBSUB', 'SHARDNUMSUB', victimChannel)).toEqual([victimChannel, 1]);
   node.disconnect();
+
+  // The old master comes back as a replica and answers MOVED for its former slots. Publishes to several of
+  // those slots at once (as a consumer's batch sends them) are redirected, none refused.
+  await proc.restart();
+  await waitUntil('the old master to rejoin', async () => (await clusterInfo(victim))?.cluster_state === 'ok', 60_000, 100);
+  const moved: string[] = [];
+  for (let i = 0; moved.length < 6 && i < 2_000; i++) if ((await masterOf(`order-status:{ord_moved_${i}}`)) === promoted) moved.push(`order-status:{ord_moved_${i}}`);
+  const heard = new Set<string>();
+  for (const channel of moved) await pubsub.subscribe(channel, () => void heard.add(channel));
+  await Promise.all(moved.map((channel) => pubsub.publish(channel, { n: 'redirected' })));
+  await expect.poll(() => heard.size).toBe(moved.length);
   reconnects.close();
 }, 120_000);
+
+it('redirects publishes to several slots at once after a failover the publisher did not see', async () => {
+  // A manual failover: the old master stays up as a replica and answers MOVED, nothing drops a connection, so
+  // the publisher's slot map is stale when the publishes go out together, as a consumer's batch sends them.
+  const ranges = await admin.cluster('SLOTS');
+  const range = ranges.find((r) => r.length >= 4)!;
+  const [from, to] = range;
+  const replica = range[3]!;
+  const owned: string[] = [];
+  for (let i = 0; owned.length < 6 && i < 5_000; i++) {
+    const slot = Number(await admin.cluster('KEYSLOT', `order-status:{ord_manual_${i}}`));
+    if (slot >= from && slot <= to) owned.push(`order-status:{ord_manual_${i}}`);
+  }
+  const heard = new Set<string>();
+  for (const channel of owned) await pubsub.subscribe(channel, () => void heard.add(channel));
+  await Promise.all(owned.map((channel) => pubsub.publish(channel, { n: 'before' })));
+  await expect.poll(() => heard.size).toBe(owned.length);
+  heard.clear();
+
+  const promoted = new Redis({ host: replica[0], port: replica[1], lazyConnect: true });
+  await promoted.connect();
+  await promoted.cluster('FAILOVER');
+  await waitUntil('the replica to take over', async () => (await masterOf(owned[0]!)) === `${replica[0]}:${replica[1]}`, 30_000, 100);
+  promoted.disconnect();
+
+  await Promise.all(owned.map((channel) => pubsub.publish(channel, { n: 'after' })));
+  await expect.poll(() => heard.size).toBe(owned.length);
+}, 60_000);
 
 it('unsubscribes from the shard channel once its last listener leaves', async () => {
   const channel = 'stock:{prd_unsubscribe}';
