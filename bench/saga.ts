@@ -9,9 +9,16 @@
  *
  *   node --conditions=@shop/source --import tsx bench/saga.ts [--rates 50,100,200,400,800] [--duration 10] [--customers 200]
  *        [--connections 64] [--settle 10] [--warmup 2] [--rss-limit-mb 512] [--max-unfinished 5000]
- *        [--hopeless-ms 10000] [--keep-going]
+ *        [--hopeless-ms 10000] [--keep-going] [--replicas 1] [--key-classes]
  *
- * Writes bench/results/saga.json. The load generator runs in this process on the same cores as
+ * `--replicas N` runs N replicas of each subgraph (one gateway, which sends its HTTP and WebSocket traffic to
+ * the first replica of each; the Kafka consumer groups share the partitions among all of them). Per rate it
+ * also counts the Redis commands (`INFO commandstats`) and Kafka records (high-water marks) per order.
+ * `--key-classes` watches Redis through MONITOR and counts the commands per order by the class of key they
+ * touch (which of them one hash slot holds, which spread over a cluster); it costs CPU, so its timings do not
+ * count.
+ *
+ * Writes bench/results/saga.json (`saga-replicas-N.json` when --replicas is given). The load generator runs in this process on the same cores as
  * everything it measures; its own CPU per order is reported apart from the system's.
  */
 import { WsPool } from '../test/chaos/harness.js';
@@ -20,6 +27,8 @@ import { listProducts, RESTOCK } from '../test/support/shop.js';
 import { flagArg, numberArg, stringArg } from './lib/args.js';
 import { createLagProbe, type ConsumerLag, type LagProbe } from './lib/consumer-lag.js';
 import { createPool, runOpenLoop } from './lib/load.js';
+import { startKeyClassMonitor } from './lib/key-classes.js';
+import { createWorkCounters, workPerOrder, type WorkCounters, type WorkPerOrder } from './lib/work-counters.js';
 import { cpuMsPer, cpuSnapshot, deltaPer, startRssSampler, wakeSnapshot, type NamedPids } from './lib/process-usage.js';
 import {
   distribution,
@@ -49,6 +58,10 @@ const MAX_UNFINISHED = Math.round(numberArg('max-unfinished', 5_000));
 const HOPELESS_MS = numberArg('hopeless-ms', 10_000);
 /** Run the higher rates even after a hopeless one (each is still cut short): a baseline's whole curve. */
 const KEEP_GOING = flagArg('keep-going');
+const REPLICAS_ARG = stringArg('replicas', undefined);
+const REPLICAS = Math.round(numberArg('replicas', 1));
+const KEY_CLASSES = flagArg('key-classes');
+const RESULT_NAME = KEY_CLASSES ? 'saga-key-classes' : REPLICAS_ARG === undefined ? 'saga' : `saga-replicas-${REPLICAS}`;
 
 /** The issue's definitions and targets. */
 const KNEE_P99_MS = 250;
@@ -99,13 +112,17 @@ interface RateFigures {
   readonly otherWorkCores: number;
   readonly rssPeakBytes: Record<string, number>;
   readonly loadAverage: number;
+  /** Redis commands and Kafka records per placed order, from before the rate to the end of its settle wait. */
+  readonly work: WorkPerOrder;
+  /** With --key-classes: Redis commands per placed order by key class. */
+  readonly keyClassesPerOrder?: Record<string, number>;
 }
 
 async function main() {
   const began = Date.now();
-  console.log(`saga benchmark: rates ${RATES.join(', ')} orders/s, ${DURATION_S} s each, ${CUSTOMERS} customers`);
+  console.log(`saga benchmark: rates ${RATES.join(', ')} orders/s, ${DURATION_S} s each, ${CUSTOMERS} customers, ${REPLICAS} replica(s) of each subgraph`);
   console.log('starting the system (redis, broker, subgraphs, gateway)...');
-  const system = await startBenchSystem();
+  const system = await startBenchSystem({}, { replicas: { orders: REPLICAS, inventory: REPLICAS, notifications: REPLICAS } });
   const gatewayUrl = system.gatewayUrl;
   const pids: NamedPids = new Map([...system.processes.keys()].map((name) => [name, system.pidOf(name)]));
   console.log(`processes: ${[...pids].map(([n, p]) => `${n} (${p})`).join(', ')}`);
@@ -135,7 +152,9 @@ async function main() {
   const ws = new WsPool([gatewayUrl], { lazy: false, keepAlive: 10_000 });
   const http = createPool(new URL(gatewayUrl).origin, CONNECTIONS);
   const lag = await createLagProbe(system.kafkaBrokers);
+  const counters = await createWorkCounters(system.redisUrl, system.kafkaBrokers);
   onCleanup(async () => {
+    await counters.close().catch(() => undefined);
     await ws.disposeAll();
     await http.close().catch(() => undefined);
     await lag.close().catch(() => undefined);
@@ -164,7 +183,7 @@ async function main() {
 
   if (WARMUP_S > 0) {
     console.log(`warm-up: 20 orders/s for ${WARMUP_S} s (not counted)`);
-    await runRate(20, WARMUP_S, placer, lag, pids);
+    await runRate(20, WARMUP_S, placer, lag, counters, pids);
   }
 
   // What the processes burn with no orders at all, to read the per-order figures against.
@@ -179,7 +198,7 @@ async function main() {
   const stoppedBecause: string[] = [];
   for (const rate of RATES) {
     console.log(`\n${rate} orders/s for ${DURATION_S} s`);
-    const r = await runRate(rate, DURATION_S, placer, lag, pids);
+    const r = await runRate(rate, DURATION_S, placer, lag, counters, pids);
     results.push(r);
     console.log(
       `  sent ${fmt(r.sentPerSecond, 1)}/s (${r.sent}${r.skipped ? `, ${r.skipped} skipped` : ''}), accepted ${r.accepted}, final ${r.final}, lost ${r.lost}` +
@@ -200,12 +219,14 @@ async function main() {
 }
 
 /** One rate: the open-loop schedule, then the lag check, the settle wait, and the CPU and RSS of every process. */
-async function runRate(rate: number, durationS: number, placer: OrderPlacer, lag: LagProbe, pids: NamedPids): Promise<RateFigures> {
+async function runRate(rate: number, durationS: number, placer: OrderPlacer, lag: LagProbe, counters: WorkCounters, pids: NamedPids): Promise<RateFigures> {
   const orders: WatchedOrder[] = [];
   let unfinished = 0;
   let oldest = 0;
   let lastAgeCheck = 0;
   const loadAvg = loadAverage();
+  const workBefore = await counters.snapshot();
+  const keyClasses = KEY_CLASSES ? await startKeyClassMonitor(counters.redisUrl) : undefined;
   const cpuBefore = cpuSnapshot(pids);
   const wakesBefore = wakeSnapshot(pids);
   const selfBefore = process.cpuUsage();
@@ -261,6 +282,9 @@ async function runRate(rate: number, durationS: number, placer: OrderPlacer, lag
   const ours = [...cpuAfter].reduce((sum, [name, sec]) => sum + sec - (cpuBefore.get(name) ?? sec), 0) + (self.user + self.system) / 1e6;
   const rssPeak = rss.peaks();
   rss.stop();
+  const work = workPerOrder(workBefore, await counters.snapshot(), accepted);
+  const byClass = await keyClasses?.stop();
+  const keyClassesPerOrder = byClass && accepted > 0 ? Object.fromEntries([...byClass].sort((a, b) => b[1] - a[1]).map(([c, n]) => [c, n / accepted])) : undefined;
 
   // A quiet system for the next rate: its figures should not pay for this one's backlog.
   await lag.waitForZero(QUIET_WAIT_MS, 200);
@@ -303,6 +327,8 @@ async function runRate(rate: number, durationS: number, placer: OrderPlacer, lag
     otherWorkCores: Math.max(0, (busy - ours) / wall),
     rssPeakBytes: Object.fromEntries(rssPeak),
     loadAverage: loadAvg,
+    work,
+    ...(keyClassesPerOrder ? { keyClassesPerOrder } : {}),
   };
 }
 
@@ -366,6 +392,27 @@ function report(results: RateFigures[], stoppedBecause: string[], productCount: 
     rows: results.map((r) => [r.rate, ...processNames.map((n) => mib(r.rssPeakBytes[n]))]),
   };
 
+  const topCommands = [...new Set(results.flatMap((r) => Object.entries(r.work.redisCallsPerOrder).filter(([, v]) => v >= 0.5).map(([c]) => c)))].sort();
+  const topics = [...new Set(results.flatMap((r) => Object.keys(r.work.kafkaRecordsPerOrder)))].sort();
+  const work: ResultTable = {
+    title: 'Redis commands (INFO commandstats calls, those run inside scripts counted too) and Kafka records (high-water marks) per placed order; commands under 0.5 per order left out of the columns, not the sum',
+    columns: ['orders/s asked', 'Redis calls/order', ...topCommands, 'Kafka records/order', ...topics],
+    rows: results.map((r) => [
+      r.rate,
+      fmt(r.work.redisCallsPerOrderTotal, 1),
+      ...topCommands.map((c) => fmt(r.work.redisCallsPerOrder[c] ?? 0, 2)),
+      fmt(r.work.kafkaRecordsPerOrderTotal, 2),
+      ...topics.map((t) => fmt(r.work.kafkaRecordsPerOrder[t] ?? 0, 2)),
+    ]),
+  };
+
+  const classNames = [...new Set(results.flatMap((r) => Object.keys(r.keyClassesPerOrder ?? {})))];
+  const keyClassTable: ResultTable = {
+    title: 'Redis commands per placed order by the key they touch first (MONITOR; scripts\' own commands included): one-slot classes stay on one master of a cluster',
+    columns: ['key class', ...results.map((r) => `${r.rate} orders/s`)],
+    rows: classNames.map((c) => [c, ...results.map((r) => fmt(r.keyClassesPerOrder?.[c] ?? 0, 2))]),
+  };
+
   const at = results.find((r) => r.rate === TARGET.rate);
   const highest = results.at(-1);
   const overLimit = highest ? Object.entries(highest.rssPeakBytes).filter(([, b]) => b > RSS_LIMIT_MB * 2 ** 20) : [];
@@ -399,6 +446,7 @@ function report(results: RateFigures[], stoppedBecause: string[], productCount: 
   const m = machine();
   const loads = results.map((r) => r.loadAverage);
   const notes = [
+    `${REPLICAS} replica(s) of each subgraph and one gateway, which sends all its HTTP and WebSocket traffic to the first replica of each subgraph; the Kafka consumer groups spread the partitions over every replica.`,
     `Knee: the highest rate that ran its whole schedule with nothing lost or refused, p99 ≤ ${KNEE_P99_MS} ms and the consumer lag back to 0 within ${LAG_ZERO_WITHIN_MS / 1000} s of the rate's end: ${knee ? `${knee.rate} orders/s` : 'none'}.`,
     `Open loop: each placeOrder is sent when the clock says (rate × duration sends at most, none after the duration, a due send skipped while ${MAX_HTTP_IN_FLIGHT} are unanswered); latency counts from the scheduled send, so time an order waited in the client counts too. One line of one unit of a product, round-robin over the ${productCount} products of the catalog (restocked first), paid with tok_visa.`,
     `Final = CONFIRMED, REJECTED or CANCELLED seen on the order's subscription (orderStatusChanged(orderId, after: 0) with the web demo's selection); lost = placed but not final ${SETTLE_S} s after the rate's end. Saga p50 = the final change's \`at\` minus the PENDING change's \`at\`, both stamped by the orders subgraph.`,
@@ -413,21 +461,23 @@ function report(results: RateFigures[], stoppedBecause: string[], productCount: 
   printTable(cpu);
   printTable(wakes);
   printTable(rss);
+  printTable(work);
+  if (KEY_CLASSES) printTable(keyClassTable);
   printGoals(goals);
   for (const n of notes) console.log(`note: ${n}`);
   const file = writeResult({
-    name: 'saga',
-    title: 'Saga throughput: placeOrder to the final status, open loop at fixed rates',
+    name: RESULT_NAME,
+    title: `Saga throughput: placeOrder to the final status, open loop at fixed rates${REPLICAS_ARG === undefined ? '' : `, ${REPLICAS} replica(s) of each subgraph`}`,
     date: new Date().toISOString(),
     machine: m,
-    command: `node --conditions=@shop/source --import tsx bench/saga.ts --rates ${RATES.join(',')} --duration ${DURATION_S} --customers ${CUSTOMERS} --rss-limit-mb ${RSS_LIMIT_MB}`,
+    command: `node --conditions=@shop/source --import tsx bench/saga.ts --rates ${RATES.join(',')} --duration ${DURATION_S} --customers ${CUSTOMERS} --rss-limit-mb ${RSS_LIMIT_MB}${REPLICAS_ARG === undefined ? '' : ` --replicas ${REPLICAS}`}${KEY_CLASSES ? ' --key-classes' : ''}`,
     durationSeconds: Math.round((Date.now() - began) / 1000),
     notes,
-    tables: [latency, cpu, wakes, rss],
+    tables: KEY_CLASSES ? [latency, cpu, wakes, rss, work, keyClassTable] : [latency, cpu, wakes, rss, work],
     goals,
     raw: { knee: knee?.rate ?? null, rssLimitMb: RSS_LIMIT_MB, idleCpuMsPerSecond: idle.msPerSecond, rates: results },
   });
   console.log(`\nwrote ${file}`);
 }
 
-await runBenchmark('saga', main);
+await runBenchmark(RESULT_NAME, main);

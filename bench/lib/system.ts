@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { devToken, launchSystem, type RunningSystem } from '../../scripts/lib/system.js';
+import { devToken, launchSystem, type LaunchOptions, type RunningSystem } from '../../scripts/lib/system.js';
 import { graphql } from '../../test/support/clients.js';
 import { listProducts, placeOrder, type Product } from '../../test/support/shop.js';
 
@@ -50,8 +50,8 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-/** The whole system on free 127.0.0.1 ports with a temporary data directory, removed at cleanup. */
-export async function startBenchSystem(env: Record<string, string> = {}): Promise<BenchSystem> {
+/** The whole system on free 127.0.0.1 ports with a temporary data directory, removed at cleanup; `launch` adds replicas and the like. */
+export async function startBenchSystem(env: Record<string, string> = {}, launch: Pick<LaunchOptions, 'replicas' | 'gateways'> = {}): Promise<BenchSystem> {
   const dataDir = mkdtempSync(join(tmpdir(), 'shop-bench-'));
   const keep = process.env.KEEP_BENCH_DATA === '1';
   const removeData = async () => {
@@ -62,7 +62,7 @@ export async function startBenchSystem(env: Record<string, string> = {}): Promis
   onCleanup(removeData);
   let system: RunningSystem;
   try {
-    system = await launchSystem({ dataDir, env: { ...BENCH_ENV, ...env } });
+    system = await launchSystem({ ...launch, dataDir, env: { ...BENCH_ENV, ...env } });
   } catch (err) {
     console.error(`the system did not start; logs are in ${dataDir}/logs${keep ? '' : ' (removed; set KEEP_BENCH_DATA=1 to keep them)'}`);
     throw err;

@@ -4,7 +4,8 @@ export { IDENTITY_HEADER, CORRELATION_HEADER, IDENTITY_MAX_AGE_MS, IDENTITY_CLOC
 export { ErrorCode, errorCatalog, type ErrorCodeInfo, isErrorCode, isApiErrorCode, isClientFacingCode, isRetriableCode, httpStatusOf, appError, badUserInput, unauthenticated, forbidden, notFound, conflict } from './errors.js';
 export { handleOpsRequest, type ReadinessCheck } from './ops-routes.js';
 export { watchPubSubReconnects, type PubSubReconnects } from './pubsub-reconnects.js';
-export { connectRedis, type RedisTarget } from './redis.js';
+export { createChannelPubSub, type ChannelPubSub } from './channel-pubsub.js';
+export { connectRedis, connectSubscriber, type RedisTarget } from './redis.js';
 export type { RedisClient } from '@shop/events';
 export { DEFAULT_PORTS, DEV_SECRETS, MIN_SECRET_LENGTH } from './defaults.js';
 export { correlationIdFrom } from './correlation.js';

@@ -1,6 +1,7 @@
 import { Cluster } from 'ioredis';
-import type { RedisClient as Redis } from '@shop/events';
 import type { Logger } from 'pino';
+import type { ChannelPubSub } from './channel-pubsub.js';
+import { SHARDED_SUBSCRIBERS_READY } from './redis.js';
 
 /**
  * Redis pub/sub is fire-and-forget: whatever is published while the subscriber connection is down (Redis
@@ -14,13 +15,15 @@ export interface PubSubReconnects {
 }
 
 /**
- * Watches the subscriber connection. The listeners run only once the server has answered a PING sent
- * after ioredis's own re-SUBSCRIBE commands on the same connection, so every channel is subscribed again
- * by then: a history read started from a listener cannot miss a change published after it.
+ * Watches the pub/sub's subscriber connection(s). The listeners run only once every channel is known to be
+ * subscribed again, so a history read started from a listener cannot miss a change published after it. On
+ * one node that is when the server answered a PING sent after ioredis's own re-SUBSCRIBE commands on the same
+ * connection.
  */
-export function watchPubSubReconnects(subscriber: Redis, logger: Logger): PubSubReconnects & { close(): void } {
+export function watchPubSubReconnects(pubsub: ChannelPubSub, logger: Logger): PubSubReconnects & { close(): void } {
   const listeners = new Set<() => void>();
-  if (subscriber instanceof Cluster) return watchClusterSubscriber(subscriber, listeners, logger);
+  const { subscriber } = pubsub;
+  if (subscriber instanceof Cluster) return watchShardedSubscriber(subscriber, pubsub, listeners, logger);
   let dropped = false;
   const onClose = () => {
     dropped = true;
@@ -63,26 +66,52 @@ function notify(listeners: Set<() => void>, logger: Logger): void {
 }
 
 /**
- * On a Redis Cluster the client keeps its subscriptions on one node it picks, and when that node goes away
- * it subscribes again on another without telling anyone. What it does say is when a node left the cluster's
- * topology (`-node`, after a failover or a node dropping out): by then the subscriptions have moved (the
- * dead node's connection ended first), so the streams read what they missed, once the client answers a
- * command again. A drop of the subscriber node that changes no topology is not seen (the node came back
- * within the node timeout).
+ * On a Redis Cluster (sharded pub/sub) ioredis keeps one subscriber connection per master and, whenever the
+ * topology or one of those connections changes (a master failed over, a connection dropped), replaces what
+ * changed and sends the channels' `SSUBSCRIBE`s again, then emits `subscribersReady`; it does not say when
+ * those were confirmed. Once the events have settled, the channels are subscribed once more here and the
+ * streams told only when every one is confirmed. While a master is down ioredis retries its connection in a
+ * loop (an event every few tens of milliseconds, then with a backoff): the settling wait keeps that from
+ * costing a round of `SSUBSCRIBE`s each time, and a round that fails (the master still down) is tried again
+ * after the next event.
+ *
+ * ioredis remembers a channel once per `SSUBSCRIBE` (and forgets all of them at `SUNSUBSCRIBE`), so each
+ * confirmation adds one more copy of every channel in use until it is unsubscribed; subscriptions are
+ * short-lived and failovers rare, so this stays small.
  */
-function watchClusterSubscriber(subscriber: Cluster, listeners: Set<() => void>, logger: Logger): PubSubReconnects & { close(): void } {
-  const onNodeLeft = () => {
-    subscriber.ping().then(
+function watchShardedSubscriber(subscriber: Cluster, pubsub: ChannelPubSub, listeners: Set<() => void>, logger: Logger): PubSubReconnects & { close(): void } {
+  let settling: NodeJS.Timeout | undefined;
+  const confirm = () => {
+    settling = undefined;
+    withTimeout(pubsub.confirmSubscriptions(), CONFIRM_TIMEOUT_MS).then(
       () => notify(listeners, logger),
-      (err: unknown) => logger.debug({ err: (err as Error).message }, 'cluster not answering yet after a node left'),
+      (err: unknown) => logger.debug({ err: (err as Error).message }, 'sharded subscriptions not confirmed yet; the next topology refresh tries again'),
     );
   };
-  subscriber.on('-node', onNodeLeft);
+  const onSubscribersReady = () => {
+    clearTimeout(settling);
+    settling = setTimeout(confirm, SETTLE_MS);
+  };
+  subscriber.on(SHARDED_SUBSCRIBERS_READY, onSubscribersReady);
   return {
     onResubscribed: register(listeners),
     close() {
-      subscriber.off('-node', onNodeLeft);
+      clearTimeout(settling);
+      subscriber.off(SHARDED_SUBSCRIBERS_READY, onSubscribersReady);
       listeners.clear();
     },
   };
+}
+
+/** Quiet time after the last `subscribersReady` before the subscriptions are confirmed. */
+const SETTLE_MS = 300;
+/** How long confirming the subscriptions may take before this attempt counts as failed. */
+const CONFIRM_TIMEOUT_MS = 5_000;
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`not confirmed within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

@@ -4,12 +4,12 @@ import type { Logger } from 'pino';
 import { createLogger } from './logger.js';
 import { createServiceMetrics, type ServiceMetrics } from './metrics.js';
 import { watchPubSubReconnects, type PubSubReconnects } from './pubsub-reconnects.js';
-import { connectRedis } from './redis.js';
+import { connectRedis, connectSubscriber } from './redis.js';
+import { createChannelPubSub, type ChannelPubSub } from './channel-pubsub.js';
 import { retryUntilReady } from './retry.js';
 import type { ServiceConfig } from './service-config.js';
 import { startSubgraphServer, type RunningServer, type SubgraphServerOptions } from './subgraph-server.js';
 import { createEventProducer, createKafka, ensureTopics, type EventProducer, type StartConsumerOptions } from '@shop/events/kafka';
-import { RedisPubSub } from 'graphql-redis-subscriptions';
 
 type Kafka = ReturnType<typeof createKafka>;
 
@@ -17,7 +17,8 @@ type Kafka = ReturnType<typeof createKafka>;
 export interface ServiceRuntime {
   readonly logger: Logger;
   readonly redis: Redis;
-  readonly pubsub: RedisPubSub;
+  /** Pub/sub on the aggregates' channels: classic on one node, sharded on a cluster. */
+  readonly pubsub: ChannelPubSub;
   /** Tells streams with a stored history when pub/sub is back after a drop (what was published meanwhile is lost). */
   readonly pubsubReconnects: PubSubReconnects;
   readonly kafka: Kafka;
@@ -61,10 +62,10 @@ export async function startSubgraphService<TContext extends object>(opts: StartS
     const redis = await connectRedis(config, logger);
     closers.push(() => redis.quit());
     const publisher = await connectRedis(config, logger);
-    const subscriber = await connectRedis(config, logger, { enableAutoPipelining: false });
-    const pubsub = new RedisPubSub({ publisher, subscriber });
+    const subscriber = await connectSubscriber(config, logger);
+    const pubsub = createChannelPubSub({ publisher, subscriber });
     closers.push(() => pubsub.close());
-    const pubsubReconnects = watchPubSubReconnects(subscriber, logger);
+    const pubsubReconnects = watchPubSubReconnects(pubsub, logger);
     closers.push(async () => pubsubReconnects.close());
 
     const kafka = createKafka({ brokers: [...config.kafkaBrokers], clientId: name, logger });

@@ -1,24 +1,19 @@
 // Pub/sub drops what is published while the subscriber is away: after redis-server is killed and started
 // again, streams must hear that their channels are subscribed again, to read what they missed.
-import { RedisPubSub } from 'graphql-redis-subscriptions';
-import type { RedisClient } from '@shop/events';
 import { pino } from 'pino';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startRedisServer, type RedisServer } from '../../test/support/redis-server.js';
+import { createChannelPubSub, type ChannelPubSub } from '../src/channel-pubsub.js';
 import { watchPubSubReconnects } from '../src/pubsub-reconnects.js';
-import { connectRedis } from '../src/redis.js';
+import { connectRedis, connectSubscriber } from '../src/redis.js';
 
 const logger = pino({ level: 'silent' });
 let server: RedisServer;
-let publisher: RedisClient;
-let subscriber: RedisClient;
-let pubsub: RedisPubSub;
+let pubsub: ChannelPubSub;
 
 beforeAll(async () => {
   server = await startRedisServer();
-  publisher = await connectRedis(server.url, logger);
-  subscriber = await connectRedis(server.url, logger, { enableAutoPipelining: false });
-  pubsub = new RedisPubSub({ publisher, subscriber });
+  pubsub = createChannelPubSub({ publisher: await connectRedis(server.url, logger), subscriber: await connectSubscriber(server.url, logger) });
 });
 
 afterAll(async () => {
@@ -27,7 +22,8 @@ afterAll(async () => {
 });
 
 it('tells listeners once the channels are subscribed again after redis-server was killed and restarted', async () => {
-  const reconnects = watchPubSubReconnects(subscriber, logger);
+  expect(pubsub.sharded, 'one node: classic pub/sub').toBe(false);
+  const reconnects = watchPubSubReconnects(pubsub, logger);
   const received: string[] = [];
   await pubsub.subscribe<string>('orders:status:o1', (m) => void received.push(m));
   let resumed = 0;

@@ -6,11 +6,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RedisPubSub } from 'graphql-redis-subscriptions';
 import { Redis } from 'ioredis';
 import { createEvent, deterministicEventId, type AnyEvent } from '@shop/events';
 import type { HandlerContext } from '@shop/events/kafka';
-import { createServiceMetrics } from '@shop/service-kit';
+import { createChannelPubSub, createServiceMetrics } from '@shop/service-kit';
 import { createInventoryProjector, createStockStore } from '@shop/subgraph-inventory';
 import { createOrderStore } from '@shop/subgraph-orders';
 import { createStockHandler } from '../inventory/src/stock-handler.js';
@@ -92,7 +91,7 @@ describe('crash in the middle of a handler, then redelivery', () => {
   it('inventory: the reservation is applied once and StockReserved re-published with the same id', async () => {
     await sys.registerProduct('prd_crash', 5, 100);
     const store = createStockStore(sys.redis);
-    const pubsub = new RedisPubSub({ publisher: new Redis(sys.redisUrl), subscriber: new Redis(sys.redisUrl) });
+    const pubsub = createChannelPubSub({ publisher: new Redis(sys.redisUrl), subscriber: new Redis(sys.redisUrl) });
     const handler = createStockHandler({ store, projector: createInventoryProjector({ store }), pubsub, logger: sys.logger });
     const orderId = `ord_${randomUUID().replaceAll('-', '')}`;
     const event = createEvent(
@@ -144,7 +143,7 @@ describe('crash in the middle of a handler, then redelivery', () => {
 
   it('orders: a transition is applied once; the redelivery re-publishes the same OrderStatusChanged', async () => {
     const store = createOrderStore(sys.redis);
-    const pubsub = new RedisPubSub({ publisher: new Redis(sys.redisUrl), subscriber: new Redis(sys.redisUrl) });
+    const pubsub = createChannelPubSub({ publisher: new Redis(sys.redisUrl), subscriber: new Redis(sys.redisUrl) });
     const saga = createOrderSaga({ store, pubsub, logger: sys.logger, metrics: createServiceMetrics('orders-test') });
     const orderId = `ord_${randomUUID().replaceAll('-', '')}`;
     const now = new Date().toISOString();
@@ -177,7 +176,7 @@ describe('crash in the middle of a handler, then redelivery', () => {
   });
   it('orders: a state one replica remembers is never trusted past another replica\'s write', async () => {
     const store = createOrderStore(sys.redis);
-    const pubsub = new RedisPubSub({ publisher: new Redis(sys.redisUrl), subscriber: new Redis(sys.redisUrl) });
+    const pubsub = createChannelPubSub({ publisher: new Redis(sys.redisUrl), subscriber: new Redis(sys.redisUrl) });
     const metrics = createServiceMetrics('orders-test');
     const [a, b] = [createOrderSaga({ store, pubsub, logger: sys.logger, metrics }), createOrderSaga({ store, pubsub, logger: sys.logger, metrics })];
     const orderId = `ord_${randomUUID().replaceAll('-', '')}`;

@@ -23,10 +23,13 @@ export const inventoryKeys = {
   restocksApplied: 'inventory:{stock}:restocks-applied',
 } as const;
 
-/** Redis pub/sub channels (graphql-redis-subscriptions triggers). */
+/**
+ * Redis pub/sub channels, tagged by product (not `{stock}`): on a cluster each product's channel is sharded to
+ * a slot of its own, so stock pushes spread over the masters even though the stock itself is one slot.
+ */
 export const inventoryChannels = {
   /** A message `{ productId }` after every change of the product's stock. */
-  stock: (productId: string) => `stock:${productId}`,
+  stock: (productId: string) => `stock:{${productId}}`,
 } as const;
 
 /** `prd_` + 3..64 url-safe characters. */

@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { RedisPubSub } from 'graphql-redis-subscriptions';
 import { createEvent } from '@shop/events';
 import type { EventProducer } from '@shop/events/kafka';
-import { badUserInput, decodeCursor, encodeCursor, notFound, pageSize, requireAdmin, type PubSubReconnects, type RequestIdentity } from '@shop/service-kit';
+import { badUserInput, decodeCursor, encodeCursor, notFound, pageSize, requireAdmin, type ChannelPubSub, type PubSubReconnects, type RequestIdentity } from '@shop/service-kit';
 import { inventoryChannels, PRODUCT_ID } from './keys.js';
 import type { InventoryLoaders } from './loaders.js';
 import type { InventoryProjector } from './projector.js';
@@ -18,7 +17,7 @@ export interface InventoryResolverDeps {
   readonly store: StockStore;
   readonly projector: InventoryProjector;
   readonly producer: EventProducer;
-  readonly pubsub: RedisPubSub;
+  readonly pubsub: ChannelPubSub;
   /** When pub/sub is back after a drop, each stock stream pushes the stock as it is then. */
   readonly pubsubReconnects: PubSubReconnects;
   readonly announce: (productIds: Iterable<string>) => Promise<void>;

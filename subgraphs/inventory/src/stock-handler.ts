@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { RedisPubSub } from 'graphql-redis-subscriptions';
+import type { ChannelPubSub } from '@shop/service-kit';
 import { createEvent, deterministicEventId, type AnyEvent } from '@shop/events';
 import type { HandleOutcome, HandlerContext } from '@shop/events/kafka';
 import { inventoryChannels } from './keys.js';
@@ -9,7 +9,7 @@ import type { StockLine, StockStore } from './read-model.js';
 export interface StockHandlerDeps {
   readonly store: StockStore;
   readonly projector: InventoryProjector;
-  readonly pubsub: RedisPubSub;
+  readonly pubsub: ChannelPubSub;
   readonly logger: Logger;
 }
 

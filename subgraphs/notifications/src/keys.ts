@@ -19,10 +19,10 @@ export const notificationKeys = {
   byOrder: (orderId: string) => `notifications:by-order:{${orderId}}`,
 } as const;
 
-/** Redis pub/sub channels (graphql-redis-subscriptions triggers). */
+/** Redis pub/sub channels, tagged like the aggregate's keys: on a cluster a channel is sharded to its customer's slot. */
 export const notificationChannels = {
   /** One message (the Notification) per new notification of that customer. */
-  customer: (customerId: string) => `notifications:${customerId}`,
+  customer: (customerId: string) => `notifications:{${customerId}}`,
 } as const;
 
 export function notificationIndexMember(createdAt: string, id: string): string {

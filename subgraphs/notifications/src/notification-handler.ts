@@ -1,4 +1,4 @@
-import type { RedisPubSub } from 'graphql-redis-subscriptions';
+import type { ChannelPubSub } from '@shop/service-kit';
 import type { AnyEvent } from '@shop/events';
 import type { HandleOutcome, HandlerContext } from '@shop/events/kafka';
 import { notificationChannels } from './keys.js';
@@ -13,7 +13,7 @@ export function notifies(event: AnyEvent): boolean {
 }
 
 /** Live: project the change, then push a new notification to the customer's channel. */
-export function createNotificationHandler(deps: { projector: ReturnType<typeof createNotificationsProjector>; pubsub: RedisPubSub }) {
+export function createNotificationHandler(deps: { projector: ReturnType<typeof createNotificationsProjector>; pubsub: ChannelPubSub }) {
   return {
     async handle(event: AnyEvent, ctx: Pick<HandlerContext, 'afterEmit'>): Promise<HandleOutcome> {
       const recorded = await deps.projector.project(event);

@@ -1,5 +1,4 @@
-import type { RedisPubSub } from 'graphql-redis-subscriptions';
-import { badUserInput, decodeCursor, encodeCursor, isAdmin, notFound, pageSize, requireIdentity, type PubSubReconnects, type RequestIdentity, DateTimeScalar } from '@shop/service-kit';
+import { badUserInput, decodeCursor, encodeCursor, isAdmin, notFound, pageSize, requireIdentity, type ChannelPubSub, type PubSubReconnects, type RequestIdentity, DateTimeScalar } from '@shop/service-kit';
 import { NOTIFICATION_ID, notificationChannels } from './keys.js';
 import type { NotificationLoaders } from './loaders.js';
 import { liveWithCatchUp } from './notification-stream.js';
@@ -19,7 +18,7 @@ const memberId = (member: string): string => member.slice(member.indexOf(':') + 
 const CATCH_UP_WINDOW_MS = 120_000;
 
 
-export function createNotificationsResolvers(deps: { store: NotificationStore; pubsub: RedisPubSub; pubsubReconnects: PubSubReconnects }) {
+export function createNotificationsResolvers(deps: { store: NotificationStore; pubsub: ChannelPubSub; pubsubReconnects: PubSubReconnects }) {
   const { store } = deps;
   return {
     DateTime: DateTimeScalar,

@@ -51,10 +51,10 @@ export function deadlineShard(orderId: string): number {
   return h % DEADLINE_SHARDS;
 }
 
-/** Redis pub/sub channels (graphql-redis-subscriptions triggers). */
+/** Redis pub/sub channels, tagged like the aggregate's keys: on a cluster a channel is sharded to its order's slot. */
 export const orderChannels = {
   /** One message per applied status change (JSON StatusChange). */
-  orderStatus: (orderId: string) => `order-status:${orderId}`,
+  orderStatus: (orderId: string) => `order-status:{${orderId}}`,
 } as const;
 
 /** Position of an order in the lex-sorted indexes: zero-padded creation time, then the id. */

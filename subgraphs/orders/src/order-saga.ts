@@ -1,8 +1,7 @@
 import type { Logger } from 'pino';
-import type { RedisPubSub } from 'graphql-redis-subscriptions';
 import { EventError, inSpan, SpanKind, withTrace, type AnyEvent } from '@shop/events';
 import type { HandleOutcome, HandlerContext } from '@shop/events/kafka';
-import type { ServiceMetrics } from '@shop/service-kit';
+import type { ChannelPubSub, ServiceMetrics } from '@shop/service-kit';
 import { orderChannels } from './keys.js';
 import { decide, evolve, isSagaEvent, type OrderState } from './order-decider.js';
 import { OrderStateCache } from './order-state-cache.js';
@@ -28,7 +27,7 @@ function afterStoring(state: OrderState, changes: readonly StatusChange[], cause
 
 export interface OrderSagaDeps {
   readonly store: OrderStore;
-  readonly pubsub: RedisPubSub;
+  readonly pubsub: ChannelPubSub;
   readonly logger: Logger;
   readonly metrics: ServiceMetrics;
   readonly now?: () => Date;

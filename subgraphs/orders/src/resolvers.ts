@@ -1,6 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import type { RedisPubSub } from 'graphql-redis-subscriptions';
 import { createEvent, deterministicEventId, TRACE_FIELD, type OrderStatus, type RedisClient as Redis } from '@shop/events';
 import type { EventProducer } from '@shop/events/kafka';
 import {
@@ -16,6 +15,7 @@ import {
   requireAdmin,
   requireIdentity,
   type Identity,
+  type ChannelPubSub,
   type PubSubReconnects,
   type RequestIdentity,
   DateTimeScalar,
@@ -35,7 +35,7 @@ export interface OrdersResolverDeps {
   readonly redis: Redis;
   readonly store: OrderStore;
   readonly producer: EventProducer;
-  readonly pubsub: RedisPubSub;
+  readonly pubsub: ChannelPubSub;
   /** When pub/sub is back after a drop, each live status stream reads the history it may have missed. */
   readonly pubsubReconnects: PubSubReconnects;
   readonly logger: Logger;
