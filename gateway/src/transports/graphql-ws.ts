@@ -7,7 +7,7 @@
 import type { ExecutionResult } from 'graphql';
 import type { ServerOptions } from 'graphql-ws';
 import { WebSocket } from 'ws';
-import { ErrorCode, correlationIdFrom, type Logger } from '@shop/service-kit';
+import { ErrorCode, correlationIdFrom, type Identity, type Logger } from '@shop/service-kit';
 import { GraphQLError } from '../graphql.js';
 import { InvalidTokenError, type Authenticated, type Authenticator } from '../middleware/auth.js';
 import type { GatewayContext } from '../context.js';
@@ -16,7 +16,7 @@ import type { Engine, Prepared } from '../engine/engine.js';
 import { clientKey, tokenExpired, tooManySubscriptions, type ClientLimits, type RateLimits } from '../middleware/guards.js';
 import type { GatewayMetrics } from '../metrics.js';
 import { Pushable } from '../subscriptions/pushable.js';
-import type { TokenExpiry } from '../middleware/token-expiry.js';
+import type { Expiring, TokenExpiry } from '../middleware/token-expiry.js';
 import { socketSubscriber, type SocketExtra } from './websocket-server.js';
 
 /** Graphql-ws close code for a refused or expired token (the library's `Forbidden`). */
@@ -48,6 +48,57 @@ interface OperationContext {
   slot?: string | undefined;
 }
 
+/**
+ * A connection's context. A class, not an object literal with a getter: such a literal is a
+ * dictionary-mode object of its own (a few hundred bytes), and every socket keeps one.
+ */
+class ConnectionContext implements GatewayContext {
+  readonly #parent: Logger;
+  #child: Logger | undefined;
+
+  constructor(
+    readonly identity: Identity | null,
+    readonly correlationId: string,
+    logger: Logger,
+  ) {
+    this.#parent = logger;
+  }
+
+  /** Made on first use: most connections never log, and 10,000 child loggers add up. */
+  get logger(): Logger {
+    return (this.#child ??= this.#parent.child({ correlationId: this.correlationId }));
+  }
+}
+
+/** Closes a socket whose token has expired. */
+class ExpiringSocket implements Expiring {
+  constructor(
+    private readonly socket: WebSocket,
+    private readonly metrics: GatewayMetrics,
+  ) {}
+
+  expire(): void {
+    this.metrics.refusals.inc({ reason: 'token_expired' });
+    this.socket.close(CLOSE_FORBIDDEN, 'Token expired');
+  }
+}
+
+/**
+ * What graphql-ws executes, and keeps for as long as a subscription lives. One literal with every
+ * field, `rootValue` included (graphql-ws adds it when missing): a spread copy with a property
+ * added later got a hidden class of its own for each subscription, some 280 bytes each.
+ */
+function executionArgs(prepared: Prepared, contextValue: OperationContext) {
+  return {
+    schema: prepared.planning.schema,
+    document: prepared.document,
+    operationName: prepared.operationName,
+    variableValues: prepared.variables,
+    rootValue: undefined,
+    contextValue,
+  };
+}
+
 export function graphQLWsCallbacks(opts: GraphQLWsOptions): ServerOptions<Record<string, unknown> | undefined, SocketExtra> {
   const { engine, metrics, clientLimits } = opts;
   return {
@@ -76,35 +127,23 @@ export function graphQLWsCallbacks(opts: GraphQLWsOptions): ServerOptions<Record
         return false;
       }
       const { connection } = extra;
-      connection.releasePending?.();
-      connection.releasePending = undefined;
+      connection.pending?.release();
+      connection.pending = undefined;
       if (authenticated) {
         // The identity was checked once, here: the socket must not outlive the token.
         connection.expiresAtMs = authenticated.expiresAtMs;
-        connection.stopExpiryWatch = opts.tokenExpiry.watch(authenticated.expiresAtMs, () => {
-          metrics.refusals.inc({ reason: 'token_expired' });
-          extra.socket.close(CLOSE_FORBIDDEN, 'Token expired');
-        });
+        connection.expiry = new ExpiringSocket(extra.socket, metrics);
+        opts.tokenExpiry.watch(authenticated.expiresAtMs, connection.expiry);
       }
-      const correlationId = correlationIdFrom(params as Record<string, unknown>);
       connection.slot = key;
-      // The child logger is made on first use: most connections never log, and 10,000 of them add up.
-      let child: Logger | undefined;
-      const { logger } = opts;
-      connection.context = {
-        identity,
-        correlationId,
-        get logger() {
-          return (child ??= logger.child({ correlationId }));
-        },
-      };
+      connection.context = new ConnectionContext(identity, correlationIdFrom(params as Record<string, unknown>), opts.logger);
       metrics.wsConnections.inc();
       return true;
     },
     onClose: (ctx) => {
       const { connection } = ctx.extra;
-      connection.stopExpiryWatch?.();
-      connection.stopExpiryWatch = undefined;
+      if (connection.expiry && connection.expiresAtMs !== undefined) opts.tokenExpiry.unwatch(connection.expiresAtMs, connection.expiry);
+      connection.expiry = undefined;
       if (connection.slot) {
         clientLimits.releaseConnection(connection.slot);
         connection.slot = undefined;
@@ -126,8 +165,7 @@ export function graphQLWsCallbacks(opts: GraphQLWsOptions): ServerOptions<Record
       if (limited) return [limited];
       const prepared = engine.prepare(payload, 'ws');
       if ('errors' in prepared) return [...prepared.errors];
-      const args = { schema: prepared.planning.schema, document: prepared.document, operationName: prepared.operationName, variableValues: prepared.variables };
-      if (prepared.type !== 'subscription') return { ...args, contextValue: { gateway, prepared, id, socket, extra } satisfies OperationContext };
+      if (prepared.type !== 'subscription') return executionArgs(prepared, { gateway, prepared, id, socket, extra });
       // Checked and taken with no await before `subscribe` runs, so a burst of subscribe messages cannot overshoot.
       if (connection.subscriptions >= opts.maxSubscriptionsPerSocket) {
         metrics.refusals.inc({ reason: 'subscriptions' });
@@ -139,7 +177,7 @@ export function graphQLWsCallbacks(opts: GraphQLWsOptions): ServerOptions<Record
       connection.subscriptions++;
       // graphql-ws keeps the message for the life of the subscription: let it hold the shared copy of the text.
       (payload as { query: string }).query = prepared.query;
-      return { ...args, contextValue: { gateway, prepared, id, socket, extra, slot } satisfies OperationContext };
+      return executionArgs(prepared, { gateway, prepared, id, socket, extra, slot });
     },
     subscribe: (args) => {
       const op = args.contextValue as OperationContext;

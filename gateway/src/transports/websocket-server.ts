@@ -4,20 +4,21 @@ import type { Socket } from 'node:net';
 import { WebSocket, type WebSocketServer } from 'ws';
 import type { Logger } from '@shop/service-kit';
 import type { GatewayContext } from '../context.js';
-import type { Admission } from '../middleware/upgrade-admission.js';
+import type { Admission, PendingSlot } from '../middleware/upgrade-admission.js';
+import type { Expiring } from '../middleware/token-expiry.js';
 import type { ResolvedEvent, Subscriber } from '../subscriptions/fan-out.js';
 
 /** What the gateway keeps about one connection, as it goes from upgrade to close. */
 export interface ConnectionState {
-  /** Gives back the "pending" slot of the client's IP the socket holds until connection_init is accepted (idempotent). */
-  releasePending: (() => void) | undefined;
+  /** The "pending" slot of the client's IP the socket holds until connection_init is accepted. */
+  pending: PendingSlot | undefined;
   /** Set once the connection is accepted: who it is, and the per-client slot it holds. */
   context?: GatewayContext;
   slot?: string | undefined;
   /** The token's end (ms since the epoch); the socket is closed with 4403 then. */
   expiresAtMs?: number;
-  /** Stops watching the token's expiry (on close). */
-  stopExpiryWatch?: (() => void) | undefined;
+  /** What the token-expiry watch holds for this connection (unwatched on close). */
+  expiry?: Expiring | undefined;
   /** Active subscriptions on this socket. */
   subscriptions: number;
 }
@@ -91,8 +92,8 @@ export function serveGraphQLOverWebSocket<P extends Record<string, unknown> | un
 
   wss.on('connection', (socket, request) => {
     // Not the upgrade request: holding it for the life of the socket costs kilobytes per connection.
-    const { clientIp, releasePending } = opts.admitted(request);
-    const extra: SocketExtra = { socket, clientIp, connection: { releasePending, subscriptions: 0 } };
+    const { clientIp, pending } = opts.admitted(request);
+    const extra: SocketExtra = { socket, clientIp, connection: { pending, subscriptions: 0 } };
     socket.once('error', (err: Error & { code?: string }) => {
       // ws's own refusals of what a client sent (a message over maxPayload, a bad frame): ws has
       // already closed the socket with the right code (1009, 1002, ...). A client's fault, logged
