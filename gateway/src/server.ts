@@ -121,8 +121,8 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
         });
       },
       onSocketClosed: (extra) => {
-        extra.connection.releasePending?.();
-        extra.connection.releasePending = undefined;
+        extra.connection.pending?.release();
+        extra.connection.pending = undefined;
       },
     },
   );

@@ -328,6 +328,19 @@ describe('WebSocket pings and silent sockets', () => {
     await Promise.all(silent.map((c) => c.closed));
   });
 
+  it('gives a pending slot back when its socket closes before connection_init', async () => {
+    const silent = await Promise.all([openWs(gateway), openWs(gateway), openWs(gateway)]);
+    await expect(openWs(gateway)).rejects.toThrow(/429/);
+    silent[0]!.ws.close();
+    await silent[0]!.closed;
+    // The close reaches the gateway a moment after the client sees it.
+    let admitted: Awaited<ReturnType<typeof openWs>> | undefined;
+    await eventually(async () => (admitted = await openWs(gateway).catch(() => undefined)) !== undefined, 5_000, 'the pending slot given back');
+    admitted!.ws.close();
+    for (const c of silent.slice(1)) c.ws.close();
+    await Promise.all([admitted!.closed, ...silent.slice(1).map((c) => c.closed)]);
+  });
+
   it('counts every message toward the IP, pings included, and closes with 4429 past the limit', async () => {
     const c = await initialised(gateway);
     for (let i = 0; i < 30; i++) c.send({ type: 'ping' });

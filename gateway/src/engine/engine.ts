@@ -12,7 +12,7 @@ import type { SubgraphClient } from '../execution/subgraph-client.js';
 import { IdentityRequirements } from '../execution/identity-requirements.js';
 import { ANY_CALLER, InFlight, callerKey, operationKey } from '../execution/in-flight.js';
 import { FederatedSubscriptions, type PlannedSubscription } from '../subscriptions/federated.js';
-import type { Subscriber } from '../subscriptions/fan-out.js';
+import type { Membership, Subscriber } from '../subscriptions/fan-out.js';
 import { buildPlanning, executeStock, planOperation, type Planning } from '../execution/apollo-federation.js';
 import { PersistedQueries } from './persisted-queries.js';
 
@@ -293,8 +293,8 @@ export class Engine {
     return executed;
   }
 
-  /** Subscribes one client that takes its events as they come; returns the function that leaves. */
-  subscribe(prepared: Prepared, context: GatewayContext, subscriber: Subscriber): () => void {
+  /** Subscribes one client that takes its events as they come; returns its membership, to leave with. */
+  subscribe(prepared: Prepared, context: GatewayContext, subscriber: Subscriber): Membership {
     if (!prepared.subscription || prepared.transport === 'http') throw new Error('subscribe() is for subscriptions over ws or multipart');
     this.#opts.metrics.requests.inc({ type: 'subscription', transport: prepared.transport, outcome: 'ok' });
     return this.subscriptions.attach(prepared.subscription, context, prepared.transport, subscriber);

@@ -8,12 +8,14 @@ describe('token expiry', () => {
     vi.useFakeTimers({ now: 1_000_000 });
     const expiry = new TokenExpiry();
     const fired: string[] = [];
-    expiry.watch(1_003_000, () => fired.push('c'));
-    expiry.watch(1_001_000, () => fired.push('a'));
-    const cancel = expiry.watch(1_002_000, () => fired.push('b'));
+    const target = (name: string) => ({ expire: () => fired.push(name) });
+    expiry.watch(1_003_000, target('c'));
+    expiry.watch(1_001_000, target('a'));
+    const b = target('b');
+    expiry.watch(1_002_000, b);
     // Watched later but due earlier than the timer already set: the timer is brought forward.
-    expiry.watch(1_000_500, () => fired.push('first'));
-    cancel();
+    expiry.watch(1_000_500, target('first'));
+    expiry.unwatch(1_002_000, b);
     vi.advanceTimersByTime(600);
     expect(fired).toEqual(['first']);
     vi.advanceTimersByTime(2_500);
@@ -24,8 +26,23 @@ describe('token expiry', () => {
   it('calls at once for a time already past', () => {
     const expiry = new TokenExpiry();
     let fired = false;
-    expiry.watch(Date.now() - 1, () => (fired = true));
+    expiry.watch(Date.now() - 1, { expire: () => (fired = true) });
     expect(fired).toBe(true);
+    expiry.close();
+  });
+
+  it('keeps two targets due in the same tick apart, and one target watched twice fires once', () => {
+    vi.useFakeTimers({ now: 1_000_000 });
+    const expiry = new TokenExpiry();
+    const fired: string[] = [];
+    const x = { expire: () => fired.push('x') };
+    const y = { expire: () => fired.push('y') };
+    expiry.watch(1_001_000, x);
+    expiry.watch(1_001_000, x);
+    expiry.watch(1_001_100, y);
+    expiry.unwatch(1_001_100, x);
+    vi.advanceTimersByTime(1_500);
+    expect(fired).toEqual(['x', 'y']);
     expiry.close();
   });
 });

@@ -1,37 +1,50 @@
 /** How often expiries are looked at; a socket or stream ends at most this long after its token's `exp`. */
 const TICK_MS = 250;
 
+const tickOf = (atMs: number) => Math.ceil(atMs / TICK_MS);
+
+/** What a token opened, as the watch sees it. */
+export interface Expiring {
+  /** The token has expired: end what it opened. */
+  expire(): void;
+}
+
 /**
  * Ends what a token opened (a WebSocket, a multipart stream) when the token expires. One timer
  * for every watch instead of one per socket (10,000 sockets would mean 10,000 timers): watches are
- * kept by the tick they fall due in, in a min-heap of those ticks.
+ * kept by the tick they fall due in, in a min-heap of those ticks. A watch is the watched object
+ * itself, with no closure or wrapper made for it: each socket keeps its watch for its whole life.
  */
 export class TokenExpiry {
-  readonly #due = new Map<number, Set<() => void>>();
+  readonly #due = new Map<number, Set<Expiring>>();
   readonly #ticks: number[] = [];
   #timer: NodeJS.Timeout | undefined;
   /** The tick the timer is set for. */
   #armedTick = Infinity;
 
-  /** Calls `onExpire` once `expiresAtMs` has passed (at once if it has); returns the cancel function. */
-  watch(expiresAtMs: number, onExpire: () => void): () => void {
+  /**
+   * Calls `target.expire()` once `expiresAtMs` has passed (at once if it has). Watching the same
+   * target twice for the same time is one watch.
+   */
+  watch(expiresAtMs: number, target: Expiring): void {
     if (expiresAtMs <= Date.now()) {
-      onExpire();
-      return () => undefined;
+      target.expire();
+      return;
     }
-    const tick = Math.ceil(expiresAtMs / TICK_MS);
+    const tick = tickOf(expiresAtMs);
     let set = this.#due.get(tick);
     if (!set) {
       this.#due.set(tick, (set = new Set()));
       this.#push(tick);
     }
-    // A wrapper per watch, so the same callback watched twice is two watches.
-    const entry = () => onExpire();
-    set.add(entry);
+    set.add(target);
     this.#arm();
-    return () => {
-      set.delete(entry);
-    };
+  }
+
+  /** Cancels a watch (`expiresAtMs` as it was watched); nothing when it has fired or was never made. */
+  unwatch(expiresAtMs: number, target: Expiring): void {
+    // An emptied tick stays in the heap until it falls due: the timer then finds nothing to call.
+    this.#due.get(tickOf(expiresAtMs))?.delete(target);
   }
 
   /** Stops the timer (shutdown); pending watches never fire. */
@@ -61,7 +74,7 @@ export class TokenExpiry {
       const tick = this.#pop();
       const set = this.#due.get(tick);
       this.#due.delete(tick);
-      for (const onExpire of set ?? []) onExpire();
+      for (const target of set ?? []) target.expire();
     }
     this.#arm();
   }

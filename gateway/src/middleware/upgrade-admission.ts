@@ -6,8 +6,8 @@ import { ClientSlots } from './client-slots.js';
 /** What an admitted upgrade carries into its connection. */
 export interface Admission {
   readonly clientIp: string;
-  /** Gives back the socket's "pending" slot (idempotent): when connection_init is accepted, or at close. */
-  readonly releasePending: (() => void) | undefined;
+  /** The socket's "pending" slot, given back when connection_init is accepted, or at close. */
+  readonly pending: PendingSlot | undefined;
 }
 
 export interface UpgradeAdmissionOptions {
@@ -43,34 +43,61 @@ export class UpgradeAdmission {
       return;
     }
     this.#pendingTotal++;
-    let held = true;
-    const releasePending = () => {
-      if (!held) return;
-      held = false;
-      this.#pendingTotal--;
-      this.#pending.release(clientIp);
-    };
-    // A handshake that fails, or a socket that closes before connection_init, gives its slot back too.
-    socket.once('close', releasePending);
+    // Not a closure here: it would share this call's scope, and so keep the upgrade request and its
+    // head buffer (about 2 KB) for as long as the socket lives.
+    const pending = new PendingSlot(this, clientIp, socket);
     void this.opts.overIpLimit(clientIp).then((limited) => {
       if (limited) {
-        releasePending();
+        pending.release();
         this.#refuse(socket, 'ip_rate');
         return;
       }
       if (socket.destroyed) return;
-      this.#admitted.set(req, { clientIp, releasePending });
+      this.#admitted.set(req, { clientIp, pending });
       upgrade();
     });
   }
 
   /** What `req` was admitted with (for the connection it became). */
   admission(req: IncomingMessage): Admission {
-    return this.#admitted.get(req) ?? { clientIp: this.opts.addresses.of(req), releasePending: undefined };
+    return this.#admitted.get(req) ?? { clientIp: this.opts.addresses.of(req), pending: undefined };
+  }
+
+  /** Called once per slot, by the slot. */
+  releasePending(clientIp: string): void {
+    this.#pendingTotal--;
+    this.#pending.release(clientIp);
   }
 
   #refuse(socket: Duplex, reason: 'ws_pending' | 'ip_rate'): void {
     this.opts.onRefused(reason);
     socket.end('HTTP/1.1 429 Too Many Requests\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+  }
+}
+
+/**
+ * One socket's place among those without an accepted connection_init. A handshake that fails, or a
+ * socket that closes first, gives it back too; `release` is idempotent and lets go of the socket.
+ */
+export class PendingSlot {
+  #owner: UpgradeAdmission | undefined;
+  readonly #clientIp: string;
+  readonly #socket: Duplex;
+  readonly #onClose: () => void;
+
+  constructor(owner: UpgradeAdmission, clientIp: string, socket: Duplex) {
+    this.#owner = owner;
+    this.#clientIp = clientIp;
+    this.#socket = socket;
+    this.#onClose = () => this.release();
+    socket.once('close', this.#onClose);
+  }
+
+  release(): void {
+    const owner = this.#owner;
+    if (!owner) return;
+    this.#owner = undefined;
+    this.#socket.off('close', this.#onClose);
+    owner.releasePending(this.#clientIp);
   }
 }

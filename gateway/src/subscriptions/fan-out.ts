@@ -25,6 +25,12 @@ export class ResolvedEvent {
 /** Subscribers written to between two turns of the event loop. */
 const PUBLISH_SLICE = 1_000;
 
+/** A subscriber's place in its group, as `attach` hands it back. */
+export interface Membership {
+  /** Leaves the group (idempotent); the last one out releases the upstream subscription. */
+  leave(): void;
+}
+
 /** Where one subscriber's events go. Both calls must not throw. */
 export interface Subscriber {
   deliver(event: ResolvedEvent): void;

@@ -7,7 +7,7 @@ import type { GatewayMetrics } from '../metrics.js';
 import type { PlanExecutor } from '../execution/plan-executor.js';
 import { executeStock, planOperation, type Planning, type SubgraphCall } from '../execution/apollo-federation.js';
 import { formatResult, type ErrorFormatter } from '../error-masking.js';
-import { FanOutGroup, ResolvedEvent, type Subscriber } from './fan-out.js';
+import { FanOutGroup, ResolvedEvent, type Membership, type Subscriber } from './fan-out.js';
 import { Pushable } from './pushable.js';
 import { SubscriptionRegistry } from './registry.js';
 import { resumableFields, type ResumableField } from './resumable.js';
@@ -148,19 +148,20 @@ export class FederatedSubscriptions {
    */
   subscribe(planned: PlannedSubscription, context: GatewayContext, transport: 'ws' | 'multipart'): AsyncIterableIterator<ExecutionResult> {
     const out = new Pushable<ExecutionResult>();
-    out.onEnd(this.attach(planned, context, transport, { deliver: (event) => out.push(event.result), end: () => out.end() }));
+    const membership = this.attach(planned, context, transport, { deliver: (event) => out.push(event.result), end: () => out.end() });
+    out.onEnd(() => membership.leave());
     return out;
   }
 
   /**
    * Subscribes one client that takes its events as they come (`subscriber.deliver`, in event
-   * order, then `end`); returns the function that leaves. Subscribers of the same upstream
+   * order, then `end`); returns its membership, to leave with. Subscribers of the same upstream
    * subscription with the same operation share one group: each event is resolved and serialized
    * once for all of them.
    */
-  attach(planned: PlannedSubscription, context: GatewayContext, transport: 'ws' | 'multipart', subscriber: Subscriber): () => void {
+  attach(planned: PlannedSubscription, context: GatewayContext, transport: 'ws' | 'multipart', subscriber: Subscriber): Membership {
     const { primary } = planned.node;
-    const membership = new Membership(this.#opts.metrics, transport, subscriber, this.#opts.formatError);
+    const membership = new GroupMembership(this.#opts.metrics, transport, subscriber, this.#opts.formatError);
     const wsUrl = this.#opts.wsUrlFor(primary.serviceName);
     if (!wsUrl) return membership.refuse(new GraphQLError(`No WebSocket URL for subgraph ${primary.serviceName}.`));
     const primaryVariables: Record<string, unknown> = {};
@@ -317,10 +318,10 @@ function fromFormatted(e: GraphQLFormattedError): GraphQLError {
 }
 
 /**
- * One subscriber's place in a group, and its `leave`. A class, not closures: at 10,000 subscribers
- * every closure made per subscriber counts (and tsx gives each named one its own `name` property).
+ * One subscriber's place in a group. A class, not closures: at 10,000 subscribers every closure
+ * made per subscriber counts (and tsx gives each named one its own `name` property).
  */
-class Membership {
+class GroupMembership implements Membership {
   #left = false;
   #group: SharedGroup | undefined;
   #groups: Map<string, SharedGroup> | undefined;
@@ -335,25 +336,20 @@ class Membership {
   }
 
   /** Ends the subscriber at once with an error. */
-  refuse(error: GraphQLError): () => void {
+  refuse(error: GraphQLError): Membership {
     this.subscriber.deliver(new ResolvedEvent(formatResult({ errors: [error] }, this.formatError)));
     this.subscriber.end();
-    return this.leave;
+    return this;
   }
 
-  join(group: SharedGroup, groups: Map<string, SharedGroup>): () => void {
+  join(group: SharedGroup, groups: Map<string, SharedGroup>): Membership {
     this.#group = group;
     this.#groups = groups;
     group.group.join(this.subscriber);
-    return this.leave;
+    return this;
   }
 
-  /** The function that leaves (idempotent; the last one out releases the upstream subscription). */
-  get leave(): () => void {
-    return () => this.#leave();
-  }
-
-  #leave(): void {
+  leave(): void {
     if (this.#left) return;
     this.#left = true;
     this.metrics.activeSubscriptions.dec({ transport: this.transport });

@@ -120,11 +120,13 @@ export async function serveMultipartSubscription(
   const stream = opts.engine.stream(prepared, caller.context);
   opts.streams.add(stream);
   const expired = new AbortController();
-  const stopWatch = caller.authenticated ? opts.tokenExpiry.watch(caller.authenticated.expiresAtMs, () => expired.abort()) : undefined;
+  const expiresAtMs = caller.authenticated?.expiresAtMs;
+  const onExpiry = { expire: () => expired.abort() };
+  if (expiresAtMs !== undefined) opts.tokenExpiry.watch(expiresAtMs, onExpiry);
   try {
     await streamMultipart(req, res, stream, { heartbeatMs: opts.heartbeatMs, formatError: opts.formatError, end: { signal: expired.signal, error: tokenExpired } });
   } finally {
-    stopWatch?.();
+    if (expiresAtMs !== undefined) opts.tokenExpiry.unwatch(expiresAtMs, onExpiry);
     opts.streams.delete(stream);
     opts.clientLimits.releaseConnection(key);
     opts.clientLimits.releaseSubscription(key);

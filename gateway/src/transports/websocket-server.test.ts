@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import * as ws from 'ws';
 import { WebSocket } from 'ws';
 import { ResolvedEvent } from '../subscriptions/fan-out.js';
-import { socketSubscriber } from './websocket-server.js';
+import { writeNextMessage } from './websocket-server.js';
 
 /** ws's frame parser; exported by ws but not declared in @types/ws. */
 interface FrameReceiver {
@@ -36,14 +36,13 @@ function fakeSocket(buffered = 0) {
   return { socket: socket as unknown as WebSocket, written, terminated: () => terminated };
 }
 
-describe('socketSubscriber', () => {
+describe('writeNextMessage', () => {
   it('writes graphql-ws next messages as single text frames, for every length encoding', async () => {
     for (const size of [10, 300, 70_000]) {
       const { socket, written } = fakeSocket();
-      const sub = socketSubscriber(socket, 'a-1', { end: () => undefined }, () => undefined);
       const event = new ResolvedEvent({ data: { s: 'x'.repeat(size) } });
-      sub.deliver(event);
-      sub.deliver(event);
+      expect(writeNextMessage(socket, 'a-1', event)).toBe('written');
+      expect(writeNextMessage(socket, 'a-1', event)).toBe('written');
       expect(written).toHaveLength(2);
       const messages = await decode(Buffer.concat(written));
       expect(messages).toHaveLength(2);
@@ -56,10 +55,15 @@ describe('socketSubscriber', () => {
 
   it('drops a socket with too much unsent data instead of buffering more', () => {
     const { socket, written, terminated } = fakeSocket(5 * 1024 * 1024);
-    let slow = 0;
-    socketSubscriber(socket, '1', { end: () => undefined }, () => slow++).deliver(new ResolvedEvent({ data: {} }));
+    expect(writeNextMessage(socket, '1', new ResolvedEvent({ data: {} }))).toBe('slow-consumer');
     expect(written).toHaveLength(0);
     expect(terminated()).toBe(true);
-    expect(slow).toBe(1);
+  });
+
+  it('writes nothing to a socket that is no longer open', () => {
+    const { socket, written } = fakeSocket();
+    (socket as { readyState: number }).readyState = WebSocket.CLOSING;
+    expect(writeNextMessage(socket, '1', new ResolvedEvent({ data: {} }))).toBe('not-open');
+    expect(written).toHaveLength(0);
   });
 });

@@ -4,20 +4,21 @@ import type { Socket } from 'node:net';
 import { WebSocket, type WebSocketServer } from 'ws';
 import type { Logger } from '@shop/service-kit';
 import type { GatewayContext } from '../context.js';
-import type { Admission } from '../middleware/upgrade-admission.js';
-import type { ResolvedEvent, Subscriber } from '../subscriptions/fan-out.js';
+import type { Admission, PendingSlot } from '../middleware/upgrade-admission.js';
+import type { Expiring } from '../middleware/token-expiry.js';
+import type { ResolvedEvent } from '../subscriptions/fan-out.js';
 
 /** What the gateway keeps about one connection, as it goes from upgrade to close. */
 export interface ConnectionState {
-  /** Gives back the "pending" slot of the client's IP the socket holds until connection_init is accepted (idempotent). */
-  releasePending: (() => void) | undefined;
+  /** The "pending" slot of the client's IP the socket holds until connection_init is accepted. */
+  pending: PendingSlot | undefined;
   /** Set once the connection is accepted: who it is, and the per-client slot it holds. */
   context?: GatewayContext;
   slot?: string | undefined;
   /** The token's end (ms since the epoch); the socket is closed with 4403 then. */
   expiresAtMs?: number;
-  /** Stops watching the token's expiry (on close). */
-  stopExpiryWatch?: (() => void) | undefined;
+  /** What the token-expiry watch holds for this connection (unwatched on close). */
+  expiry?: Expiring | undefined;
   /** Active subscriptions on this socket. */
   subscriptions: number;
 }
@@ -91,8 +92,8 @@ export function serveGraphQLOverWebSocket<P extends Record<string, unknown> | un
 
   wss.on('connection', (socket, request) => {
     // Not the upgrade request: holding it for the life of the socket costs kilobytes per connection.
-    const { clientIp, releasePending } = opts.admitted(request);
-    const extra: SocketExtra = { socket, clientIp, connection: { releasePending, subscriptions: 0 } };
+    const { clientIp, pending } = opts.admitted(request);
+    const extra: SocketExtra = { socket, clientIp, connection: { pending, subscriptions: 0 } };
     socket.once('error', (err: Error & { code?: string }) => {
       // ws's own refusals of what a client sent (a message over maxPayload, a bad frame): ws has
       // already closed the socket with the right code (1009, 1002, ...). A client's fault, logged
@@ -152,64 +153,44 @@ function rawSocketOf(socket: WebSocket): Socket {
 /** Bytes a socket may have queued before it counts as a client that stopped reading. */
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 
-/**
- * A subscriber that writes `next` messages for subscription `id` straight to the socket, in the
- * exact form graphql-ws's server writes them, from the event's once-serialized result. graphql-ws
- * still runs the operation (its iterator is `control`, which ends after the last event and then
- * sends `complete`); only the per-event path skips its per-subscriber serialization.
- */
-export function socketSubscriber(socket: WebSocket, id: string, control: { end(): void }, onSlowConsumer: () => void): Subscriber {
-  return new SocketSubscriber(socket, id, control, onSlowConsumer);
-}
+/** What became of one `next` message. */
+export type NextWrite = 'written' | 'not-open' | 'slow-consumer';
 
 /**
- * A class rather than closures per subscriber, holding only the id it shares with graphql-ws: a
- * small Buffer kept per subscriber would pin a whole 8 KiB pool slab for a few bytes.
+ * Writes a `next` message for subscription `id` straight to the socket, in the exact form
+ * graphql-ws's server writes it (`{"id":<id>,"type":"next","payload":<result>}`), from the event's
+ * once-serialized result: graphql-ws still runs the operation, only the per-event path skips its
+ * per-subscriber serialization. A socket that has stopped reading is terminated instead
+ * (`slow-consumer`): buffering more for it would only grow the gateway's memory.
  */
-class SocketSubscriber implements Subscriber {
-  constructor(
-    private readonly socket: WebSocket,
-    private readonly id: string,
-    private readonly control: { end(): void },
-    private readonly onSlowConsumer: () => void,
-  ) {}
-
-  deliver(event: ResolvedEvent): void {
-    const { socket } = this;
-    if (socket.readyState !== WebSocket.OPEN) return;
-    const raw = rawSocketOf(socket);
-    if (raw.writableLength > MAX_BUFFERED_BYTES) {
-      // It has stopped reading: buffering more for it would only grow the gateway's memory.
-      this.onSlowConsumer();
-      socket.terminate();
-      return;
-    }
-    // `{"id":<id>,"type":"next","payload":<result>}`, as graphql-ws writes it, framed here and written
-    // in one piece: ws's sender would allocate and write the frame header separately for each of
-    // thousands of sockets. Safe because nothing here is compressed or fragmented, so ws never holds
-    // a message of this socket back in its own queue.
-    const head = `{"id":${JSON.stringify(this.id)},"type":"next","payload":`;
-    const headBytes = Buffer.byteLength(head);
-    const json = event.json;
-    const length = headBytes + json.length + 1;
-    const offset = length < 126 ? 2 : length < 65_536 ? 4 : 10;
-    const frame = Buffer.allocUnsafe(offset + length);
-    frame[0] = 0x81; // FIN, text
-    if (offset === 2) frame[1] = length;
-    else if (offset === 4) {
-      frame[1] = 126;
-      frame.writeUInt16BE(length, 2);
-    } else {
-      frame[1] = 127;
-      frame.writeBigUInt64BE(BigInt(length), 2);
-    }
-    frame.write(head, offset);
-    json.copy(frame, offset + headBytes);
-    frame[frame.length - 1] = 0x7d; // }
-    raw.write(frame);
+export function writeNextMessage(socket: WebSocket, id: string, event: ResolvedEvent): NextWrite {
+  if (socket.readyState !== WebSocket.OPEN) return 'not-open';
+  const raw = rawSocketOf(socket);
+  if (raw.writableLength > MAX_BUFFERED_BYTES) {
+    socket.terminate();
+    return 'slow-consumer';
   }
-
-  end(): void {
-    this.control.end();
+  // Framed here and written in one piece: ws's sender would allocate and write the frame header
+  // separately for each of thousands of sockets. Safe because nothing here is compressed or
+  // fragmented, so ws never holds a message of this socket back in its own queue.
+  const head = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
+  const headBytes = Buffer.byteLength(head);
+  const json = event.json;
+  const length = headBytes + json.length + 1;
+  const offset = length < 126 ? 2 : length < 65_536 ? 4 : 10;
+  const frame = Buffer.allocUnsafe(offset + length);
+  frame[0] = 0x81; // FIN, text
+  if (offset === 2) frame[1] = length;
+  else if (offset === 4) {
+    frame[1] = 126;
+    frame.writeUInt16BE(length, 2);
+  } else {
+    frame[1] = 127;
+    frame.writeBigUInt64BE(BigInt(length), 2);
   }
+  frame.write(head, offset);
+  json.copy(frame, offset + headBytes);
+  frame[frame.length - 1] = 0x7d; // }
+  raw.write(frame);
+  return 'written';
 }
