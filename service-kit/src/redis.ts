@@ -1,6 +1,7 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import type { RedisClient } from '@shop/events';
+import { tolerateStaleSubscriberReplies } from './stale-subscriber-errors.js';
 
 /**
  * Where a service's Redis is: one node (`redisUrl`, REDIS_URL), or a Redis Cluster reached through its seed
@@ -46,6 +47,7 @@ async function connect(target: string | RedisTarget, logger: Logger, options: Re
         ...options,
       });
   redis.on('error', (err: Error) => logger.debug({ err: err.message }, 'redis connection error'));
+  if (clustered && shardedSubscribers) tolerateStaleSubscriberReplies(logger);
   // Registered before the first connection, so it cannot be missed.
   const subscribersReady = clustered && shardedSubscribers ? new Promise<void>((resolve) => redis.once(SHARDED_SUBSCRIBERS_READY, () => resolve())) : undefined;
   if (redis.status !== 'ready') {
