@@ -117,7 +117,8 @@ export function startUpstreamSubscription(opts: UpstreamOptions, emit: SharedEmi
   let attempt = 0;
   let unsubscribe: (() => void) | undefined;
   let timer: NodeJS.Timeout | undefined;
-  const connectionNow = typeof opts.connection === 'function' ? opts.connection : ((c) => () => c)(opts.connection);
+  const given = opts.connection;
+  const connectionNow = typeof given === 'function' ? given : () => given;
   let connection: UpstreamConnection | undefined;
   let stopCounting = () => {};
   const use = (next: UpstreamConnection) => {
