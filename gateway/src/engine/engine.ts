@@ -113,7 +113,7 @@ export class Engine {
       planning: () => this.#planning,
       call: (subgraph, request, context) => opts.client.fetch(subgraph, request, context),
       wsUrlFor: (name) => {
-        const url = opts.client.urlOf(name);
+        const url = opts.client.urlOf(name, 'subscription');
         return url ? wsUrlOf(url) : undefined;
       },
       replicaLost: (name, wsUrl) => opts.client.replicaFailed(name, httpUrlOf(wsUrl)),

@@ -16,6 +16,17 @@ describe('a replica set', () => {
     expect(Array.from({ length: 6 }, () => set.pick())).toEqual([A, B, C, A, B, C]);
   });
 
+  it('takes turns for fetches and for subscriptions apart, so neither use skews the other', () => {
+    const set = new ReplicaSet([A, B]);
+    const picks = Array.from({ length: 4 }, () => [set.pick(undefined, 'subscription'), set.pick()]);
+    expect(picks).toEqual([
+      [A, A],
+      [B, B],
+      [A, A],
+      [B, B],
+    ]);
+  });
+
   it('prefers the replica with the fewest calls in flight', () => {
     const set = new ReplicaSet([A, B]);
     const endA = set.begin(A);

@@ -12,6 +12,9 @@ export interface ReplicaSetOptions {
   readonly now?: () => number;
 }
 
+/** What a replica is picked for: an HTTP fetch, or an upstream subscription (which opens or shares a WebSocket to it). */
+export type ReplicaUse = 'fetch' | 'subscription';
+
 interface Replica {
   readonly url: string;
   up: boolean;
@@ -23,8 +26,8 @@ interface Replica {
 export class ReplicaSet {
   readonly #replicas: readonly Replica[];
   readonly #opts: ReplicaSetOptions;
-  /** Where the round-robin resumes among replicas equally loaded. */
-  #next = 0;
+  /** Where the round-robin resumes among replicas equally loaded, for each use: each is spread on its own. */
+  readonly #next: Record<ReplicaUse, number> = { fetch: 0, subscription: 0 };
 
   constructor(urls: readonly string[], opts: ReplicaSetOptions = {}) {
     if (urls.length === 0) throw new Error('a replica set needs at least one URL');
@@ -52,12 +55,12 @@ export class ReplicaSet {
    * and a single replica then behaves as if there were no replica set at all.
    * Undefined only when the one candidate left is excluded.
    */
-  pick(exclude?: string): string | undefined {
+  pick(exclude?: string, use: ReplicaUse = 'fetch'): string | undefined {
     const n = this.#replicas.length;
     let best: Replica | undefined;
     let bestIndex = 0;
     for (let i = 0; i < n; i++) {
-      const index = (this.#next + i) % n;
+      const index = (this.#next[use] + i) % n;
       const r = this.#replicas[index]!;
       if (!r.up || r.url === exclude) continue;
       if (!best || r.inFlight < best.inFlight) {
@@ -66,7 +69,7 @@ export class ReplicaSet {
       }
     }
     if (best) {
-      this.#next = (bestIndex + 1) % n;
+      this.#next[use] = (bestIndex + 1) % n;
       return best.url;
     }
     const down = this.#replicas.filter((r) => r.url !== exclude).sort((a, b) => a.downSince - b.downSince);

@@ -8,7 +8,7 @@ import type { GatewayContext } from '../context.js';
 import type { GatewayMetrics } from '../metrics.js';
 import { InFlight, callerKey, fetchKey, isShareableOperation } from './in-flight.js';
 import type { IdentityRequirements } from './identity-requirements.js';
-import { isUnavailableStatus, neverSent, ReplicaSet } from './replicas.js';
+import { isUnavailableStatus, neverSent, ReplicaSet, type ReplicaUse } from './replicas.js';
 
 /** What a subgraph answered: GraphQL's own response shape. */
 export interface SubgraphResponse {
@@ -80,8 +80,8 @@ export class SubgraphClient {
   }
 
   /** The `/graphql` URL of the subgraph's replica to use now (one that is up, when any is). */
-  urlOf(subgraph: string): string | undefined {
-    return this.#replicas.get(subgraph)?.pick();
+  urlOf(subgraph: string, use: ReplicaUse = 'fetch'): string | undefined {
+    return this.#replicas.get(subgraph)?.pick(undefined, use);
   }
 
   /** Every replica URL of the subgraph. */

@@ -222,8 +222,7 @@ export class FederatedSubscriptions {
           const source = startUpstreamSubscription(
             {
               subgraph,
-              // Every (re)subscribe asks for a replica anew: one that dropped is down by then.
-              connection: () => this.#connections.get(subgraph, this.#opts.wsUrlFor(subgraph) ?? wsUrl),
+              connection: this.#connections.follow(subgraph, wsUrl, () => this.#opts.wsUrlFor(subgraph)),
               operation: primary.operation,
               operationName: primary.operationName,
               variables: primaryVariables,

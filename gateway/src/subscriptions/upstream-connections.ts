@@ -74,12 +74,26 @@ export function createUpstreamConnections(opts: UpstreamConnectionsOptions) {
     };
   }
 
+  function get(subgraph: string, wsUrl: string): UpstreamConnection {
+    const key = `${subgraph}\n${wsUrl}`;
+    let conn = pool.get(key);
+    if (!conn) pool.set(key, (conn = open(subgraph, wsUrl)));
+    return conn;
+  }
+
   return {
-    get(subgraph: string, wsUrl: string): UpstreamConnection {
-      const key = `${subgraph}\n${wsUrl}`;
-      let conn = pool.get(key);
-      if (!conn) pool.set(key, (conn = open(subgraph, wsUrl)));
-      return conn;
+    get,
+    /**
+     * The connections of one upstream subscription, one per (re)subscribe: the first to `firstUrl` (the
+     * replica picked for it), each later one, after a drop, to the replica `pick` names then (one up).
+     */
+    follow(subgraph: string, firstUrl: string, pick: () => string | undefined): () => UpstreamConnection {
+      let next: string | undefined = firstUrl;
+      return () => {
+        const conn = get(subgraph, next ?? pick() ?? firstUrl);
+        next = undefined;
+        return conn;
+      };
     },
     /** Closes every connection (shutdown). */
     dispose(): void {
