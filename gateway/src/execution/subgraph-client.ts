@@ -37,8 +37,8 @@ export class SubgraphClient {
   readonly #agent = new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 60_000, connections: 128, pipelining: 1, headersTimeout: 30_000, bodyTimeout: 30_000 });
   /** Each subgraph's replicas (its `/graphql` URLs) and which are up. */
   #replicas: ReadonlyMap<string, ReplicaSet> = new Map();
-  /** Each replica URL's origin and path, parsed once. */
-  #targets: ReadonlyMap<string, { readonly origin: string; readonly path: string }> = new Map();
+  /** Each replica URL's origin, path and metrics label, parsed once. */
+  #targets: ReadonlyMap<string, { readonly origin: string; readonly path: string; readonly label: string }> = new Map();
   readonly #inFlight = new InFlight<{ status: number; text: string }>();
   #requirements: IdentityRequirements | undefined;
   #healthTimer: NodeJS.Timeout | undefined;
@@ -70,7 +70,7 @@ export class SubgraphClient {
     this.#targets = new Map(
       [...urls.values()].flat().map((url) => {
         const u = new URL(url);
-        return [url, { origin: u.origin, path: `${u.pathname}${u.search}` }];
+        return [url, { origin: u.origin, path: `${u.pathname}${u.search}`, label: replicaLabel(url) }];
       }),
     );
   }
@@ -147,7 +147,7 @@ export class SubgraphClient {
       // A client span per request sent; its context goes to the subgraph as `traceparent`.
       const sendTo = (url: string) => {
         const target = this.#targets.get(url)!;
-        this.metrics.replicaRequests.inc({ subgraph, replica: replicaLabel(url) });
+        this.metrics.replicaRequests.inc({ subgraph, replica: target.label });
         const done = replicas.begin(url);
         return inSpan(`POST ${subgraph}`, SpanKind.CLIENT, { 'http.request.method': 'POST', 'server.address': target.origin, 'shop.subgraph': subgraph }, () =>
           post(this.#agent, { origin: target.origin, path: target.path, method: 'POST', headers: Object.assign(headers, traceFields()), body }),
