@@ -11,8 +11,8 @@
  *        [--connections 64] [--settle 10] [--warmup 2] [--rss-limit-mb 512] [--max-unfinished 5000]
  *        [--hopeless-ms 10000] [--keep-going] [--replicas 1] [--key-classes]
  *
- * `--replicas N` runs N replicas of each subgraph (one gateway, which sends its HTTP and WebSocket traffic to
- * the first replica of each; the Kafka consumer groups share the partitions among all of them). Per rate it
+ * `--replicas N` runs N replicas of each subgraph (one gateway, which spreads its HTTP and WebSocket traffic
+ * over every replica; the Kafka consumer groups share the partitions among all of them). Per rate it
  * also counts the Redis commands (`INFO commandstats`) and Kafka records (high-water marks) per order.
  * `--key-classes` watches Redis through MONITOR and counts the commands per order by the class of key they
  * touch (which of them one hash slot holds, which spread over a cluster); it costs CPU, so its timings do not
@@ -446,7 +446,7 @@ function report(results: RateFigures[], stoppedBecause: string[], productCount: 
   const m = machine();
   const loads = results.map((r) => r.loadAverage);
   const notes = [
-    `${REPLICAS} replica(s) of each subgraph and one gateway, which sends all its HTTP and WebSocket traffic to the first replica of each subgraph; the Kafka consumer groups spread the partitions over every replica.`,
+    `${REPLICAS} replica(s) of each subgraph and one gateway, which spreads its HTTP and WebSocket traffic over every replica of each subgraph; the Kafka consumer groups spread the partitions over every replica.`,
     `Knee: the highest rate that ran its whole schedule with nothing lost or refused, p99 ≤ ${KNEE_P99_MS} ms and the consumer lag back to 0 within ${LAG_ZERO_WITHIN_MS / 1000} s of the rate's end: ${knee ? `${knee.rate} orders/s` : 'none'}.`,
     `Open loop: each placeOrder is sent when the clock says (rate × duration sends at most, none after the duration, a due send skipped while ${MAX_HTTP_IN_FLIGHT} are unanswered); latency counts from the scheduled send, so time an order waited in the client counts too. One line of one unit of a product, round-robin over the ${productCount} products of the catalog (restocked first), paid with tok_visa.`,
     `Final = CONFIRMED, REJECTED or CANCELLED seen on the order's subscription (orderStatusChanged(orderId, after: 0) with the web demo's selection); lost = placed but not final ${SETTLE_S} s after the rate's end. Saga p50 = the final change's \`at\` minus the PENDING change's \`at\`, both stamped by the orders subgraph.`,

@@ -9,7 +9,12 @@ describe('gateway config', () => {
     expect(c.redisUrl).toBe('redis://127.0.0.1:6390');
     // The subgraphs and their URLs are the supergraph's unless overridden.
     expect(c.subgraphUrls).toEqual({});
-    expect(loadConfig({ ORDERS_URL: 'http://10.0.0.5:4001/graphql', REDIS_URL: 'redis://10.0.0.6:6379' }).subgraphUrls).toEqual({ orders: 'http://10.0.0.5:4001/graphql' });
+    expect(loadConfig({ ORDERS_URL: 'http://10.0.0.5:4001/graphql', REDIS_URL: 'redis://10.0.0.6:6379' }).subgraphUrls).toEqual({ orders: ['http://10.0.0.5:4001/graphql'] });
+    expect(loadConfig({ ORDERS_URL: 'http://10.0.0.5:4001/graphql, http://10.0.0.7:4001/graphql,' }).subgraphUrls).toEqual({
+      orders: ['http://10.0.0.5:4001/graphql', 'http://10.0.0.7:4001/graphql'],
+    });
+    expect([c.subgraphHealthIntervalMs, c.subgraphHealthTimeoutMs]).toEqual([2_000, 1_000]);
+    expect(() => loadConfig({ SUBGRAPH_HEALTH_INTERVAL: '1s', SUBGRAPH_HEALTH_TIMEOUT: '5s' })).toThrow(/SUBGRAPH_HEALTH_TIMEOUT/);
 
     expect(c.limits).toMatchObject({ maxDepth: 12, maxAliases: 30, maxCost: 5000, maxBodyBytes: 1_048_576, rateLimit: 600, wsMaxMessageBytes: 65_536, wsMaxConnectionsPerClient: 20 });
     expect(c.auth.jwtSecret).toBe(DEV_SECRETS.jwt);

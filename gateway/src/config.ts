@@ -50,6 +50,8 @@ const schema = z
     WS_MAX_SUBSCRIPTIONS_PER_SOCKET: envInt(100, 1, 10_000_000),
     MAX_SUBSCRIPTIONS_PER_CLIENT: envInt(500, 1, 10_000_000),
     UPSTREAM_RETRY_ATTEMPTS: envInt(15, 0, 1_000),
+    SUBGRAPH_HEALTH_INTERVAL: envDurationMs(2_000),
+    SUBGRAPH_HEALTH_TIMEOUT: envDurationMs(1_000),
     MULTIPART_HEARTBEAT: envDurationMs(5_000),
     WS_KEEPALIVE: envDurationMs(12_000),
     QUERY_EXECUTOR: z.enum(['fast', 'stock']).default('fast'),
@@ -58,6 +60,12 @@ const schema = z
     DEDUP_INBOUND: envBoolean(true),
   })
   .superRefine((env, ctx) => {
+    if (env.SUBGRAPH_HEALTH_INTERVAL < 100 || env.SUBGRAPH_HEALTH_INTERVAL > 3_600_000) {
+      ctx.addIssue({ code: 'custom', path: ['SUBGRAPH_HEALTH_INTERVAL'], message: 'expected between 100ms and 1h' });
+    }
+    if (env.SUBGRAPH_HEALTH_TIMEOUT < 10 || env.SUBGRAPH_HEALTH_TIMEOUT > env.SUBGRAPH_HEALTH_INTERVAL) {
+      ctx.addIssue({ code: 'custom', path: ['SUBGRAPH_HEALTH_TIMEOUT'], message: 'expected at least 10ms and at most SUBGRAPH_HEALTH_INTERVAL' });
+    }
     if (env.JWKS_URL && (!env.JWT_ISSUER || !env.JWT_AUDIENCE)) {
       ctx.addIssue({ code: 'custom', path: ['JWKS_URL'], message: 'set JWT_ISSUER and JWT_AUDIENCE too: tokens of the identity provider are only accepted for this issuer and audience' });
     }
@@ -103,11 +111,15 @@ export interface GatewayConfig {
   /** Seed nodes of a Redis Cluster (`host:port`): when set, the rate limits live there, not at `redisUrl`. */
   readonly redisClusterNodes: readonly string[];
   /**
-   * HTTP URL of a subgraph's `/graphql` in place of the supergraph's routing URL, by subgraph name
-   * (`<NAME>_URL`, e.g. ORDERS_URL for `orders`); the WS URL is derived from it. The subgraphs
-   * themselves are the supergraph's.
+   * HTTP URLs of a subgraph's `/graphql`, one per replica, in place of the supergraph's routing URL, by
+   * subgraph name (`<NAME>_URL`, comma-separated, e.g. ORDERS_URL for `orders`); the WS URLs are derived
+   * from them. The subgraphs themselves are the supergraph's.
    */
-  readonly subgraphUrls: Readonly<Record<string, string>>;
+  readonly subgraphUrls: Readonly<Record<string, readonly string[]>>;
+  /** Every replica's `/readyz` is checked this often (a replica down comes back only by it); default 2 s. */
+  readonly subgraphHealthIntervalMs: number;
+  /** How long one health check may take before it counts as failed; default 1 s. */
+  readonly subgraphHealthTimeoutMs: number;
   readonly supergraphPath: string;
   /** Browser origins allowed to call `/graphql` (local ones and Apollo Sandbox are allowed too in development). */
   readonly corsOrigins: readonly string[];
@@ -153,13 +165,14 @@ export interface GatewayConfig {
 const SUBGRAPH_URL_VARIABLE = /^([A-Z][A-Z0-9_]*)_URL$/;
 const OWN_URL_VARIABLES = new Set(['REDIS_URL', 'JWKS_URL']);
 
-/** Every `<NAME>_URL` by lowercased name; only those of the supergraph's subgraphs are read (and checked) when it loads. */
-function subgraphUrlsFrom(env: EnvSource): Record<string, string> {
-  const out: Record<string, string> = {};
+/** Every `<NAME>_URL` (a comma-separated list of replicas) by lowercased name; only those of the supergraph's subgraphs are read (and checked) when it loads. */
+function subgraphUrlsFrom(env: EnvSource): Record<string, readonly string[]> {
+  const out: Record<string, readonly string[]> = {};
   for (const [name, value] of Object.entries(env)) {
     const m = SUBGRAPH_URL_VARIABLE.exec(name);
     if (!m || OWN_URL_VARIABLES.has(name) || value === undefined || value === '') continue;
-    out[m[1]!.toLowerCase()] = value;
+    const urls = value.split(',').map((u) => u.trim()).filter(Boolean);
+    if (urls.length) out[m[1]!.toLowerCase()] = urls;
   }
   return out;
 }
@@ -186,6 +199,8 @@ export function loadConfig(env: EnvSource = process.env): GatewayConfig {
     redisUrl: e.REDIS_URL,
     redisClusterNodes: e.REDIS_CLUSTER_NODES,
     subgraphUrls: subgraphUrlsFrom(env),
+    subgraphHealthIntervalMs: e.SUBGRAPH_HEALTH_INTERVAL,
+    subgraphHealthTimeoutMs: e.SUBGRAPH_HEALTH_TIMEOUT,
     supergraphPath: e.SUPERGRAPH_PATH,
     corsOrigins: e.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean),
     watchSupergraph: !production && e.SUPERGRAPH_WATCH,

@@ -38,6 +38,18 @@ export function createMetrics() {
       labelNames: ['subgraph', 'kind'] as const,
       registers: [registry],
     }),
+    replicaUp: new Gauge({
+      name: 'gateway_subgraph_replica_up',
+      help: 'Whether the gateway counts a subgraph replica as up (1) or down (0): its health checks and failed calls decide',
+      labelNames: ['subgraph', 'replica'] as const,
+      registers: [registry],
+    }),
+    replicaRequests: new Counter({
+      name: 'gateway_subgraph_replica_requests_total',
+      help: 'HTTP fetches sent to each subgraph replica (retries on another replica included)',
+      labelNames: ['subgraph', 'replica'] as const,
+      registers: [registry],
+    }),
     subgraphFetches: new Counter({
       name: 'gateway_subgraph_fetches_total',
       help: 'Subgraph query and mutation fetches by outcome: sent, or shared with an identical fetch already in flight',

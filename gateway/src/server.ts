@@ -51,6 +51,7 @@ export async function startGateway(config: GatewayConfig, opts: { logger?: Logge
   });
   const supergraph = await readSupergraph(config.supergraphPath, { watch: config.watchSupergraph, logger, onChange: (sdl) => engine.load(sdl) });
   engine.load(supergraph.sdl);
+  client.startHealthChecks(config.subgraphHealthIntervalMs, config.subgraphHealthTimeoutMs);
 
   const redis = await connectRedis(config, logger, { maxRetriesPerRequest: 2 });
   const rateLimits = new RateLimits(redis, config.limits, metrics);

@@ -181,7 +181,7 @@ export async function launchSystem(opts: LaunchOptions): Promise<RunningSystem> 
     }
     await Promise.all(waits);
 
-    // 3. Gateways, each using the first replica of every subgraph unless told otherwise.
+    // 3. Gateways, each given every replica of every subgraph (it spreads its calls over them and fails over).
     const gatewayUrls: string[] = [];
     const gatewayCount = opts.gateways ?? 1;
     const webPort = opts.webDemo ? await port(DEFAULT_PORTS.webDemo) : undefined;
@@ -190,15 +190,15 @@ export async function launchSystem(opts: LaunchOptions): Promise<RunningSystem> 
     for (let i = 1; i <= gatewayCount; i++) {
       const p = await port(DEFAULT_PORTS.gateway + (i - 1) * 10);
       const procName = `gateway-${i}`;
-      const pick = (name: SubgraphName) => subgraphUrls[name][(i - 1) % subgraphUrls[name].length]!;
+      const all = (name: SubgraphName) => subgraphUrls[name].join(',');
       launch(procName, serviceEntry('gateway/src/main.ts'), {
         PORT: String(p),
         HOST: '127.0.0.1',
         REDIS_URL: redisUrl,
         ...clusterEnv,
-        ORDERS_URL: pick('orders'),
-        INVENTORY_URL: pick('inventory'),
-        NOTIFICATIONS_URL: pick('notifications'),
+        ORDERS_URL: all('orders'),
+        INVENTORY_URL: all('inventory'),
+        NOTIFICATIONS_URL: all('notifications'),
         // npm start and the tests take their tokens from /auth/dev-token, which is off unless asked for.
         DEV_TOKENS: 'true',
         ...(corsOrigins ? { CORS_ORIGINS: corsOrigins } : {}),

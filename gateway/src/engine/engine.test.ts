@@ -31,12 +31,12 @@ function engine(overrides: Partial<EngineOptions> = {}): { engine: Engine; clien
 const codes = (r: ReturnType<Engine['prepare']>) => ('errors' in r ? r.errors.map((e) => e.extensions.code) : []);
 
 describe('the engine', () => {
-  it("routes to the supergraph's subgraphs, a configured URL replacing one, and refuses a bad one naming its variable", () => {
-    const { client } = engine({ subgraphUrls: { orders: 'http://10.0.0.5:4001/graphql', unrelated: 'not a url' } });
+  it("routes to the supergraph's subgraphs, configured replicas replacing one's URL, and refuses a bad one naming its variable", () => {
+    const { client } = engine({ subgraphUrls: { orders: ['http://10.0.0.5:4001/graphql', 'http://10.0.0.6:4001/graphql'], unrelated: ['not a url'] } });
     expect([...client.subgraphs].sort()).toEqual(['inventory', 'notifications', 'orders']);
-    expect(client.urlOf('orders')).toBe('http://10.0.0.5:4001/graphql');
-    expect(client.urlOf('inventory')).toBe('http://127.0.0.1:4002/graphql');
-    expect(() => engine({ subgraphUrls: { orders: 'not a url' } })).toThrow(/ORDERS_URL/);
+    expect(client.replicasOf('orders')).toEqual(['http://10.0.0.5:4001/graphql', 'http://10.0.0.6:4001/graphql']);
+    expect(client.replicasOf('inventory')).toEqual(['http://127.0.0.1:4002/graphql']);
+    expect(() => engine({ subgraphUrls: { orders: ['http://10.0.0.5:4001/graphql', 'not a url'] } })).toThrow(/ORDERS_URL: expected an http\(s\) URL, got not a url/);
   });
 
   it('tells a malformed request from a GraphQL request error', () => {

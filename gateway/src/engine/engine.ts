@@ -69,8 +69,8 @@ export interface EngineOptions {
   readonly client: SubgraphClient;
   readonly metrics: GatewayMetrics;
   readonly formatError: ErrorFormatter;
-  /** Subgraph URLs that replace the supergraph's routing URLs, by subgraph name. */
-  readonly subgraphUrls: Readonly<Record<string, string>>;
+  /** Subgraph URLs (one per replica) that replace the supergraph's routing URLs, by subgraph name. */
+  readonly subgraphUrls: Readonly<Record<string, readonly string[]>>;
   readonly identitySecret: string;
   readonly upstreamRetryAttempts: number;
   /** Identical queries in flight at once run once and share the answer (inbound sharing). Default off. */
@@ -113,9 +113,10 @@ export class Engine {
       planning: () => this.#planning,
       call: (subgraph, request, context) => opts.client.fetch(subgraph, request, context),
       wsUrlFor: (name) => {
-        const url = opts.client.urlOf(name);
+        const url = opts.client.urlOf(name, 'subscription');
         return url ? wsUrlOf(url) : undefined;
       },
+      replicaLost: (name, wsUrl) => opts.client.replicaFailed(name, httpUrlOf(wsUrl)),
       identitySecret: opts.identitySecret,
       metrics: opts.metrics,
       retryAttempts: opts.upstreamRetryAttempts,
@@ -132,7 +133,7 @@ export class Engine {
   /** Loads a supergraph (at start, and on every change); the subgraphs and their URLs are its own. */
   load(supergraphSdl: string): void {
     const planning = buildPlanning(supergraphSdl, { validate: !this.#opts.production });
-    const urls = new Map(planning.subgraphs.map(({ name, url }) => [name, subgraphUrl(name, this.#opts.subgraphUrls[name] ?? url)]));
+    const urls = new Map(planning.subgraphs.map(({ name, url }) => [name, (this.#opts.subgraphUrls[name] ?? [url]).map((u) => subgraphUrl(name, u))]));
     const requirements = new IdentityRequirements(planning.supergraphSchema);
     this.#requirements.set(planning, requirements);
     this.#opts.client.route(urls, requirements);
@@ -322,11 +323,17 @@ function normalized(error: GraphQLError): GraphQLFormattedError {
 /** A subgraph's URL, checked: a wrong `<NAME>_URL` stops the gateway at start with the variable named. */
 function subgraphUrl(name: string, url: string): string {
   if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) throw new Error(`gateway: invalid configuration\n  ${name.toUpperCase()}_URL: expected an http(s) URL, got ${url}`);
-  return url;
+  return new URL(url).toString();
 }
 
 function wsUrlOf(httpUrl: string): string {
   const u = new URL(httpUrl);
   u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
+  return u.toString();
+}
+
+function httpUrlOf(wsUrl: string): string {
+  const u = new URL(wsUrl);
+  u.protocol = u.protocol === 'wss:' ? 'https:' : 'http:';
   return u.toString();
 }

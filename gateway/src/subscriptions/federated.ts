@@ -47,8 +47,10 @@ export interface FederatedSubscriptionsOptions {
   readonly planning: () => Planning | undefined;
   /** Subgraph calls of the stock executor (the gateway's one subgraph client). */
   readonly call: SubgraphCall;
-  /** The subgraph's WebSocket URL, by subgraph name. */
+  /** The WebSocket URL of the subgraph's replica to use now, by subgraph name. */
   readonly wsUrlFor: (subgraph: string) => string | undefined;
+  /** An upstream connection to this replica was lost or refused. */
+  readonly replicaLost?: (subgraph: string, wsUrl: string) => void;
   readonly identitySecret: string;
   readonly metrics: GatewayMetrics;
   readonly retryAttempts: number;
@@ -96,6 +98,7 @@ export class FederatedSubscriptions {
     // each subscription names its own caller.
     this.#connections = createUpstreamConnections({
       connectionParams: (subgraph) => ({ [IDENTITY_HEADER]: signIdentity(null, opts.identitySecret, subgraph), [CORRELATION_HEADER]: 'gateway' }),
+      ...(opts.replicaLost ? { onLost: opts.replicaLost } : {}),
     });
   }
 
@@ -220,7 +223,7 @@ export class FederatedSubscriptions {
           const source = startUpstreamSubscription(
             {
               subgraph,
-              connection: this.#connections.get(subgraph, wsUrl),
+              connection: this.#connections.follow(subgraph, wsUrl, () => this.#opts.wsUrlFor(subgraph)),
               operation: primary.operation,
               operationName: primary.operationName,
               variables: primaryVariables,

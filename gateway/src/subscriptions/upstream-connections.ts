@@ -23,10 +23,16 @@ export interface UpstreamConnectionsOptions {
   readonly connectionParams: (subgraph: string) => Record<string, unknown>;
   /** How long a connection stays open after its last subscription ended; default 30_000 ms. */
   readonly idleCloseMs?: number;
+  /** A connection to `wsUrl` was refused or closed other than normally (its replica is likely down). */
+  readonly onLost?: (subgraph: string, wsUrl: string) => void;
 }
+
+/** Closed normally: by us (idle, dispose) or by the server on purpose; anything else says the replica went away. */
+const NORMAL_CLOSURE = 1000;
 
 export function createUpstreamConnections(opts: UpstreamConnectionsOptions) {
   const pool = new Map<string, UpstreamConnection>();
+  let disposed = false;
 
   function open(subgraph: string, wsUrl: string): UpstreamConnection {
     let connecting = false;
@@ -52,7 +58,11 @@ export function createUpstreamConnections(opts: UpstreamConnectionsOptions) {
           connecting = true;
         },
         connected: settle,
-        closed: settle,
+        closed: (event) => {
+          settle();
+          const code = (event as { code?: unknown } | null)?.code;
+          if (!disposed && code !== NORMAL_CLOSURE) opts.onLost?.(subgraph, wsUrl);
+        },
       },
     });
     return {
@@ -64,15 +74,30 @@ export function createUpstreamConnections(opts: UpstreamConnectionsOptions) {
     };
   }
 
+  function get(subgraph: string, wsUrl: string): UpstreamConnection {
+    const key = `${subgraph}\n${wsUrl}`;
+    let conn = pool.get(key);
+    if (!conn) pool.set(key, (conn = open(subgraph, wsUrl)));
+    return conn;
+  }
+
   return {
-    get(subgraph: string, wsUrl: string): UpstreamConnection {
-      const key = `${subgraph}\n${wsUrl}`;
-      let conn = pool.get(key);
-      if (!conn) pool.set(key, (conn = open(subgraph, wsUrl)));
-      return conn;
+    get,
+    /**
+     * The connections of one upstream subscription, one per (re)subscribe: the first to `firstUrl` (the
+     * replica picked for it), each later one, after a drop, to the replica `pick` names then (one up).
+     */
+    follow(subgraph: string, firstUrl: string, pick: () => string | undefined): () => UpstreamConnection {
+      let next: string | undefined = firstUrl;
+      return () => {
+        const conn = get(subgraph, next ?? pick() ?? firstUrl);
+        next = undefined;
+        return conn;
+      };
     },
     /** Closes every connection (shutdown). */
     dispose(): void {
+      disposed = true;
       for (const { client } of pool.values()) void Promise.resolve(client.dispose()).catch(() => undefined);
       pool.clear();
     },

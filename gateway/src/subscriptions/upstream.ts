@@ -9,8 +9,11 @@ import type { ResumableField } from './resumable.js';
 
 export interface UpstreamOptions {
   readonly subgraph: string;
-  /** The shared connection to the owning subgraph. */
-  readonly connection: UpstreamConnection;
+  /**
+   * The shared connection to the owning subgraph, or where to get one at every (re)subscribe (so a
+   * resubscription after a drop can go to another replica).
+   */
+  readonly connection: UpstreamConnection | (() => UpstreamConnection);
   /** The primary fetch of the query plan: a subscription operation in the subgraph's terms. */
   readonly operation: string;
   readonly operationName?: string | undefined;
@@ -114,19 +117,29 @@ export function startUpstreamSubscription(opts: UpstreamOptions, emit: SharedEmi
   let attempt = 0;
   let unsubscribe: (() => void) | undefined;
   let timer: NodeJS.Timeout | undefined;
-  const { client } = opts.connection;
-  // A connection that comes back up counts as a success: the next drop starts the backoff again.
-  const stopCounting = client.on('connected', () => {
-    attempt = 0;
-  });
+  const given = opts.connection;
+  const connectionNow = typeof given === 'function' ? given : () => given;
+  let connection: UpstreamConnection | undefined;
+  let stopCounting = () => {};
+  const use = (next: UpstreamConnection) => {
+    if (next === connection) return;
+    stopCounting();
+    connection = next;
+    // A connection that comes (back) up counts as a success: the next drop starts the backoff again.
+    stopCounting = next.client.on('connected', () => {
+      attempt = 0;
+    });
+  };
   const release = () => {
     const stop = unsubscribe;
     unsubscribe = undefined;
-    if (stop) opts.connection.whenSettled(stop);
+    if (stop) connection?.whenSettled(stop);
   };
 
   const connect = (resuming: boolean) => {
     if (closed) return;
+    use(connectionNow());
+    const { client } = connection!;
     const query = resume ? prepareResumableOperation(opts.operation, resume, resuming ? cursor : undefined).query : opts.operation;
     const variables =
       resuming && cursor !== undefined && resumeVar?.kind === Kind.VARIABLE ? { ...opts.variables, [resumeVar.name.value]: cursor } : opts.variables;
@@ -135,6 +148,7 @@ export function startUpstreamSubscription(opts: UpstreamOptions, emit: SharedEmi
       {
         next: (result) => {
           if (closed) return;
+          attempt = 0; // delivering again (perhaps on another replica's connection, which was up already)
           if (!result.data && result.errors?.length) {
             // The subgraph refused the subscription (UNAUTHENTICATED, FORBIDDEN, NOT_FOUND…): final, not retried.
             closed = true;
