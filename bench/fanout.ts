@@ -25,6 +25,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
+import { orderChannels } from '@shop/subgraph-orders';
 import { TSX_NODE_ARGS } from '../scripts/lib/processes.js';
 import { REPO_ROOT } from '../scripts/lib/system.js';
 import { CANCEL_ORDER } from '../test/support/shop.js';
@@ -396,7 +397,7 @@ async function main() {
   onCleanup(async () => {
     listener.disconnect();
   });
-  if ((await withTimeout(listener.subscribe(`order-status:${orderId}`), 10_000)) === undefined) throw new Error('could not subscribe to the Redis order-status channel within 10 s');
+  if ((await withTimeout(listener.subscribe(orderChannels.orderStatus(orderId)), 10_000)) === undefined) throw new Error('could not subscribe to the Redis order-status channel within 10 s');
   listener.on('message', (_channel: string, message: string) => {
     if (!publishedAt && message.includes('CANCELLED')) publishedAt = now();
   });
@@ -468,7 +469,7 @@ async function main() {
   });
   const d = distribution(times);
   const dp = distribution(sincePublish);
-  if (!publishedAt) notes.push('The CANCELLED publish on Redis channel order-status:<id> was not heard, so there are no figures from the publish.');
+  if (!publishedAt) notes.push('The CANCELLED publish on the order’s Redis channel (order-status:{<id>}) was not heard, so there are no figures from the publish.');
   const spreadMs = times.length ? last - first : NaN;
   const missing = ready - delivered;
   // A worker whose clients did not all receive has no CPU figure to its last receipt: show its CPU to the collection instead.

@@ -2,5 +2,5 @@ export { startOrdersService, ORDERS_GROUPS, type OrdersService, type StartOrders
 export { loadOrdersConfig, type OrdersConfig } from './config.js';
 export { createOrdersProjector } from './projector.js';
 export { createOrderStore, type OrderRecord, type StatusChange } from './read-model.js';
-export { KEY_PREFIX as ORDERS_KEY_PREFIX } from './keys.js';
+export { KEY_PREFIX as ORDERS_KEY_PREFIX, orderChannels } from './keys.js';
 export type { PaymentProvider, PaymentRequest, PaymentResult } from './payment-provider.js';
