@@ -6,12 +6,10 @@ import { randomBytes } from 'node:crypto';
 import type { Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorCode, graphql, wsClient } from '../support/clients.js';
-import { FINAL_STATUSES, ORDER, RESTOCK, listProducts, placeOrder, type Product } from '../support/shop.js';
+import { ORDER, RESTOCK, listProducts, placeOrder, type Product } from '../support/shop.js';
+import { OrderWatcher, type WatchedChange } from '../support/order-watcher.js';
 import { startSystem, type TestSystem } from '../support/system.js';
 
-const WATCH = /* GraphQL */ `
-  subscription Watch($orderId: ID!, $after: Int) { orderStatusChanged(orderId: $orderId, after: $after) { orderId sequence status } }
-`;
 
 /** Orders placed (each watched by one subscriber), at this many per second, the replica killed in the middle. */
 const ORDERS = 60;
@@ -28,52 +26,6 @@ const TOLERATED_QUERY_FAILURES = 2;
 const missingOrder = (n: number) => `ord_missing${String(n).padStart(16, '0')}`;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-const isFinal = (status: string) => (FINAL_STATUSES as readonly string[]).includes(status);
-
-interface Change {
-  sequence: number;
-  status: string;
-}
-
-/** One subscriber's view of one order. */
-class Watcher {
-  readonly changes: Change[] = [];
-  readonly errors: string[] = [];
-  ended = false;
-  private settle!: () => void;
-  readonly done = new Promise<void>((r) => (this.settle = r));
-  private readonly unsubscribe: () => void;
-
-  constructor(
-    client: Client,
-    readonly orderId: string,
-  ) {
-    this.unsubscribe = client.subscribe<{ orderStatusChanged: Change }>(
-      { query: WATCH, variables: { orderId, after: 0 } },
-      {
-        next: (value) => {
-          if (value.errors?.length) this.errors.push(JSON.stringify(value.errors));
-          const c = value.data?.orderStatusChanged;
-          if (!c) return;
-          this.changes.push({ sequence: c.sequence, status: c.status });
-          if (isFinal(c.status)) this.finish();
-        },
-        error: (err) => {
-          this.errors.push(err instanceof Error ? err.message : JSON.stringify(err));
-          this.finish();
-        },
-        complete: () => this.finish(),
-      },
-    );
-  }
-
-  finish(): void {
-    if (this.ended) return;
-    this.ended = true;
-    this.unsubscribe();
-    this.settle();
-  }
-}
 
 /** The gateway's metric samples whose name and labels match, summed (Prometheus text format). */
 async function metric(gatewayUrl: string, name: string, labels: Record<string, string>): Promise<number> {
@@ -153,7 +105,7 @@ describe('a gateway over two replicas of orders', () => {
   it('keeps answering queries and keeps every subscription whole when one replica is killed (SIGKILL)', async () => {
     const victim = system.processes.get('orders-1')!;
     const dropsBefore = await metric(system.gatewayUrl, 'gateway_upstream_errors_total', { subgraph: 'orders', kind: 'ws_drop' });
-    const watchers: Watcher[] = [];
+    const watchers: OrderWatcher[] = [];
     const placing: Promise<void>[] = [];
     const started = Date.now();
 
@@ -177,7 +129,7 @@ describe('a gateway over two replicas of orders', () => {
       const product = products[i % products.length]!;
       placing.push(
         placeWithRetry(`replicas-${started}-${i}`, product.id, i % 4 === 0 ? 'tok_timeout' : 'tok_visa').then((orderId) => {
-          watchers.push(new Watcher(customer.client, orderId));
+          watchers.push(new OrderWatcher(customer.client, orderId));
         }),
       );
       await sleep(Math.max(0, started + ((i + 1) * 1000) / RATE - Date.now()));
@@ -202,12 +154,12 @@ describe('a gateway over two replicas of orders', () => {
     expect(watchers).toHaveLength(ORDERS);
     const problems: string[] = [];
     for (const w of watchers) {
-      const r = await graphql<{ order: { status: string; history: Change[] } | null }>(system.gatewayUrl, ORDER, { id: w.orderId }, { token: admin });
+      const r = await graphql<{ order: { status: string; history: WatchedChange[] } | null }>(system.gatewayUrl, ORDER, { id: w.orderId }, { token: admin });
       const history = r.data?.order?.history ?? [];
       const seen = w.changes.map((c) => `${c.sequence}:${c.status}`).join(' ');
       const expected = history.map((c) => `${c.sequence}:${c.status}`).join(' ');
       if (w.errors.length) problems.push(`${w.orderId}: errors ${w.errors.join('; ')}`);
-      if (!isFinal(w.changes.at(-1)?.status ?? '')) problems.push(`${w.orderId}: no final status pushed (saw ${seen || 'nothing'}; the order is ${r.data?.order?.status})`);
+      if (!w.final) problems.push(`${w.orderId}: no final status pushed (saw ${seen || 'nothing'}; the order is ${r.data?.order?.status})`);
       if (seen !== expected) problems.push(`${w.orderId}: pushed [${seen}], history [${expected}]`);
     }
     expect(problems, `${problems.length} of ${watchers.length} subscribers incomplete`).toEqual([]);

@@ -6,12 +6,10 @@ import { randomBytes } from 'node:crypto';
 import type { Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { graphql, wsClient } from '../support/clients.js';
-import { FINAL_STATUSES, RESTOCK, listProducts, placeOrder, type Product } from '../support/shop.js';
+import { RESTOCK, listProducts, placeOrder, type Product } from '../support/shop.js';
+import { OrderWatcher, type WatchedChange } from '../support/order-watcher.js';
 import { startSystem, type TestSystem } from '../support/system.js';
 
-const WATCH = /* GraphQL */ `
-  subscription Watch($orderId: ID!, $after: Int) { orderStatusChanged(orderId: $orderId, after: $after) { orderId sequence status previous } }
-`;
 const HISTORY = /* GraphQL */ `
   query History($id: ID!) { order(id: $id) { id status history { sequence status } } }
 `;
@@ -25,61 +23,6 @@ const RATE = 40;
 const SAGA_DEADLINE_MS = 15_000;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-const isFinal = (status: string) => (FINAL_STATUSES as readonly string[]).includes(status);
-
-interface Change {
-  sequence: number;
-  status: string;
-}
-
-/** One client's view of one order: everything pushed to it, and whether its subscription ended early. */
-class Watcher {
-  readonly changes: Change[] = [];
-  readonly errors: string[] = [];
-  /** When the first and the last change arrived. */
-  firstAt = 0;
-  lastAt = 0;
-  ended = false;
-  private settle!: () => void;
-  readonly done = new Promise<void>((r) => (this.settle = r));
-  private readonly unsubscribe: () => void;
-
-  constructor(
-    client: Client,
-    readonly orderId: string,
-  ) {
-    this.unsubscribe = client.subscribe<{ orderStatusChanged: Change }>(
-      { query: WATCH, variables: { orderId, after: 0 } },
-      {
-        next: (value) => {
-          if (value.errors?.length) this.errors.push(JSON.stringify(value.errors));
-          const c = value.data?.orderStatusChanged;
-          if (!c) return;
-          this.lastAt = Date.now();
-          this.firstAt ||= this.lastAt;
-          this.changes.push({ sequence: c.sequence, status: c.status });
-          if (isFinal(c.status)) this.finish();
-        },
-        error: (err) => {
-          this.errors.push(err instanceof Error ? err.message : JSON.stringify(err));
-          this.finish();
-        },
-        complete: () => this.finish(),
-      },
-    );
-  }
-
-  get final(): boolean {
-    return isFinal(this.changes.at(-1)?.status ?? '');
-  }
-
-  finish(): void {
-    if (this.ended) return;
-    this.ended = true;
-    this.unsubscribe();
-    this.settle();
-  }
-}
 
 let system: TestSystem;
 let admin: string;
@@ -128,8 +71,8 @@ async function placeWithRetry(token: string, key: string, productId: string, pay
  * Places SUBSCRIBERS orders at RATE per second, each watched by a subscriber from the moment it is placed,
  * runs `fault` after `faultAfterMs`, then waits (bounded) for every subscriber to see a final status.
  */
-async function runScenario(name: string, faultAfterMs: number, fault: () => Promise<void>): Promise<{ watchers: Watcher[]; acrossFault: number }> {
-  const watchers: Watcher[] = [];
+async function runScenario(name: string, faultAfterMs: number, fault: () => Promise<void>): Promise<{ watchers: OrderWatcher[]; acrossFault: number }> {
+  const watchers: OrderWatcher[] = [];
   const placing: Promise<void>[] = [];
   const started = Date.now();
   const window = { from: 0, to: 0 };
@@ -144,7 +87,7 @@ async function runScenario(name: string, faultAfterMs: number, fault: () => Prom
     placing.push(
       // Every tenth payment never answers: that order waits for the saga deadline, so it is surely in flight during the fault.
       placeWithRetry(customer.token, `${name}-${i}`, product.id, i % 10 === 0 ? 'tok_timeout' : 'tok_visa').then((orderId) => {
-        watchers.push(new Watcher(customer.client, orderId));
+        watchers.push(new OrderWatcher(customer.client, orderId));
       }),
     );
     await sleep(Math.max(0, started + ((i + 1) * 1000) / RATE - Date.now()));
@@ -160,11 +103,11 @@ async function runScenario(name: string, faultAfterMs: number, fault: () => Prom
 }
 
 /** Every watcher saw 1..n once, in order, ending with the final status the order has, as its history says. */
-async function expectComplete(watchers: Watcher[]): Promise<void> {
+async function expectComplete(watchers: OrderWatcher[]): Promise<void> {
   expect(watchers).toHaveLength(SUBSCRIBERS);
   const problems: string[] = [];
   for (const w of watchers) {
-    const r = await graphql<{ order: { status: string; history: Change[] } | null }>(system.gatewayUrl, HISTORY, { id: w.orderId }, { token: admin });
+    const r = await graphql<{ order: { status: string; history: WatchedChange[] } | null }>(system.gatewayUrl, HISTORY, { id: w.orderId }, { token: admin });
     const history = r.data?.order?.history ?? [];
     const seen = w.changes.map((c) => `${c.sequence}:${c.status}`).join(' ');
     const expected = history.map((c) => `${c.sequence}:${c.status}`).join(' ');
