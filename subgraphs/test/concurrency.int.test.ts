@@ -38,6 +38,22 @@ function delivery(): Pick<HandlerContext, 'emit' | 'afterEmit'> & { emitted: Any
   };
 }
 
+/** A PENDING order of erin's for one `prd_crash`, written straight to the read model (as placeOrder does). */
+async function placePendingOrder(store: ReturnType<typeof createOrderStore>): Promise<string> {
+  const orderId = `ord_${randomUUID().replaceAll('-', '')}`;
+  await store.place({
+    id: orderId,
+    customerId: 'erin',
+    lines: [{ productId: 'prd_crash', quantity: 1, unitPrice: { amount: 100, currency: 'USD' } }],
+    total: { amount: 100, currency: 'USD' },
+    paymentToken: 'tok_visa',
+    createdAt: new Date().toISOString(),
+    deadlineAt: new Date(Date.now() + 600_000).toISOString(),
+    idempotencyKey: null,
+  });
+  return orderId;
+}
+
 describe('concurrency', () => {
   it('200 concurrent orders for 5 units: exactly 5 CONFIRMED, stock never negative', async () => {
     await sys.registerProduct('prd_hot-item', 5, 4200);
@@ -145,18 +161,7 @@ describe('crash in the middle of a handler, then redelivery', () => {
     const store = createOrderStore(sys.redis);
     const pubsub = createChannelPubSub({ publisher: new Redis(sys.redisUrl), subscriber: new Redis(sys.redisUrl) });
     const saga = createOrderSaga({ store, pubsub, logger: sys.logger, metrics: createServiceMetrics('orders-test') });
-    const orderId = `ord_${randomUUID().replaceAll('-', '')}`;
-    const now = new Date().toISOString();
-    await store.place({
-      id: orderId,
-      customerId: 'erin',
-      lines: [{ productId: 'prd_crash', quantity: 1, unitPrice: { amount: 100, currency: 'USD' } }],
-      total: { amount: 100, currency: 'USD' },
-      paymentToken: 'tok_visa',
-      createdAt: now,
-      deadlineAt: new Date(Date.now() + 600_000).toISOString(),
-      idempotencyKey: null,
-    });
+    const orderId = await placePendingOrder(store);
     const reserved = createEvent('StockReserved', { orderId, lines: [{ productId: 'prd_crash', quantity: 1 }] }, { key: orderId, correlationId: 'crash-test' });
     const lost = delivery();
     await saga.handle(reserved, lost);
@@ -179,17 +184,7 @@ describe('crash in the middle of a handler, then redelivery', () => {
     const pubsub = createChannelPubSub({ publisher: new Redis(sys.redisUrl), subscriber: new Redis(sys.redisUrl) });
     const metrics = createServiceMetrics('orders-test');
     const [a, b] = [createOrderSaga({ store, pubsub, logger: sys.logger, metrics }), createOrderSaga({ store, pubsub, logger: sys.logger, metrics })];
-    const orderId = `ord_${randomUUID().replaceAll('-', '')}`;
-    await store.place({
-      id: orderId,
-      customerId: 'erin',
-      lines: [{ productId: 'prd_crash', quantity: 1, unitPrice: { amount: 100, currency: 'USD' } }],
-      total: { amount: 100, currency: 'USD' },
-      paymentToken: 'tok_visa',
-      createdAt: new Date().toISOString(),
-      deadlineAt: new Date(Date.now() + 600_000).toISOString(),
-      idempotencyKey: null,
-    });
+    const orderId = await placePendingOrder(store);
     const meta = { key: orderId, correlationId: 'replicas-test' };
     // Replica a reserves (and remembers INVENTORY_RESERVED); replica b cancels behind its back.
     await a.handle(createEvent('StockReserved', { orderId, lines: [{ productId: 'prd_crash', quantity: 1 }] }, meta), delivery());

@@ -7,7 +7,7 @@ import type { Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorCode, graphql, wsClient } from '../support/clients.js';
 import { ORDER, RESTOCK, listProducts, placeOrder, type Product } from '../support/shop.js';
-import { OrderWatcher, type WatchedChange } from '../support/order-watcher.js';
+import { incompleteWatchers, OrderWatcher } from '../support/order-watcher.js';
 import { startSystem, type TestSystem } from '../support/system.js';
 
 
@@ -152,16 +152,7 @@ describe('a gateway over two replicas of orders', () => {
 
     // Every subscriber: 1..n once, in order, up to the final status, exactly the order's history.
     expect(watchers).toHaveLength(ORDERS);
-    const problems: string[] = [];
-    for (const w of watchers) {
-      const r = await graphql<{ order: { status: string; history: WatchedChange[] } | null }>(system.gatewayUrl, ORDER, { id: w.orderId }, { token: admin });
-      const history = r.data?.order?.history ?? [];
-      const seen = w.changes.map((c) => `${c.sequence}:${c.status}`).join(' ');
-      const expected = history.map((c) => `${c.sequence}:${c.status}`).join(' ');
-      if (w.errors.length) problems.push(`${w.orderId}: errors ${w.errors.join('; ')}`);
-      if (!w.final) problems.push(`${w.orderId}: no final status pushed (saw ${seen || 'nothing'}; the order is ${r.data?.order?.status})`);
-      if (seen !== expected) problems.push(`${w.orderId}: pushed [${seen}], history [${expected}]`);
-    }
+    const problems = await incompleteWatchers(watchers, system.gatewayUrl, admin);
     expect(problems, `${problems.length} of ${watchers.length} subscribers incomplete`).toEqual([]);
   });
 });

@@ -7,12 +7,9 @@ import type { Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { graphql, wsClient } from '../support/clients.js';
 import { RESTOCK, listProducts, placeOrder, type Product } from '../support/shop.js';
-import { OrderWatcher, type WatchedChange } from '../support/order-watcher.js';
+import { incompleteWatchers, OrderWatcher } from '../support/order-watcher.js';
 import { startSystem, type TestSystem } from '../support/system.js';
 
-const HISTORY = /* GraphQL */ `
-  query History($id: ID!) { order(id: $id) { id status history { sequence status } } }
-`;
 
 /** Subscribers per scenario, spread over this many customers (one WebSocket each, as a browser tab). */
 const SUBSCRIBERS = 200;
@@ -105,16 +102,7 @@ async function runScenario(name: string, faultAfterMs: number, fault: () => Prom
 /** Every watcher saw 1..n once, in order, ending with the final status the order has, as its history says. */
 async function expectComplete(watchers: OrderWatcher[]): Promise<void> {
   expect(watchers).toHaveLength(SUBSCRIBERS);
-  const problems: string[] = [];
-  for (const w of watchers) {
-    const r = await graphql<{ order: { status: string; history: WatchedChange[] } | null }>(system.gatewayUrl, HISTORY, { id: w.orderId }, { token: admin });
-    const history = r.data?.order?.history ?? [];
-    const seen = w.changes.map((c) => `${c.sequence}:${c.status}`).join(' ');
-    const expected = history.map((c) => `${c.sequence}:${c.status}`).join(' ');
-    if (w.errors.length) problems.push(`${w.orderId}: errors ${w.errors.join('; ')}`);
-    if (!w.final) problems.push(`${w.orderId}: no final status pushed (saw ${seen || 'nothing'}; the order is ${r.data?.order?.status})`);
-    if (seen !== expected) problems.push(`${w.orderId}: pushed [${seen}], history [${expected}]`);
-  }
+  const problems = await incompleteWatchers(watchers, system.gatewayUrl, admin);
   expect(problems, `${problems.length} of ${watchers.length} subscribers incomplete`).toEqual([]);
 }
 

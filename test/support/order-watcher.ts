@@ -1,8 +1,13 @@
 import type { Client } from 'graphql-ws';
+import { graphql } from './clients.js';
 import { FINAL_STATUSES } from './shop.js';
 
 const WATCH = /* GraphQL */ `
   subscription Watch($orderId: ID!, $after: Int) { orderStatusChanged(orderId: $orderId, after: $after) { orderId sequence status previous } }
+`;
+
+const HISTORY = /* GraphQL */ `
+  query History($id: ID!) { order(id: $id) { id status history { sequence status } } }
 `;
 
 export interface WatchedChange {
@@ -63,4 +68,22 @@ export class OrderWatcher {
     this.unsubscribe();
     this.settle();
   }
+}
+
+/**
+ * What is wrong with each watcher's view, against its order's history as the gateway answers it now: every
+ * watcher should have seen 1..n once, in order, ending with the final status, and no error. Empty when all did.
+ */
+export async function incompleteWatchers(watchers: readonly OrderWatcher[], gatewayUrl: string, adminToken: string): Promise<string[]> {
+  const problems: string[] = [];
+  for (const w of watchers) {
+    const r = await graphql<{ order: { status: string; history: WatchedChange[] } | null }>(gatewayUrl, HISTORY, { id: w.orderId }, { token: adminToken });
+    const history = r.data?.order?.history ?? [];
+    const seen = w.changes.map((c) => `${c.sequence}:${c.status}`).join(' ');
+    const expected = history.map((c) => `${c.sequence}:${c.status}`).join(' ');
+    if (w.errors.length) problems.push(`${w.orderId}: errors ${w.errors.join('; ')}`);
+    if (!w.final) problems.push(`${w.orderId}: no final status pushed (saw ${seen || 'nothing'}; the order is ${r.data?.order?.status})`);
+    if (seen !== expected) problems.push(`${w.orderId}: pushed [${seen}], history [${expected}]`);
+  }
+  return problems;
 }
