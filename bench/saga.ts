@@ -28,6 +28,7 @@ import { flagArg, numberArg, stringArg } from './lib/args.js';
 import { createLagProbe, type ConsumerLag, type LagProbe } from './lib/consumer-lag.js';
 import { createPool, runOpenLoop } from './lib/load.js';
 import { startKeyClassMonitor } from './lib/key-classes.js';
+import { isTimelineGroup, startSagaTimeline, STAGES, type SagaTimeline } from './lib/saga-timeline.js';
 import { createWorkCounters, workPerOrder, type WorkCounters, type WorkPerOrder } from './lib/work-counters.js';
 import { cpuMsPer, cpuSnapshot, deltaPer, startRssSampler, wakeSnapshot, type NamedPids } from './lib/process-usage.js';
 import {
@@ -116,6 +117,8 @@ interface RateFigures {
   readonly work: WorkPerOrder;
   /** With --key-classes: Redis commands per placed order by key class. */
   readonly keyClassesPerOrder?: Record<string, number>;
+  /** Where a confirmed order's time went, stage by stage (record timestamps and the client's clock; one machine, one clock). */
+  readonly stages: Record<string, Distribution>;
 }
 
 async function main() {
@@ -151,9 +154,11 @@ async function main() {
   // One socket per customer, opened now and kept open, as a browser tab keeps its own.
   const ws = new WsPool([gatewayUrl], { lazy: false, keepAlive: 10_000 });
   const http = createPool(new URL(gatewayUrl).origin, CONNECTIONS);
-  const lag = await createLagProbe(system.kafkaBrokers);
+  const lag = await createLagProbe(system.kafkaBrokers, isTimelineGroup);
   const counters = await createWorkCounters(system.redisUrl, system.kafkaBrokers);
+  const timeline = await startSagaTimeline(system.kafkaBrokers);
   onCleanup(async () => {
+    await timeline.close();
     await counters.close().catch(() => undefined);
     await ws.disposeAll();
     await http.close().catch(() => undefined);
@@ -183,7 +188,7 @@ async function main() {
 
   if (WARMUP_S > 0) {
     console.log(`warm-up: 20 orders/s for ${WARMUP_S} s (not counted)`);
-    await runRate(20, WARMUP_S, placer, lag, counters, pids);
+    await runRate(20, WARMUP_S, placer, lag, counters, pids, timeline);
   }
 
   // What the processes burn with no orders at all, to read the per-order figures against.
@@ -198,7 +203,7 @@ async function main() {
   const stoppedBecause: string[] = [];
   for (const rate of RATES) {
     console.log(`\n${rate} orders/s for ${DURATION_S} s`);
-    const r = await runRate(rate, DURATION_S, placer, lag, counters, pids);
+    const r = await runRate(rate, DURATION_S, placer, lag, counters, pids, timeline);
     results.push(r);
     console.log(
       `  sent ${fmt(r.sentPerSecond, 1)}/s (${r.sent}${r.skipped ? `, ${r.skipped} skipped` : ''}), accepted ${r.accepted}, final ${r.final}, lost ${r.lost}` +
@@ -219,7 +224,7 @@ async function main() {
 }
 
 /** One rate: the open-loop schedule, then the lag check, the settle wait, and the CPU and RSS of every process. */
-async function runRate(rate: number, durationS: number, placer: OrderPlacer, lag: LagProbe, counters: WorkCounters, pids: NamedPids): Promise<RateFigures> {
+async function runRate(rate: number, durationS: number, placer: OrderPlacer, lag: LagProbe, counters: WorkCounters, pids: NamedPids, timeline: SagaTimeline): Promise<RateFigures> {
   const orders: WatchedOrder[] = [];
   let unfinished = 0;
   let oldest = 0;
@@ -288,6 +293,7 @@ async function runRate(rate: number, durationS: number, placer: OrderPlacer, lag
 
   // A quiet system for the next rate: its figures should not pay for this one's backlog.
   await lag.waitForZero(QUIET_WAIT_MS, 200);
+  await timeline.catchUp();
   await sleep(500);
 
   const refusals: Record<string, number> = {};
@@ -329,6 +335,7 @@ async function runRate(rate: number, durationS: number, placer: OrderPlacer, lag
     loadAverage: loadAvg,
     work,
     ...(keyClassesPerOrder ? { keyClassesPerOrder } : {}),
+    stages: timeline.stages(orders),
   };
 }
 
@@ -385,6 +392,11 @@ function report(results: RateFigures[], stoppedBecause: string[], productCount: 
     title: 'Wake-ups per placed order, by process (voluntary context switches of all its threads, /proc/<pid>/task/*/status, same window as the CPU)',
     columns: ['orders/s asked', ...processNames, 'sum'],
     rows: results.map((r) => [r.rate, ...processNames.map((n) => fmt(r.wakesPerOrder[n] ?? NaN, 1)), fmt(Object.values(r.wakesPerOrder).reduce((s, v) => s + v, 0), 1)]),
+  };
+  const stages: ResultTable = {
+    title: 'Where a confirmed order\'s time goes: p50 ms of each stage (Kafka record timestamps, the client\'s send, answer and receipt; one machine, one clock)',
+    columns: ['orders/s asked', ...STAGES],
+    rows: results.map((r) => [r.rate, ...STAGES.map((s) => fmt(r.stages[s]?.p50 ?? NaN, 1))]),
   };
   const rss: ResultTable = {
     title: `Peak RSS by process (MiB, sampled every 500 ms during each rate); bound ${RSS_LIMIT_MB} MiB per process at the highest rate`,
@@ -460,6 +472,7 @@ function report(results: RateFigures[], stoppedBecause: string[], productCount: 
   printTable(latency);
   printTable(cpu);
   printTable(wakes);
+  printTable(stages);
   printTable(rss);
   printTable(work);
   if (KEY_CLASSES) printTable(keyClassTable);
@@ -473,7 +486,7 @@ function report(results: RateFigures[], stoppedBecause: string[], productCount: 
     command: `node --conditions=@shop/source --import tsx bench/saga.ts --rates ${RATES.join(',')} --duration ${DURATION_S} --customers ${CUSTOMERS} --rss-limit-mb ${RSS_LIMIT_MB}${REPLICAS_ARG === undefined ? '' : ` --replicas ${REPLICAS}`}${KEY_CLASSES ? ' --key-classes' : ''}`,
     durationSeconds: Math.round((Date.now() - began) / 1000),
     notes,
-    tables: KEY_CLASSES ? [latency, cpu, wakes, rss, work, keyClassTable] : [latency, cpu, wakes, rss, work],
+    tables: KEY_CLASSES ? [latency, cpu, wakes, stages, rss, work, keyClassTable] : [latency, cpu, wakes, stages, rss, work],
     goals,
     raw: { knee: knee?.rate ?? null, rssLimitMb: RSS_LIMIT_MB, idleCpuMsPerSecond: idle.msPerSecond, rates: results },
   });

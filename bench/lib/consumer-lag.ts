@@ -17,9 +17,10 @@ export interface LagProbe {
 /**
  * Consumer lag as Kafka tooling defines it: for each group (listGroups), each topic its members
  * subscribe to (their join metadata, so a group's topics need not be known here) and each
- * partition, the high-water mark minus the committed offset.
+ * partition, the high-water mark minus the committed offset. Groups `ignore` names (a benchmark's own
+ * readers) do not count.
  */
-export async function createLagProbe(brokers: string): Promise<LagProbe> {
+export async function createLagProbe(brokers: string, ignore: (groupId: string) => boolean = () => false): Promise<LagProbe> {
   const kafka = new Kafka({ clientId: 'bench-lag-probe', brokers: brokers.split(','), logLevel: logLevel.NOTHING, connectionTimeout: 3_000, retry: { retries: 3 } });
   const admin: Admin = kafka.admin();
   await admin.connect();
@@ -41,7 +42,7 @@ export async function createLagProbe(brokers: string): Promise<LagProbe> {
 
   const read = async (): Promise<ConsumerLag> => {
     const { groups } = await admin.listGroups();
-    const topicsOf = await subscribedTopics(groups.map((g) => g.groupId));
+    const topicsOf = await subscribedTopics(groups.map((g) => g.groupId).filter((id) => !ignore(id)));
     const highWater = new Map<string, Map<number, { high: number; low: number }>>();
     const marks = async (topic: string) => {
       let m = highWater.get(topic);

@@ -123,6 +123,31 @@ describe('graphql-transport-ws on the gateway', () => {
     await eventually(() => gateway.subscriptions.upstreamCount === 0, 5_000, 'the upstream subscription to be released after the close');
   });
 
+  it('sends a stream\'s last event and its complete once each, and takes the id again as soon as the client has the complete', async () => {
+    const bob = await tokenFor('bob');
+    const raw = track(await open(gateway));
+    raw.send({ type: 'connection_init', payload: { Authorization: `Bearer ${bob}` } });
+    await raw.next((m) => m.type === 'connection_ack');
+    raw.send({ id: 'last-1', type: 'subscribe', payload: { query: STATUS_SUB, variables: { id: 'o2' } } });
+    await eventually(() => graph.orders.activeSubscriptions > 0, 5_000, 'the upstream subscription');
+    // Reuse the id the moment the complete arrives, before the gateway could have seen anything else.
+    raw.socket.on('message', (data) => {
+      const m = JSON.parse(String(data)) as { id?: string; type: string };
+      if (m.type === 'complete' && m.id === 'last-1' && raw.messages.filter((x) => x.type === 'complete').length === 1) {
+        raw.send({ id: 'last-1', type: 'subscribe', payload: { query: STATUS_SUB, variables: { id: 'o2' } } });
+      }
+    });
+    graph.changeStatus('o2', 'CANCELLED', { last: true });
+    await raw.next((m) => m.type === 'complete' && m.id === 'last-1');
+    // The second subscription under the same id replays the history (PENDING, CANCELLED).
+    await eventually(() => raw.messages.filter((m) => m.type === 'next' && (m.payload as { data?: { orderStatusChanged?: { status?: string } } }).data?.orderStatusChanged?.status === 'CANCELLED').length === 2, 5_000, 'the replay');
+    await new Promise((r) => setTimeout(r, 300));
+    const kinds = raw.messages.filter((m) => m.id === 'last-1').map((m) => (m.type === 'next' ? (m.payload as { data: { orderStatusChanged: { status: string } } }).data.orderStatusChanged.status : m.type));
+    expect(kinds).toEqual(['PENDING', 'CANCELLED', 'complete', 'PENDING', 'CANCELLED']);
+    expect(raw.socket.readyState).toBe(WebSocket.OPEN);
+    raw.send({ id: 'last-1', type: 'complete' });
+  });
+
   it('answers a query that fails with next (errors) and complete, and keeps the socket open', async () => {
     const raw = track(await open(gateway));
     raw.send({ type: 'connection_init', payload: { Authorization: `Bearer ${alice}` } });

@@ -290,6 +290,15 @@ describe('input validation and access', () => {
     expect(codes(await gql(sys.orders.url, '{ myOrders(after: "garbage!") { edges { cursor } } }', {}, alice))).toEqual(['BAD_USER_INPUT']);
   });
 
+  it('a refused placeOrder leaves its idempotency key free: the corrected retry is placed at once, and a repeat returns that order', async () => {
+    const key = `fix-${randomUUID()}`;
+    const refused = await place(alice, [{ productId: 'prd_nope-nope', quantity: 1 }], 'tok_visa', key);
+    expect(codes(refused)).toEqual(['BAD_USER_INPUT']);
+    const placed = await placeOk(alice, [{ productId: 'prd_misc', quantity: 1 }], 'tok_visa', key);
+    const again = await placeOk(alice, [{ productId: 'prd_misc', quantity: 1 }], 'tok_visa', key);
+    expect(again.id).toBe(placed.id);
+  });
+
   it('UNAUTHENTICATED without (or with a forged) identity; another customer\'s order answers as a missing one', async () => {
     const r = await gql(sys.orders.url, PLACE_ORDER, { input: { lines: [{ productId: 'prd_misc', quantity: 1 }], paymentToken: 'tok_visa' } });
     expect(codes(r)).toEqual(['UNAUTHENTICATED']);

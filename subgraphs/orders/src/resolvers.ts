@@ -95,27 +95,43 @@ export function createOrdersResolvers(deps: OrdersResolverDeps) {
   async function placeOrder(ctx: OrdersContext, input: PlaceOrderInput): Promise<{ order: OrderRecord }> {
     const identity = requireIdentity(ctx);
     const valid = validatePlaceOrder(input);
-    const catalog = await store.catalog(valid.lines.map((l) => l.productId));
-    const lines: OrderLine[] = valid.lines.map((line, i) => {
-      const entry = catalog[i];
-      if (!entry) throw badUserInput(`Line ${i + 1}: unknown product ${line.productId}.`, { field: `lines[${i}].productId` });
-      return { productId: line.productId, quantity: line.quantity, unitPrice: entry.price };
-    });
+    const orderId = valid.idempotencyKey ? orderIdForIdempotencyKey(identity.sub, valid.idempotencyKey) : newOrderId();
+    const claimKey = orderKeys.claim(orderId);
+    // The prices, a retry's order and the claim on its key in one round trip (auto-pipelined): a round trip
+    // before the order reaches Kafka is one the client waits for. A claim taken for an order that already
+    // exists is never read (the order is found first) and expires.
+    const [catalogRead, existingRead, claimRead] = await Promise.allSettled([
+      store.catalog(valid.lines.map((l) => l.productId)),
+      valid.idempotencyKey ? store.get(orderId) : null,
+      valid.idempotencyKey ? redis.set(claimKey, ctx.correlationId, 'PX', CLAIM_TTL_MS, 'NX') : 'OK',
+    ]);
+    const claimed = claimRead.status === 'fulfilled' ? claimRead.value : null;
+    // A refused or failed request leaves nothing behind, not even a claim that would hold up its retry.
+    const giveBackClaim = async () => {
+      if (valid.idempotencyKey && claimed === 'OK') await redis.del(claimKey).catch(() => undefined);
+    };
+    if (catalogRead.status === 'rejected' || existingRead.status === 'rejected' || claimRead.status === 'rejected') {
+      await giveBackClaim();
+      throw [catalogRead, existingRead, claimRead].find((r) => r.status === 'rejected')!.reason;
+    }
+    const catalog = catalogRead.value;
+    const existing = existingRead.value;
+    const missing = valid.lines.findIndex((_, i) => !catalog[i]);
+    if (missing >= 0) {
+      if (!existing) await giveBackClaim();
+      throw badUserInput(`Line ${missing + 1}: unknown product ${valid.lines[missing]!.productId}.`, { field: `lines[${missing}].productId` });
+    }
+    const lines: OrderLine[] = valid.lines.map((line, i) => ({ productId: line.productId, quantity: line.quantity, unitPrice: catalog[i]!.price }));
     const total = { amount: lines.reduce((sum, l) => sum + l.unitPrice.amount * l.quantity, 0), currency: 'USD' as const };
 
-    const orderId = valid.idempotencyKey ? orderIdForIdempotencyKey(identity.sub, valid.idempotencyKey) : newOrderId();
-    if (valid.idempotencyKey) {
-      const existing = await store.get(orderId);
-      if (existing) return { order: existing };
-      const claimed = await redis.set(orderKeys.claim(orderId), ctx.correlationId, 'PX', CLAIM_TTL_MS, 'NX');
-      if (claimed !== 'OK') {
-        // Another request with the same key is publishing right now: answer with its order.
-        for (const started = Date.now(); Date.now() - started < 5_000; await sleep(50)) {
-          const order = await store.get(orderId);
-          if (order) return { order };
-        }
-        throw conflict('An order with this idempotency key is being placed right now; retry shortly.');
+    if (existing) return { order: existing };
+    if (claimed !== 'OK') {
+      // Another request with the same key is publishing right now: answer with its order.
+      for (const started = Date.now(); Date.now() - started < 5_000; await sleep(50)) {
+        const order = await store.get(orderId);
+        if (order) return { order };
       }
+      throw conflict('An order with this idempotency key is being placed right now; retry shortly.');
     }
 
     const now = new Date();
@@ -139,7 +155,7 @@ export function createOrdersResolvers(deps: OrdersResolverDeps) {
       await producer.publish(event);
     } catch (err) {
       deps.logger.error({ err, orderId }, 'publishing OrderPlaced failed; no order was created');
-      if (valid.idempotencyKey) await redis.del(orderKeys.claim(orderId)).catch(() => undefined);
+      await giveBackClaim();
       throw appError(ErrorCode.INTERNAL_SERVER_ERROR, 'The order could not be placed right now; nothing was charged or reserved. Try again.');
     }
     // Then the read model; the projector writes the same thing idempotently if we crash here.
