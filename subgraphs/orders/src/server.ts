@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { gql } from 'graphql-tag';
 import type { Logger } from 'pino';
-import { TOPICS } from '@shop/events';
+import { TOPICS, type AnyEvent } from '@shop/events';
 import { PROJECTION_FETCH, startConsumer, type ConsumerRunner } from '@shop/events/kafka';
 import { instrumentHandler } from '@shop/service-kit';
 import { startSubgraphService, type SubgraphService } from '@shop/service-kit/subgraph';
@@ -18,21 +18,25 @@ import { createOrdersResolvers, type OrdersContext } from './resolvers.js';
 import { startSagaDeadlines } from './saga-deadline.js';
 
 /**
- * Consumer groups of the orders service: one per role so none waits behind another, and each reading only the
- * topics it acts on. A group fetching at once is woken by every record of its topics, and a wake-up costs more
- * than the handling of a skipped record: the saga's answers to inventory and payments come from those topics,
- * while shop.orders (five records an order, none of which the saga needs at once) is read every 100 ms.
+ * Consumer groups of the orders service, each reading only the topics it acts on. A group fetching at once is
+ * woken by every record of its topics, and a wake-up costs more than the handling of a skipped record: the saga's
+ * answers to inventory and payments come from those topics, while shop.orders (four records an order, none of
+ * which the saga needs at once) is read every 100 ms, by one group for everything done there, as every record a
+ * group reads is fetched and decoded once per group.
  */
 export const ORDERS_GROUPS = {
-  /** Read model + catalog projection; never blocks. */
+  /**
+   * Every 100 ms: the read model and catalog projection, and the order state machine on cancellation requests
+   * (customers' and saga deadlines').
+   */
   projector: 'orders-projector',
   /** The order state machine, on inventory's and payments' answers. */
   saga: 'orders-saga',
-  /** The order state machine, on cancellation requests (customers and saga deadlines): the same saga, fetched every 100 ms. */
-  cancellations: 'orders-cancellations',
   /** The payment worker. */
   payments: 'orders-payments',
 } as const;
+
+const isCancellation = (e: AnyEvent) => (CANCELLATION_EVENT_TYPES as readonly string[]).includes(e.type);
 
 export const ordersTypeDefs = gql(readFileSync(new URL('./schema.graphql', import.meta.url), 'utf8'));
 
@@ -67,10 +71,11 @@ export function startOrdersService(config: OrdersConfig, opts: StartOrdersOption
           ...consumerOptions,
           groupId: ORDERS_GROUPS.projector,
           topics: [TOPICS.orders, TOPICS.inventory],
-          eventTypes: ORDERS_PROJECTED_TYPES,
+          eventTypes: [...ORDERS_PROJECTED_TYPES, ...CANCELLATION_EVENT_TYPES],
           // placeOrder and the saga write the read model themselves; the projector only catches up behind them.
+          // A cancellation waits up to 100 ms more; the saga is spared a wake-up per record of shop.orders.
           ...PROJECTION_FETCH,
-          handle: instrumentHandler(metrics, ORDERS_GROUPS.projector, (e) => projector.project(e)),
+          handle: instrumentHandler(metrics, ORDERS_GROUPS.projector, (e, ctx) => (isCancellation(e) ? saga.handle(e, ctx) : projector.project(e))),
         }),
         startConsumer({
           ...consumerOptions,
@@ -78,15 +83,6 @@ export function startOrdersService(config: OrdersConfig, opts: StartOrdersOption
           topics: [TOPICS.inventory, TOPICS.payments],
           eventTypes: SAGA_ANSWER_EVENT_TYPES,
           handle: instrumentHandler(metrics, ORDERS_GROUPS.saga, (e, ctx) => saga.handle(e, ctx)),
-        }),
-        startConsumer({
-          ...consumerOptions,
-          groupId: ORDERS_GROUPS.cancellations,
-          topics: [TOPICS.orders],
-          eventTypes: CANCELLATION_EVENT_TYPES,
-          // A cancellation waits up to 100 ms more; the saga is spared a wake-up per record of shop.orders.
-          ...PROJECTION_FETCH,
-          handle: instrumentHandler(metrics, ORDERS_GROUPS.cancellations, (e, ctx) => saga.handle(e, ctx)),
         }),
         startConsumer({
           ...consumerOptions,
