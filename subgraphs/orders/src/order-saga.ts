@@ -31,6 +31,8 @@ export interface OrderSagaDeps {
   readonly logger: Logger;
   readonly metrics: ServiceMetrics;
   readonly now?: () => Date;
+  /** Shared with placeOrder, which remembers the orders it places; one of the saga's own otherwise. */
+  readonly states?: OrderStateCache;
 }
 
 /** What the saga needs of the consumer's context: where its events and pushes go. */
@@ -44,7 +46,7 @@ export type SagaContext = Pick<HandlerContext, 'emit' | 'afterEmit'>;
  */
 export function createOrderSaga(deps: OrderSagaDeps) {
   const now = deps.now ?? (() => new Date());
-  const remembered = new OrderStateCache();
+  const remembered = deps.states ?? new OrderStateCache();
 
   async function handle(event: AnyEvent, ctx: SagaContext): Promise<HandleOutcome> {
     // Not the saga's event: answered without a Redis round trip.

@@ -163,6 +163,16 @@ export function pendingOrder(order: NewOrder): OrderRecord {
   return { ...order, status: 'PENDING', updatedAt: order.createdAt, sequence: 1 };
 }
 
+/** History entry 1 of a new order. */
+function pendingChange(order: NewOrder): StatusChange {
+  return { orderId: order.id, sequence: 1, status: 'PENDING', previous: null, reason: null, at: order.createdAt };
+}
+
+/** A new order as `loadState` reads it right after `place` wrote it: no transition yet, so no causes. */
+export function placedState(order: NewOrder): OrderState {
+  return { id: order.id, customerId: order.customerId, status: 'PENDING', sequence: 1, total: order.total, paymentToken: order.paymentToken, history: [pendingChange(order)], causes: new Map() };
+}
+
 /** The orders read model in Redis; takes the caller's client, whose connection and close the caller owns. */
 export function createOrderStore(redis: Redis) {
   return {
@@ -172,26 +182,29 @@ export function createOrderStore(redis: Redis) {
      * between the two is repaired when OrderPlaced is delivered again.
      */
     async place(order: NewOrder): Promise<boolean> {
-      const entry: StatusChange = { orderId: order.id, sequence: 1, status: 'PENDING', previous: null, reason: null, at: order.createdAt };
       const member = orderIndexMember(order.createdAt, order.id);
-      const [written, status] = await placeScript(redis, [orderKeys.order(order.id), orderKeys.history(order.id)], [
-        order.id,
-        order.customerId,
-        JSON.stringify(order.lines),
-        JSON.stringify(order.total),
-        order.paymentToken,
-        order.createdAt,
-        order.deadlineAt,
-        order.idempotencyKey ?? '',
-        historyEntry(entry),
-        placedTrace(),
-      ]);
-      await Promise.all([
+      // The indexes and the deadline go out with the script, on the same round trip (auto-pipelined), not after
+      // it: the client waits for this. They are idempotent; a deadline added for an order that turns out to be
+      // final already (placed and settled by the projector and the saga first, rare) is taken back.
+      const [[written, status]] = await Promise.all([
+        placeScript(redis, [orderKeys.order(order.id), orderKeys.history(order.id)], [
+          order.id,
+          order.customerId,
+          JSON.stringify(order.lines),
+          JSON.stringify(order.total),
+          order.paymentToken,
+          order.createdAt,
+          order.deadlineAt,
+          order.idempotencyKey ?? '',
+          historyEntry(pendingChange(order)),
+          placedTrace(),
+        ]),
         redis.zadd(orderKeys.byCustomer(order.customerId), 0, member),
         redis.zadd(orderKeys.all, 0, member),
-        // NX: a deadline the poller already pushed back stays where it is; a final order needs none.
-        isFinal(status) ? undefined : redis.zadd(orderKeys.deadlines(order.id), 'NX', Date.parse(order.deadlineAt), order.id),
+        // NX: a deadline the poller already pushed back stays where it is.
+        redis.zadd(orderKeys.deadlines(order.id), 'NX', Date.parse(order.deadlineAt), order.id),
       ]);
+      if (isFinal(status)) await redis.zrem(orderKeys.deadlines(order.id), order.id);
       return written === 1;
     },
 

@@ -23,8 +23,9 @@ import {
 import { newOrderId, orderIdForIdempotencyKey } from './ids.js';
 import { orderChannels, orderKeys } from './keys.js';
 import type { OrderLoaders } from './loaders.js';
+import type { OrderStateCache } from './order-state-cache.js';
 import { replayThenLive } from './order-status-stream.js';
-import { isFinal, pendingOrder, type NewOrder, type OrderLine, type OrderRecord, type OrderStore, type StatusChange } from './read-model.js';
+import { isFinal, pendingOrder, placedState, type NewOrder, type OrderLine, type OrderRecord, type OrderStore, type StatusChange } from './read-model.js';
 import { assertOrderId, validatePlaceOrder, type PlaceOrderInput } from './validation.js';
 
 export interface OrdersContext extends RequestIdentity {
@@ -41,6 +42,8 @@ export interface OrdersResolverDeps {
   readonly logger: Logger;
   readonly sagaDeadlineMs: number;
   readonly cancelWaitMs: number;
+  /** The saga's remembered states: a placed order's is known here, so its first saga step needs no read. */
+  readonly sagaStates?: OrderStateCache;
 }
 
 /** How long a placeOrder holds its idempotency-key claim while publishing. */
@@ -161,7 +164,9 @@ export function createOrdersResolvers(deps: OrdersResolverDeps) {
     // Then the read model; the projector writes the same thing idempotently if we crash here.
     const placed: NewOrder = { id: orderId, customerId: identity.sub, lines, total, paymentToken: valid.paymentToken, createdAt, deadlineAt, idempotencyKey: valid.idempotencyKey };
     // Written now: the answer is what was written. Otherwise the projector was first: read it back.
-    const order = (await store.place(placed)) ? pendingOrder(placed) : await store.get(orderId);
+    const written = await store.place(placed);
+    if (written) deps.sagaStates?.set(placedState(placed));
+    const order = written ? pendingOrder(placed) : await store.get(orderId);
     if (!order) throw new Error(`order ${orderId} vanished right after it was written`);
     // The answer is the order as placed: the saga may already have moved it on, and the client follows
     // that through orderStatusChanged (docs/api.md: placeOrder "returns at once with status PENDING").

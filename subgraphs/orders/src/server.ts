@@ -10,6 +10,7 @@ import type { OrdersConfig } from './config.js';
 import { createOrderLoaders } from './loaders.js';
 import { CANCELLATION_EVENT_TYPES, SAGA_ANSWER_EVENT_TYPES } from './order-decider.js';
 import { createOrderSaga } from './order-saga.js';
+import { OrderStateCache } from './order-state-cache.js';
 import { createPaymentWorker, PAYMENT_WORKER_TYPES } from './payment-worker.js';
 import { createSimulatedPaymentProvider, type PaymentProvider } from './payment-provider.js';
 import { createOrdersProjector, ORDERS_PROJECTED_TYPES } from './projector.js';
@@ -58,7 +59,8 @@ export function startOrdersService(config: OrdersConfig, opts: StartOrdersOption
     async setup({ logger, redis, pubsub, pubsubReconnects, producer, metrics, consumerOptions, onClose }) {
       const store = createOrderStore(redis);
       const projector = createOrdersProjector({ store, logger });
-      const saga = createOrderSaga({ store, pubsub, logger, metrics });
+      const sagaStates = new OrderStateCache();
+      const saga = createOrderSaga({ store, pubsub, logger, metrics, states: sagaStates });
       const payments = createPaymentWorker({
         redis,
         provider: paymentProvider ?? createSimulatedPaymentProvider(),
@@ -111,6 +113,7 @@ export function startOrdersService(config: OrdersConfig, opts: StartOrdersOption
             logger,
             sagaDeadlineMs: config.sagaDeadlineMs,
             cancelWaitMs: config.cancelWaitMs,
+            sagaStates,
           }) as never,
         }),
         context: (base, transport) => ({ ...base, loaders: createOrderLoaders(store, { cache: transport.kind === 'http' }) }),

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { startRedisServer, type RedisServer } from '../../test/redis-server.js';
-import { createOrderStore, type NewOrder } from '../src/read-model.js';
+import { createOrderStore, placedState, type NewOrder } from '../src/read-model.js';
 import { deadlineShard, orderKeys } from '../src/keys.js';
 
 let server: RedisServer;
@@ -36,9 +36,10 @@ function newOrder(): NewOrder {
 const at = '2026-01-01T00:00:30.000Z';
 
 describe('order read model', () => {
-  it('place is idempotent and writes history entry 1, the indexes and the deadline', async () => {
+  it('place is idempotent and writes history entry 1, the indexes and the deadline; the saga state placeOrder remembers is the one it would read', async () => {
     const o = newOrder();
     expect(await store.place(o)).toBe(true);
+    expect(await store.loadState(o.id)).toEqual(placedState(o));
     expect(await store.place({ ...o, paymentToken: 'tok_other' })).toBe(false);
     const rec = await store.get(o.id);
     expect(rec).toMatchObject({ id: o.id, status: 'PENDING', sequence: 1, paymentToken: 'tok_visa' });
