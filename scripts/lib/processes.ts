@@ -145,6 +145,21 @@ export function spawnManaged(spec: SpawnSpec): ManagedProcess {
 
 /** A port the OS reports free right now (bound on 127.0.0.1 then released). */
 export async function freePort(): Promise<number> {
+  // The kernel may hand the same free port out again once it is released, before the process it was meant for
+  // has bound it: two services of one launch on one port would pass each other's readiness check, one of them
+  // not running at all. So never the same port twice from this process.
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const port = await unusedPortNow();
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error('no free port that this process has not handed out already');
+}
+
+const handedOut = new Set<number>();
+
+function unusedPortNow(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);
