@@ -29,9 +29,8 @@ export const STAGES = [
   'send → OrderPlaced written',
   'OrderPlaced → placeOrder answered',
   'OrderPlaced → StockReserved',
-  'StockReserved → PaymentAuthorizationRequested',
-  'PaymentAuthorizationRequested → PaymentAuthorized',
-  'PaymentAuthorized → CONFIRMED written',
+  // The saga's step: the reservation stored, the payment asked of the provider and the order confirmed.
+  'StockReserved → CONFIRMED written',
   'CONFIRMED written → seen by the client',
 ] as const;
 
@@ -96,13 +95,11 @@ export async function startSagaTimeline(brokers: string): Promise<SagaTimeline> 
         const first = (type: string, status?: string) => records.find((r) => r.type === type && (status === undefined || r.status === status))?.at;
         const placed = first('OrderPlaced');
         const reserved = first('StockReserved');
-        const requested = first('PaymentAuthorizationRequested');
-        const authorized = first('PaymentAuthorized');
         const confirmed = first('OrderStatusChanged', 'CONFIRMED');
-        const moments = [o.scheduledAt, placed, o.answeredAt, reserved, requested, authorized, confirmed, seen];
+        const moments = [o.scheduledAt, placed, o.answeredAt, reserved, confirmed, seen];
         if (moments.some((m) => m === undefined)) continue;
-        const [sent, p, answered, r, q, a, c, s] = moments as number[];
-        [p! - sent!, answered! - p!, r! - p!, q! - r!, a! - q!, c! - a!, s! - c!].forEach((v, i) => values[i]!.push(v));
+        const [sent, p, answered, r, c, s] = moments as number[];
+        [p! - sent!, answered! - p!, r! - p!, c! - r!, s! - c!].forEach((v, i) => values[i]!.push(v));
       }
       return Object.fromEntries(STAGES.map((name, i) => [name, distribution(values[i]!)]));
     },

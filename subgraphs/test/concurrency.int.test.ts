@@ -14,6 +14,8 @@ import { createInventoryProjector, createStockStore } from '@shop/subgraph-inven
 import { createOrderStore } from '@shop/subgraph-orders';
 import { createStockHandler } from '../inventory/src/stock-handler.js';
 import { createOrderSaga, statusChangedEventId } from '../orders/src/order-saga.js';
+import { createSimulatedPaymentProvider } from '../orders/src/payment-provider.js';
+import { createPaymentWorker } from '../orders/src/payment-worker.js';
 import { gql, gqlOk, PLACE_ORDER, PRODUCT_QUERY, startTestSystem, waitFor, type TestSystem } from './harness.js';
 
 let sys: TestSystem;
@@ -179,6 +181,35 @@ describe('crash in the middle of a handler, then redelivery', () => {
     expect(await store.history(orderId)).toHaveLength(2);
     await pubsub.close();
   });
+  it('orders: a payment answered within the reservation step is asked once; the redelivery re-publishes all three changes', async () => {
+    const store = createOrderStore(sys.redis);
+    const pubsub = createChannelPubSub({ publisher: new Redis(sys.redisUrl), subscriber: new Redis(sys.redisUrl) });
+    let asked = 0;
+    const simulated = createSimulatedPaymentProvider();
+    const payments = createPaymentWorker({
+      redis: sys.redis,
+      logger: sys.logger,
+      timeoutMs: 500,
+      provider: { authorize: (req, signal) => (asked++, simulated.authorize(req, signal)) },
+    });
+    const saga = createOrderSaga({ store, pubsub, logger: sys.logger, metrics: createServiceMetrics('orders-test'), payments: { answerWithin: payments.answerWithin, waitMs: 100 } });
+    const orderId = await placePendingOrder(store);
+    const reserved = createEvent('StockReserved', { orderId, lines: [{ productId: 'prd_crash', quantity: 1 }] }, { key: orderId, correlationId: 'crash-test' });
+    // The process dies after the script stored the changes and before the batch reached Kafka:
+    const lost = delivery();
+    await saga.handle(reserved, lost);
+    expect(lost.emitted.map((e) => e.type)).toEqual(['OrderStatusChanged', 'OrderStatusChanged', 'OrderStatusChanged']);
+    const redelivered = delivery();
+    await saga.handle(reserved, redelivered);
+    expect((await store.history(orderId)).map((h) => h.status)).toEqual(['PENDING', 'INVENTORY_RESERVED', 'PAYMENT_AUTHORIZED', 'CONFIRMED']);
+    expect(redelivered.emitted.map((e) => e.id)).toEqual([2, 3, 4].map((n) => statusChangedEventId(orderId, n)));
+    expect(redelivered.emitted).toEqual(lost.emitted);
+    expect(redelivered.effects).toHaveLength(3);
+    // The redelivery took the stored answer: the customer's card was asked once.
+    expect(asked).toBe(1);
+    await pubsub.close();
+  });
+
   it('orders: a state one replica remembers is never trusted past another replica\'s write', async () => {
     const store = createOrderStore(sys.redis);
     const pubsub = createChannelPubSub({ publisher: new Redis(sys.redisUrl), subscriber: new Redis(sys.redisUrl) });

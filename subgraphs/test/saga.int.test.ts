@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { createEvent, deadLetterTopic, TOPICS } from '@shop/events';
 import { rebuildReadModels } from '../../scripts/rebuild-read-models.js';
+import { createSimulatedPaymentProvider, type PaymentProvider } from '../orders/src/payment-provider.js';
 import {
   gql,
   gqlOk,
@@ -33,8 +34,32 @@ const isFinal = (s: string) => ['CONFIRMED', 'REJECTED', 'CANCELLED'].includes(s
 let sys: TestSystem;
 let confirmedOrderId: string;
 
+/**
+ * The simulated provider, counting how often each order is asked, and slow for one customer: 250 ms, past the
+ * saga's own wait (PAYMENT_INLINE_WAIT_MS, 100 ms by default) and within the payment worker's (500 ms here).
+ */
+const slowPayer = { sub: 'slow-payer' };
+const asked = new Map<string, number>();
+const simulated = createSimulatedPaymentProvider();
+const provider: PaymentProvider = {
+  async authorize(req, signal) {
+    asked.set(req.orderId, (asked.get(req.orderId) ?? 0) + 1);
+    if (req.customerId === slowPayer.sub) await sleep(250, undefined, { signal });
+    return simulated.authorize(req, signal);
+  },
+};
+
+/** How many payment requests the payment worker has answered (its consumer group's handled count). */
+async function workerAnswers(): Promise<number> {
+  const metrics = await (await fetch(sys.orders.url.replace('/graphql', '/metrics'))).text();
+  return metrics
+    .split('\n')
+    .filter((l) => l.startsWith('shop_events_handled_total{') && ['group="orders-payments"', 'type="PaymentAuthorizationRequested"', 'outcome="ok"'].every((label) => l.includes(label)))
+    .reduce((n, l) => n + Number(l.split(' ').at(-1)), 0);
+}
+
 beforeAll(async () => {
-  sys = await startTestSystem({ sagaDeadlineMs: SAGA_DEADLINE_MS, paymentTimeoutMs: 500 });
+  sys = await startTestSystem({ sagaDeadlineMs: SAGA_DEADLINE_MS, paymentTimeoutMs: 500, orders: { paymentProvider: provider } });
   await Promise.all([
     sys.registerProduct('prd_happy', 10, 1250),
     sys.registerProduct('prd_scarce', 3, 500),
@@ -43,6 +68,7 @@ beforeAll(async () => {
     sys.registerProduct('prd_cancel', 10, 300),
     sys.registerProduct('prd_idem', 10, 100),
     sys.registerProduct('prd_misc', 100, 100),
+    sys.registerProduct('prd_slowpay', 10, 100),
   ]);
 });
 afterAll(async () => sys?.close());
@@ -62,6 +88,7 @@ const codes = (r: { errors?: { extensions?: { code?: string } }[] }) => r.errors
 
 describe('saga', () => {
   it('happy path: PENDING → INVENTORY_RESERVED → PAYMENT_AUTHORIZED → CONFIRMED, stock sold, customer notified', async () => {
+    const answeredByWorker = await workerAnswers();
     const placed = await placeOk(alice, [{ productId: 'prd_happy', quantity: 2 }]);
     expect(placed).toMatchObject({ status: 'PENDING', customerId: 'alice', total: { amount: 2500, currency: 'USD' } });
     expect(placed.id).toMatch(/^ord_[A-Za-z0-9_-]{20,}$/);
@@ -77,6 +104,9 @@ describe('saga', () => {
       [4, 'CONFIRMED', 'PAYMENT_AUTHORIZED'],
     ]);
     expect(order.updatedAt).toBe(order.history[3].at);
+    // The provider answered within the saga's step: asked once, and the payment worker had nothing to do.
+    expect(asked.get(placed.id)).toBe(1);
+    expect(await workerAnswers()).toBe(answeredByWorker);
     await waitFor('stock committed', async () => {
       const s = await stock('prd_happy');
       return s.available === 8 && s.reserved === 0 && s.sold === 2;
@@ -98,6 +128,21 @@ describe('saga', () => {
     expect(entities._entities[0].notifications).toEqual([{ kind: 'ORDER_CONFIRMED', orderId: order.id }]);
     const mine = await gqlOk(sys.orders.url, '{ myOrders(first: 5) { edges { cursor node { id status } } pageInfo { hasNextPage endCursor } } }', {}, alice);
     expect(mine.myOrders.edges.map((e: any) => e.node.id)).toContain(order.id);
+  });
+
+  it('a provider slower than the saga\'s wait: the payment worker asks again and answers, the order is confirmed all the same', async () => {
+    const answeredByWorker = await workerAnswers();
+    const placed = await placeOk(slowPayer, [{ productId: 'prd_slowpay', quantity: 1 }]);
+    const order = await waitForOrder(sys.orders.url, placed.id, slowPayer, isFinal);
+    expect(order.history.map((h: any) => [h.sequence, h.status])).toEqual([
+      [1, 'PENDING'],
+      [2, 'INVENTORY_RESERVED'],
+      [3, 'PAYMENT_AUTHORIZED'],
+      [4, 'CONFIRMED'],
+    ]);
+    // Once by the saga (given up after its wait), once by the worker.
+    expect(asked.get(placed.id)).toBe(2);
+    expect(await workerAnswers()).toBe(answeredByWorker + 1);
   });
 
   it('not enough stock → REJECTED with the line in the reason, stock unchanged', async () => {

@@ -4,6 +4,7 @@ const schema = serviceEnvSchema(DEFAULT_PORTS.orders, {
   SAGA_DEADLINE_MS: envDurationMs(30_000),
   SAGA_DEADLINE_POLL_MS: envDurationMs(250),
   PAYMENT_TIMEOUT_MS: envDurationMs(5_000),
+  PAYMENT_INLINE_WAIT_MS: envDurationMs(100),
   CANCEL_WAIT_MS: envDurationMs(5_000),
 });
 
@@ -14,6 +15,11 @@ export interface OrdersConfig extends ServiceConfig {
   readonly sagaDeadlinePollMs: number;
   /** How long the payment worker waits for the provider before giving up (the deadline then cancels). */
   readonly paymentTimeoutMs: number;
+  /**
+   * How long the saga waits for the provider within its own step before handing the payment to the payment
+   * worker (every order of the saga's batch waits with it); 0: always the worker.
+   */
+  readonly paymentInlineWaitMs: number;
   /** How long cancelOrder waits for the saga to apply the cancellation. */
   readonly cancelWaitMs: number;
 }
@@ -25,6 +31,7 @@ export function loadOrdersConfig(env: EnvSource = process.env): OrdersConfig {
     sagaDeadlineMs: e.SAGA_DEADLINE_MS,
     sagaDeadlinePollMs: e.SAGA_DEADLINE_POLL_MS,
     paymentTimeoutMs: e.PAYMENT_TIMEOUT_MS,
+    paymentInlineWaitMs: e.PAYMENT_INLINE_WAIT_MS,
     cancelWaitMs: e.CANCEL_WAIT_MS,
   };
 }

@@ -17,11 +17,15 @@ export interface OrderState {
 
 /** The events the saga reacts to (its consumer skips the others unparsed). */
 export const SAGA_EVENT_TYPES = ['StockReserved', 'StockReservationRejected', 'PaymentAuthorized', 'PaymentDeclined', 'OrderCancellationRequested'] as const;
-/** The saga's events that answer its own steps (on shop.inventory and shop.payments). */
-export const SAGA_ANSWER_EVENT_TYPES = ['StockReserved', 'StockReservationRejected', 'PaymentAuthorized', 'PaymentDeclined'] as const satisfies readonly (typeof SAGA_EVENT_TYPES)[number][];
+/** Inventory's answers to the saga's orders (on shop.inventory). */
+export const RESERVATION_ANSWER_EVENT_TYPES = ['StockReserved', 'StockReservationRejected'] as const satisfies readonly (typeof SAGA_EVENT_TYPES)[number][];
+/** The payment worker's answers (on shop.payments). */
+export const PAYMENT_ANSWER_EVENT_TYPES = ['PaymentAuthorized', 'PaymentDeclined'] as const satisfies readonly (typeof SAGA_EVENT_TYPES)[number][];
 /** The saga's events that ask to stop an order (on shop.orders). */
 export const CANCELLATION_EVENT_TYPES = ['OrderCancellationRequested'] as const satisfies readonly (typeof SAGA_EVENT_TYPES)[number][];
 export type SagaEvent = Extract<AnyEvent, { type: (typeof SAGA_EVENT_TYPES)[number] }>;
+export type PaymentRequest = Extract<AnyEvent, { type: 'PaymentAuthorizationRequested' }>;
+export type PaymentAnswer = Extract<AnyEvent, { type: 'PaymentAuthorized' | 'PaymentDeclined' }>;
 
 export type Decision =
   /** Not an event the saga reacts to. */
@@ -107,6 +111,34 @@ export function decide(state: OrderState | null, event: AnyEvent, at: string): D
   }
   if (caused.length === 0) return { kind: 'rejected', current: state.status };
   return { kind: 'decided', changes, causes, events: caused.flatMap((change) => eventsOf(state, change, event)) };
+}
+
+/** The payment a decision asks for, if any. */
+export function paymentRequestOf(decision: Decision): PaymentRequest | undefined {
+  if (decision.kind !== 'decided') return undefined;
+  return decision.events.find((e): e is PaymentRequest => e.type === 'PaymentAuthorizationRequested');
+}
+
+/**
+ * A decision that asked for a payment, completed with the provider's answer obtained within the same step: the
+ * answer's changes follow the first decision's in one decision, and the request is not published (nobody else
+ * has to act on it). The answer's event is not published either: the changes it caused say what it was, and the
+ * saga is the only one that reacts to it. An answer the order can no longer take (it moved on) leaves the first
+ * decision as it was, request included, as if the answer had come through the payment worker.
+ */
+export function decideWithAnswer(state: OrderState, first: Decision, answer: PaymentAnswer, at: string): Decision {
+  if (first.kind !== 'decided' || !paymentRequestOf(first)) return first;
+  const causes = new Map(state.causes);
+  first.causes.forEach((cause, i) => causes.set(cause, first.changes[i]!.sequence));
+  const after: OrderState = { ...first.changes.reduce(evolve, state), causes };
+  const then = decide(after, answer, at);
+  if (then.kind !== 'decided') return first;
+  return {
+    kind: 'decided',
+    changes: [...first.changes, ...then.changes],
+    causes: [...first.causes, ...then.causes],
+    events: [...first.events.filter((e) => e.type !== 'PaymentAuthorizationRequested'), ...then.events],
+  };
 }
 
 /** What one change publishes: the change itself, and the payment request when stock is reserved. */

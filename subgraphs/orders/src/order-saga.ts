@@ -3,8 +3,9 @@ import { EventError, inSpan, SpanKind, withTrace, type AnyEvent } from '@shop/ev
 import type { HandleOutcome, HandlerContext } from '@shop/events/kafka';
 import type { ChannelPubSub, ServiceMetrics } from '@shop/service-kit';
 import { orderChannels } from './keys.js';
-import { decide, evolve, isSagaEvent, type OrderState } from './order-decider.js';
+import { decide, decideWithAnswer, evolve, isSagaEvent, paymentRequestOf, type OrderState, type PaymentAnswer } from './order-decider.js';
 import { OrderStateCache } from './order-state-cache.js';
+import type { PaymentWorker } from './payment-worker.js';
 import { isFinal, type OrderStore, type StatusChange } from './read-model.js';
 
 export { statusChangedEventId } from './order-decider.js';
@@ -33,6 +34,11 @@ export interface OrderSagaDeps {
   readonly now?: () => Date;
   /** Shared with placeOrder, which remembers the orders it places; one of the saga's own otherwise. */
   readonly states?: OrderStateCache;
+  /**
+   * Payments asked while deciding a reservation, waiting at most `waitMs` for the provider; without it (or when
+   * the wait runs out) the payment request is published for the payment worker.
+   */
+  readonly payments?: { readonly answerWithin: PaymentWorker['answerWithin']; readonly waitMs: number };
 }
 
 /** What the saga needs of the consumer's context: where its events and pushes go. */
@@ -47,15 +53,19 @@ export type SagaContext = Pick<HandlerContext, 'emit' | 'afterEmit'>;
 export function createOrderSaga(deps: OrderSagaDeps) {
   const now = deps.now ?? (() => new Date());
   const remembered = deps.states ?? new OrderStateCache();
+  const payments = deps.payments;
 
   async function handle(event: AnyEvent, ctx: SagaContext): Promise<HandleOutcome> {
     // Not the saga's event: answered without a Redis round trip.
     if (!isSagaEvent(event)) return 'ignored';
     const { orderId } = event.payload;
     let fromMemory = remembered.get(orderId);
+    // Asked of the provider once per delivery, whatever rounds a lost race costs.
+    let answer: PaymentAnswer | null | undefined;
     for (let round = 1; round <= MAX_DECIDE_ROUNDS; round++) {
       const state = fromMemory ?? (await deps.store.loadState(orderId));
-      const decision = decide(state, event, now().toISOString());
+      const at = now().toISOString();
+      let decision = decide(state, event, at);
       if (fromMemory) {
         fromMemory = undefined;
         // Only a decision that writes is checked (by the write); anything else is decided again on Redis.
@@ -63,6 +73,13 @@ export function createOrderSaga(deps: OrderSagaDeps) {
           remembered.delete(orderId);
           continue;
         }
+      }
+      const request = payments && paymentRequestOf(decision);
+      if (payments && request) {
+        // A reservation already stored (a redelivery) may have had its answer stored too: looked up first.
+        const redelivered = decision.kind === 'decided' && decision.changes.length === 0;
+        if (answer === undefined) answer = await payments.answerWithin(request, payments.waitMs, redelivered);
+        if (answer) decision = decideWithAnswer(state!, decision, answer, at);
       }
       switch (decision.kind) {
         case 'ignore':

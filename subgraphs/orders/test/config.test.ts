@@ -15,7 +15,8 @@ describe('orders config', () => {
     });
   });
   it('reads durations with units', () => {
-    expect(loadOrdersConfig({ SAGA_DEADLINE_MS: '2s', PAYMENT_TIMEOUT_MS: '750' })).toMatchObject({ sagaDeadlineMs: 2000, paymentTimeoutMs: 750 });
+    expect(loadOrdersConfig({ SAGA_DEADLINE_MS: '2s', PAYMENT_TIMEOUT_MS: '750' })).toMatchObject({ sagaDeadlineMs: 2000, paymentTimeoutMs: 750, paymentInlineWaitMs: 100 });
+    expect(loadOrdersConfig({ PAYMENT_INLINE_WAIT_MS: '0' }).paymentInlineWaitMs).toBe(0);
   });
   it('requires a real IDENTITY_SECRET in production', () => {
     expect(() => loadOrdersConfig({ NODE_ENV: 'production' })).toThrow(/IDENTITY_SECRET: required in production/);

@@ -1,7 +1,7 @@
 /** The order state machine as given (the stored order) / when (an event) / then (changes and events). */
 import { describe, expect, it } from 'vitest';
 import { createEvent, type AnyEvent, type OrderStatus } from '@shop/events';
-import { causeKey, decide, evolve, statusChangedEventId, type Decision, type OrderState } from '../src/order-decider.js';
+import { causeKey, decide, decideWithAnswer, evolve, paymentRequestOf, statusChangedEventId, type Decision, type OrderState } from '../src/order-decider.js';
 import type { StatusChange } from '../src/read-model.js';
 
 const orderId = 'ord_decider0000000000000001';
@@ -126,5 +126,59 @@ describe('order decider', () => {
     const state = given(events.reserved(), events.authorized());
     expect(state.status).toBe('CONFIRMED');
     expect(state.history.map((h) => h.sequence)).toEqual([1, 2, 3, 4]);
+  });
+
+  describe('a payment answered within the reservation step', () => {
+    it('PENDING + StockReserved, the provider approves → INVENTORY_RESERVED, PAYMENT_AUTHORIZED, CONFIRMED in one decision; nothing asks the worker', () => {
+      const state = given();
+      const first = decide(state, events.reserved(), at);
+      expect(paymentRequestOf(first)?.payload).toMatchObject({ orderId, paymentToken: 'tok_visa' });
+      const d = decideWithAnswer(state, first, events.authorized(), at);
+      expect(statuses(d)).toEqual(['INVENTORY_RESERVED', 'PAYMENT_AUTHORIZED', 'CONFIRMED']);
+      expect(d.kind === 'decided' && d.changes.map((c) => [c.sequence, c.previous])).toEqual([
+        [2, 'PENDING'],
+        [3, 'INVENTORY_RESERVED'],
+        [4, 'PAYMENT_AUTHORIZED'],
+      ]);
+      expect(eventTypes(d)).toEqual(['OrderStatusChanged', 'OrderStatusChanged', 'OrderStatusChanged']);
+      expect(paymentRequestOf(d)).toBeUndefined();
+    });
+
+    it('PENDING + StockReserved, the provider declines → INVENTORY_RESERVED then CANCELLED with the reason (inventory releases on it)', () => {
+      const state = given();
+      const d = decideWithAnswer(state, decide(state, events.reserved(), at), events.declined(), at);
+      expect(statuses(d)).toEqual(['INVENTORY_RESERVED', 'CANCELLED']);
+      expect(d.kind === 'decided' && d.changes[1]!.reason).toBe('payment declined: card declined');
+    });
+
+    it('ends where the two steps through the payment worker end, with the same causes', () => {
+      const reserved = events.reserved();
+      const authorized = events.authorized();
+      const state = given();
+      const d = decideWithAnswer(state, decide(state, reserved, at), authorized, at);
+      const viaWorker = given(reserved, authorized);
+      expect(d.kind === 'decided' && d.changes).toEqual(viaWorker.history.slice(1));
+      expect(d.kind === 'decided' && d.causes).toEqual([...viaWorker.causes.keys()]);
+    });
+
+    it('a redelivery of the reservation with the stored answer changes nothing and publishes all three changes again', () => {
+      const reserved = events.reserved();
+      const authorized = events.authorized();
+      const state = given();
+      const firstTime = decideWithAnswer(state, decide(state, reserved, at), authorized, at);
+      const stored = given(reserved, authorized);
+      const again = decideWithAnswer(stored, decide(stored, reserved, '2026-01-01T00:09:00.000Z'), authorized, '2026-01-01T00:09:00.000Z');
+      expect(again.kind === 'decided' && again.changes).toEqual([]);
+      expect(again.kind === 'decided' && again.events).toEqual(firstTime.kind === 'decided' && firstTime.events);
+    });
+
+    it('an answer the order can no longer take leaves the first decision, request included', () => {
+      const reserved = events.reserved();
+      const cancelled = given(reserved, events.cancel());
+      const first = decide(cancelled, reserved, at);
+      expect(decideWithAnswer(cancelled, first, events.authorized(), at)).toBe(first);
+      const rejected = decide(given(), events.rejected(), at);
+      expect(decideWithAnswer(given(), rejected, events.authorized(), at)).toBe(rejected);
+    });
   });
 });
