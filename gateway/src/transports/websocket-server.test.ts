@@ -23,17 +23,42 @@ function decode(bytes: Buffer): Promise<{ text: string; binary: boolean }[]> {
   });
 }
 
+/**
+ * A ws WebSocket over a fake TCP socket that behaves like Node's for cork/uncork: `written` is every byte in
+ * order, `writes` the system calls they would take (writes held while corked leave together on uncork).
+ */
 function fakeSocket(buffered = 0) {
   const written: Buffer[] = [];
+  const writes: Buffer[][] = [];
+  let held: Buffer[] = [];
+  let corked = 0;
   let terminated = false;
+  const raw = {
+    writableLength: buffered,
+    get writableCorked() {
+      return corked;
+    },
+    cork: () => void corked++,
+    uncork: () => {
+      if (corked > 0 && --corked === 0 && held.length) {
+        writes.push(held);
+        held = [];
+      }
+    },
+    write: (b: Buffer) => {
+      written.push(Buffer.from(b));
+      if (corked) held.push(b);
+      else writes.push([b]);
+    },
+  };
   const socket = {
     readyState: WebSocket.OPEN,
-    _socket: { writableLength: buffered, write: (b: Buffer) => written.push(Buffer.from(b)) },
+    _socket: raw,
     terminate: () => {
       terminated = true;
     },
   };
-  return { socket: socket as unknown as WebSocket, written, terminated: () => terminated };
+  return { socket: socket as unknown as WebSocket, written, writes, terminated: () => terminated };
 }
 
 describe('writeNextMessage', () => {
@@ -51,6 +76,20 @@ describe('writeNextMessage', () => {
         expect(JSON.parse(m.text)).toEqual({ id: 'a-1', type: 'next', payload: { data: { s: 'x'.repeat(size) } } });
       }
     }
+  });
+
+  it('holds a socket\'s messages of one tick back until the tick ends, then writes them together', async () => {
+    const { socket, written, writes } = fakeSocket();
+    for (const status of ['INVENTORY_RESERVED', 'PAYMENT_AUTHORIZED', 'CONFIRMED']) writeNextMessage(socket, 'o-1', new ResolvedEvent({ data: { status } }));
+    expect(writes).toHaveLength(0);
+    await new Promise((resolve) => process.nextTick(resolve));
+    expect(writes.map((w) => w.length)).toEqual([3]);
+    const messages = await decode(Buffer.concat(written));
+    expect(messages.map((m) => JSON.parse(m.text).payload.data.status)).toEqual(['INVENTORY_RESERVED', 'PAYMENT_AUTHORIZED', 'CONFIRMED']);
+    // A message of a later tick is a write of its own.
+    writeNextMessage(socket, 'o-1', new ResolvedEvent({ data: { status: 'late' } }));
+    await new Promise((resolve) => process.nextTick(resolve));
+    expect(writes.map((w) => w.length)).toEqual([3, 1]);
   });
 
   it('drops a socket with too much unsent data instead of buffering more', () => {

@@ -191,6 +191,21 @@ export function writeNextMessage(socket: WebSocket, id: string, event: ResolvedE
   frame.write(head, offset);
   json.copy(frame, offset + headBytes);
   frame[frame.length - 1] = 0x7d; // }
-  raw.write(frame);
+  writeCoalesced(raw, frame);
   return 'written';
 }
+
+/**
+ * Writes to `raw`, holding the socket's writes back until the current tick's work is done, so messages for
+ * one client produced together (an order's status changes pushed in one upstream read, a last `next` and its
+ * `complete`) leave in one system call instead of one each.
+ */
+function writeCoalesced(raw: Socket, frame: Buffer): void {
+  if (raw.writableCorked === 0) {
+    raw.cork();
+    process.nextTick(uncork, raw);
+  }
+  raw.write(frame);
+}
+
+const uncork = (raw: Socket) => raw.uncork();
