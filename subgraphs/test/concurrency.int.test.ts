@@ -188,6 +188,7 @@ describe('crash in the middle of a handler, then redelivery', () => {
     const simulated = createSimulatedPaymentProvider();
     const payments = createPaymentWorker({
       redis: sys.redis,
+      store,
       logger: sys.logger,
       timeoutMs: 500,
       provider: { authorize: (req, signal) => (asked++, simulated.authorize(req, signal)) },
@@ -207,6 +208,24 @@ describe('crash in the middle of a handler, then redelivery', () => {
     expect(redelivered.effects).toHaveLength(3);
     // The redelivery took the stored answer: the customer's card was asked once.
     expect(asked).toBe(1);
+    await pubsub.close();
+  });
+
+  it('orders: a payment answer another replica kept first is the one the order takes', async () => {
+    const store = createOrderStore(sys.redis);
+    const pubsub = createChannelPubSub({ publisher: new Redis(sys.redisUrl), subscriber: new Redis(sys.redisUrl) });
+    const payments = createPaymentWorker({ redis: sys.redis, store, logger: sys.logger, timeoutMs: 500, provider: createSimulatedPaymentProvider() });
+    const saga = createOrderSaga({ store, pubsub, logger: sys.logger, metrics: createServiceMetrics('orders-test'), payments: { answerWithin: payments.answerWithin, waitMs: 100 } });
+    const orderId = await placePendingOrder(store);
+    // A replica handling an earlier delivery of the same reservation got a decline and kept it, then died.
+    expect(await store.keepPaymentAnswer(orderId, JSON.stringify({ approved: false, reason: 'declined to the other replica' }))).toBeNull();
+    const reserved = createEvent('StockReserved', { orderId, lines: [{ productId: 'prd_crash', quantity: 1 }] }, { key: orderId, correlationId: 'answers-test' });
+    const d = delivery();
+    expect(await saga.handle(reserved, d)).toBe('ok');
+    const history = await store.history(orderId);
+    expect(history.map((h) => h.status)).toEqual(['PENDING', 'INVENTORY_RESERVED', 'CANCELLED']);
+    expect(history[2]!.reason).toBe('payment declined: declined to the other replica');
+    expect(d.emitted.map((e) => e.type)).toEqual(['OrderStatusChanged', 'OrderStatusChanged']);
     await pubsub.close();
   });
 

@@ -3,9 +3,9 @@ import { EventError, inSpan, SpanKind, withTrace, type AnyEvent } from '@shop/ev
 import type { HandleOutcome, HandlerContext } from '@shop/events/kafka';
 import type { ChannelPubSub, ServiceMetrics } from '@shop/service-kit';
 import { orderChannels } from './keys.js';
-import { decide, decideWithAnswer, evolve, isSagaEvent, paymentRequestOf, type OrderState, type PaymentAnswer } from './order-decider.js';
+import { decide, decideWithAnswer, evolve, isSagaEvent, paymentRequestOf, type OrderState } from './order-decider.js';
 import { OrderStateCache } from './order-state-cache.js';
-import type { PaymentWorker } from './payment-worker.js';
+import type { InlineAnswer, PaymentWorker } from './payment-worker.js';
 import { isFinal, type OrderStore, type StatusChange } from './read-model.js';
 
 export { statusChangedEventId } from './order-decider.js';
@@ -61,7 +61,9 @@ export function createOrderSaga(deps: OrderSagaDeps) {
     const { orderId } = event.payload;
     let fromMemory = remembered.get(orderId);
     // Asked of the provider once per delivery, whatever rounds a lost race costs.
-    let answer: PaymentAnswer | null | undefined;
+    let answer: InlineAnswer | null | undefined;
+    // Another answer was kept first (a replica asked too): take that one.
+    let answerKeptElsewhere = false;
     for (let round = 1; round <= MAX_DECIDE_ROUNDS; round++) {
       const state = fromMemory ?? (await deps.store.loadState(orderId));
       const at = now().toISOString();
@@ -75,11 +77,14 @@ export function createOrderSaga(deps: OrderSagaDeps) {
         }
       }
       const request = payments && paymentRequestOf(decision);
+      let answerToKeep: string | undefined;
       if (payments && request) {
-        // A reservation already stored (a redelivery) may have had its answer stored too: looked up first.
+        // A reservation already stored (a redelivery) may have had its answer kept too: looked up first.
         const redelivered = decision.kind === 'decided' && decision.changes.length === 0;
-        if (answer === undefined) answer = await payments.answerWithin(request, payments.waitMs, redelivered);
-        if (answer) decision = decideWithAnswer(state!, decision, answer, at);
+        if (answer === undefined) answer = await payments.answerWithin(request, payments.waitMs, redelivered || answerKeptElsewhere);
+        const withAnswer = answer ? decideWithAnswer(state!, decision, answer.event, at) : decision;
+        if (withAnswer !== decision) answerToKeep = answer?.unkept ?? undefined;
+        decision = withAnswer;
       }
       switch (decision.kind) {
         case 'ignore':
@@ -96,9 +101,15 @@ export function createOrderSaga(deps: OrderSagaDeps) {
         case 'decided': {
           if (decision.changes.length > 0) {
             const transition = { 'shop.order.id': orderId, 'shop.order.from': state!.status, 'shop.order.to': decision.changes.at(-1)!.status, 'shop.event.type': event.type };
-            const stored = await inSpan('order transition', SpanKind.INTERNAL, transition, () => deps.store.applyChanges(state!.id, state!.sequence, decision.changes, decision.causes));
+            const { changes, causes } = decision;
+            const stored = await inSpan('order transition', SpanKind.INTERNAL, transition, () => deps.store.applyChanges(state!.id, state!.sequence, changes, causes, answerToKeep));
             if (stored !== 'stored') remembered.delete(orderId);
             if (stored === 'conflict') continue;
+            if (stored === 'other-answer') {
+              answer = undefined;
+              answerKeptElsewhere = true;
+              continue;
+            }
             if (stored === 'missing') throw new EventError(`order ${orderId} vanished while deciding`, { retriable: true });
             const after = afterStoring(state!, decision.changes, decision.causes);
             if (isFinal(after.status)) remembered.delete(orderId);

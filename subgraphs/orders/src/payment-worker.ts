@@ -5,17 +5,23 @@ import type { HandleOutcome, HandlerContext } from '@shop/events/kafka';
 import { orderKeys } from './keys.js';
 import type { PaymentAnswer, PaymentRequest } from './order-decider.js';
 import type { PaymentProvider, PaymentResult } from './payment-provider.js';
+import type { OrderStore } from './read-model.js';
 
 export interface PaymentWorkerDeps {
   readonly redis: Redis;
+  /** Where the provider's answers are kept. */
+  readonly store: Pick<OrderStore, 'paymentAnswer' | 'keepPaymentAnswer'>;
   readonly provider: PaymentProvider;
   readonly logger: Logger;
   /** Longest wait for the provider; after it the worker gives up without answering (the saga deadline cancels). */
   readonly timeoutMs: number;
 }
 
-/** Keep a provider answer long enough to cover any redelivery. */
-const ANSWER_TTL_SECONDS = 7 * 24 * 3600;
+/** A provider's answer for the saga: its event, and its JSON when it is not kept yet (the saga keeps it with its changes). */
+export interface InlineAnswer {
+  readonly event: PaymentAnswer;
+  readonly unkept: string | null;
+}
 
 /** The one event the payment worker handles. */
 export const PAYMENT_WORKER_TYPES = ['PaymentAuthorizationRequested'] as const;
@@ -35,8 +41,8 @@ function answerEvent(request: PaymentRequest, result: PaymentResult): PaymentAns
  *   at once settles the order in the same step (no Kafka round trip through this worker and back);
  * - `handle`: PaymentAuthorizationRequested from its own consumer group, published only when the saga's short
  *   wait ran out; emits PaymentAuthorized / PaymentDeclined.
- * Either way the provider's answer is stored (first one wins) before anything acts on it, so a redelivery
- * re-publishes the same answer and never charges twice.
+ * Either way the provider's answer is kept (the first one kept wins) before or with what acts on it, so a
+ * redelivery re-publishes the same answer and never charges twice.
  */
 export function createPaymentWorker(deps: PaymentWorkerDeps) {
   async function authorizeBounded(req: PaymentRequest['payload'], waitMs: number): Promise<PaymentResult | null> {
@@ -55,35 +61,34 @@ export function createPaymentWorker(deps: PaymentWorkerDeps) {
     }
   }
 
-  /** The stored answer, or the provider's within `waitMs` stored (SET NX GET: an answer stored earlier wins). */
-  async function settle(request: PaymentRequest, waitMs: number, stored: string | null): Promise<PaymentResult | null> {
-    if (stored) return JSON.parse(stored) as PaymentResult;
-    const result = await authorizeBounded(request.payload, waitMs);
-    if (!result) return null;
-    const earlier = await deps.redis.set(orderKeys.payment(request.payload.orderId), JSON.stringify(result), 'EX', ANSWER_TTL_SECONDS, 'NX', 'GET');
-    return earlier ? (JSON.parse(earlier) as PaymentResult) : result;
-  }
-
   /**
    * The answer to `request` if the provider gives it within `waitMs`, else null (the saga then publishes the
-   * request for `handle`). `lookUp`: an earlier attempt may have stored one (a redelivery), read it first.
+   * request for `handle`). Not kept here: the saga keeps it in the script that stores what it decided on it.
+   * `lookUp`: an earlier attempt may have kept one (a redelivery, or a replica that was first), taken first.
    */
-  async function answerWithin(request: PaymentRequest, waitMs: number, lookUp: boolean): Promise<PaymentAnswer | null> {
-    const stored = lookUp ? await deps.redis.get(orderKeys.payment(request.payload.orderId)) : null;
-    const result = await settle(request, waitMs, stored);
-    return result && answerEvent(request, result);
+  async function answerWithin(request: PaymentRequest, waitMs: number, lookUp: boolean): Promise<InlineAnswer | null> {
+    const kept = lookUp ? await deps.store.paymentAnswer(request.payload.orderId) : null;
+    if (kept) return { event: answerEvent(request, JSON.parse(kept) as PaymentResult), unkept: null };
+    const result = await authorizeBounded(request.payload, waitMs);
+    return result && { event: answerEvent(request, result), unkept: JSON.stringify(result) };
   }
 
   async function handle(event: AnyEvent, ctx: Pick<HandlerContext, 'emit'>): Promise<HandleOutcome> {
     if (event.type !== 'PaymentAuthorizationRequested') return 'ignored';
     const { orderId } = event.payload;
     // An order that is already final (cancelled by the deadline or the customer) is not charged.
-    const [status, stored] = await Promise.all([deps.redis.hget(orderKeys.order(orderId), 'status'), deps.redis.get(orderKeys.payment(orderId))]);
+    const [status, kept] = await Promise.all([deps.redis.hget(orderKeys.order(orderId), 'status'), deps.store.paymentAnswer(orderId)]);
     if (status === 'CANCELLED' || status === 'REJECTED' || status === 'CONFIRMED') return 'ignored';
-    const result = await settle(event, deps.timeoutMs, stored);
+    let result: PaymentResult | null = kept ? (JSON.parse(kept) as PaymentResult) : null;
     if (!result) {
-      deps.logger.warn({ orderId, timeoutMs: deps.timeoutMs }, 'payment provider did not answer in time; leaving the order to the saga deadline');
-      return 'ignored';
+      result = await authorizeBounded(event.payload, deps.timeoutMs);
+      if (!result) {
+        deps.logger.warn({ orderId, timeoutMs: deps.timeoutMs }, 'payment provider did not answer in time; leaving the order to the saga deadline');
+        return 'ignored';
+      }
+      // The answer kept first wins (a replica racing on a redelivery may have asked too).
+      const earlier = await deps.store.keepPaymentAnswer(orderId, JSON.stringify(result));
+      if (earlier) result = JSON.parse(earlier) as PaymentResult;
     }
     ctx.emit(answerEvent(event, result));
     return 'ok';

@@ -41,6 +41,9 @@ export interface CatalogEntry {
   readonly price: Money;
 }
 
+/** How long a payment provider's answer is kept: long enough to cover any redelivery of the step that asked. */
+const PAYMENT_ANSWER_TTL_SECONDS = 7 * 24 * 3600;
+
 export const FINAL_STATUSES: readonly OrderStatus[] = ['CONFIRMED', 'REJECTED', 'CANCELLED'];
 export const isFinal = (status: OrderStatus): boolean => FINAL_STATUSES.includes(status);
 
@@ -62,21 +65,28 @@ return { 1, 'PENDING' }
 /**
  * Stores what the saga decided (`order-decider.ts`): appends the new history entries, records their causes,
  * sets status/updatedAt/seq; all only while the order is still at the sequence the decision was made on
- * (ARGV[1]), so two deciders racing on one order never both write. (The deadline of a final order is
- * dropped after it, in its own shard.)
- * ARGV: expected seq, new status, updatedAt, (unused), (unused), n, n entries (JSON), n cause keys.
- * Returns 1 stored, 0 the order moved on (decide again), -1 no such order.
+ * (ARGV[1]), so two deciders racing on one order never both write. A payment answer the decision was made on
+ * (ARGV[5]) is kept first (KEYS[4]), whatever else happens, unless another answer was kept before: then nothing is
+ * written. (The deadline of a final order is dropped after it, in its own shard.)
+ * ARGV: expected seq, new status, updatedAt, the status the first change leaves ('' any), payment answer ('' none),
+ * its TTL in seconds, n, n entries (JSON), n cause keys.
+ * Returns 1 stored, 0 the order moved on (decide again), -1 no such order, -2 another payment answer was kept first.
  */
 const APPLY_CHANGES_LUA = `
+if ARGV[5] ~= '' then
+  local earlier = redis.call('GET', KEYS[4])
+  if earlier and earlier ~= ARGV[5] then return -2 end
+  if not earlier then redis.call('SET', KEYS[4], ARGV[5], 'EX', tonumber(ARGV[6])) end
+end
 local cur = redis.call('HGET', KEYS[1], 'seq')
 if not cur then return -1 end
 local seq = tonumber(ARGV[1])
 if tonumber(cur) ~= seq then return 0 end
 if ARGV[4] ~= '' and redis.call('HGET', KEYS[1], 'status') ~= ARGV[4] then return 0 end
-local n = tonumber(ARGV[6])
+local n = tonumber(ARGV[7])
 for i = 1, n do
-  redis.call('RPUSH', KEYS[2], ARGV[6 + i])
-  redis.call('HSET', KEYS[3], ARGV[6 + n + i], seq + i)
+  redis.call('RPUSH', KEYS[2], ARGV[7 + i])
+  redis.call('HSET', KEYS[3], ARGV[7 + n + i], seq + i)
 end
 redis.call('HSET', KEYS[1], 'status', ARGV[2], 'updatedAt', ARGV[3], 'seq', seq + n)
 return 1
@@ -229,20 +239,50 @@ export function createOrderStore(redis: Redis) {
       };
     },
 
-    /** Stores decided changes made on `expectedSequence`: 'stored', 'conflict' (it moved on) or 'missing'. */
-    async applyChanges(orderId: string, expectedSequence: number, changes: readonly StatusChange[], causes: readonly string[]): Promise<'stored' | 'conflict' | 'missing'> {
+    /**
+     * Stores decided changes made on `expectedSequence`: 'stored', 'conflict' (it moved on), 'missing', or
+     * 'other-answer' when the decision used a payment answer (`paymentAnswer`, kept with the changes) and another
+     * one was kept first (decide again on that one).
+     */
+    async applyChanges(
+      orderId: string,
+      expectedSequence: number,
+      changes: readonly StatusChange[],
+      causes: readonly string[],
+      paymentAnswer?: string,
+    ): Promise<'stored' | 'conflict' | 'missing' | 'other-answer'> {
       const last = changes[changes.length - 1];
       if (!last || causes.length !== changes.length) throw new TypeError('applyChanges: one cause per change, at least one change');
       const r = await applyChangesScript(
         redis,
-        [orderKeys.order(orderId), orderKeys.history(orderId), orderKeys.causes(orderId)],
+        [orderKeys.order(orderId), orderKeys.history(orderId), orderKeys.causes(orderId), orderKeys.payment(orderId)],
         // The status the first change leaves, too: a decision made on a remembered state must find it unchanged.
-        [expectedSequence, last.status, last.at, changes[0]!.previous ?? '', '', changes.length, ...changes.map(historyEntry), ...causes],
+        [
+          expectedSequence,
+          last.status,
+          last.at,
+          changes[0]!.previous ?? '',
+          paymentAnswer ?? '',
+          PAYMENT_ANSWER_TTL_SECONDS,
+          changes.length,
+          ...changes.map(historyEntry),
+          ...causes,
+        ],
       );
       // Not awaited: a deadline left behind (a crash, a failed ZREM) only makes the poller publish a cancellation
       // request the saga ignores, and the final change need not wait for another round trip.
       if (r === 1 && isFinal(last.status)) void redis.zrem(orderKeys.deadlines(orderId), orderId).catch(() => undefined);
-      return r === 1 ? 'stored' : r === 0 ? 'conflict' : 'missing';
+      return r === 1 ? 'stored' : r === 0 ? 'conflict' : r === -2 ? 'other-answer' : 'missing';
+    },
+
+    /** The payment provider's answer kept for an order (JSON), if any. */
+    paymentAnswer(orderId: string): Promise<string | null> {
+      return redis.get(orderKeys.payment(orderId));
+    },
+
+    /** Keeps a payment provider's answer (JSON) unless one was kept first; returns that earlier one, if any. */
+    keepPaymentAnswer(orderId: string, answer: string): Promise<string | null> {
+      return redis.set(orderKeys.payment(orderId), answer, 'EX', PAYMENT_ANSWER_TTL_SECONDS, 'NX', 'GET');
     },
 
     /** 1 applied, 0 already there, -1 order unknown, -2 a gap (an earlier change is missing). */

@@ -64,6 +64,7 @@ export function startOrdersService(config: OrdersConfig, opts: StartOrdersOption
       const projector = createOrdersProjector({ store, logger });
       const payments = createPaymentWorker({
         redis,
+        store,
         provider: paymentProvider ?? createSimulatedPaymentProvider(),
         logger,
         timeoutMs: config.paymentTimeoutMs,

@@ -74,6 +74,30 @@ describe('order read model', () => {
     expect(await store.loadState('ord_missing000000000000000')).toBeNull();
   });
 
+  it('applyChanges keeps the payment answer its decision used, first; another answer kept earlier refuses the whole write', async () => {
+    const approved = JSON.stringify({ approved: true, authorizationId: 'auth_1' });
+    const declined = JSON.stringify({ approved: false, reason: 'declined elsewhere' });
+    const reserved = () => [change(o.id, 2, 'INVENTORY_RESERVED', 'PENDING'), change(o.id, 3, 'PAYMENT_AUTHORIZED', 'INVENTORY_RESERVED')];
+    const causes = ['s:INVENTORY_RESERVED', 'p:PAYMENT_AUTHORIZED'];
+    const o = newOrder();
+    await store.place(o);
+    // Decided on a stale sequence: the changes are refused, the answer is kept all the same.
+    expect(await store.applyChanges(o.id, 2, reserved(), causes, approved)).toBe('conflict');
+    expect(await store.paymentAnswer(o.id)).toBe(approved);
+    // The same answer again: stored.
+    expect(await store.applyChanges(o.id, 1, reserved(), causes, approved)).toBe('stored');
+    expect(await redis.ttl(orderKeys.payment(o.id))).toBeGreaterThan(24 * 3600);
+
+    const other = newOrder();
+    await store.place(other);
+    expect(await store.keepPaymentAnswer(other.id, declined)).toBeNull();
+    expect(await store.keepPaymentAnswer(other.id, approved)).toBe(declined);
+    const otherChanges = [change(other.id, 2, 'INVENTORY_RESERVED', 'PENDING'), change(other.id, 3, 'PAYMENT_AUTHORIZED', 'INVENTORY_RESERVED')];
+    expect(await store.applyChanges(other.id, 1, otherChanges, causes, approved)).toBe('other-answer');
+    expect((await store.loadState(other.id))!.history.map((h) => h.status)).toEqual(['PENDING']);
+    expect(await store.paymentAnswer(other.id)).toBe(declined);
+  });
+
   it('concurrent writers of one order: one wins, sequences stay gapless', async () => {
     const o = newOrder();
     await store.place(o);
