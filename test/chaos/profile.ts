@@ -75,7 +75,7 @@ const FULL: ChaosProfile = {
   slowRunMs: 300,
   dropEveryMs: 1_000,
   drainMs: 150_000,
-  soak: { rate: 80, seconds: 60 },
+  soak: { rate: 150, seconds: 60 },
 };
 
 export function chaosProfile(name = process.env.CHAOS_PROFILE): ChaosProfile {
