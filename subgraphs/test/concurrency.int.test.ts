@@ -14,8 +14,10 @@ import { createInventoryProjector, createStockStore } from '@shop/subgraph-inven
 import { createOrderStore } from '@shop/subgraph-orders';
 import { createStockHandler } from '../inventory/src/stock-handler.js';
 import { createOrderSaga, statusChangedEventId } from '../orders/src/order-saga.js';
+import { OrderStateCache } from '../orders/src/order-state-cache.js';
 import { createSimulatedPaymentProvider } from '../orders/src/payment-provider.js';
 import { createPaymentWorker } from '../orders/src/payment-worker.js';
+import { placedState, type NewOrder } from '../orders/src/read-model.js';
 import { gql, gqlOk, PLACE_ORDER, PRODUCT_QUERY, startTestSystem, waitFor, type TestSystem } from './harness.js';
 
 let sys: TestSystem;
@@ -40,11 +42,10 @@ function delivery(): Pick<HandlerContext, 'emit' | 'afterEmit'> & { emitted: Any
   };
 }
 
-/** A PENDING order of erin's for one `prd_crash`, written straight to the read model (as placeOrder does). */
-async function placePendingOrder(store: ReturnType<typeof createOrderStore>): Promise<string> {
-  const orderId = `ord_${randomUUID().replaceAll('-', '')}`;
-  await store.place({
-    id: orderId,
+/** A PENDING order of erin's for one `prd_crash`, as placeOrder writes it. */
+function pendingOrder(): NewOrder {
+  return {
+    id: `ord_${randomUUID().replaceAll('-', '')}`,
     customerId: 'erin',
     lines: [{ productId: 'prd_crash', quantity: 1, unitPrice: { amount: 100, currency: 'USD' } }],
     total: { amount: 100, currency: 'USD' },
@@ -52,8 +53,14 @@ async function placePendingOrder(store: ReturnType<typeof createOrderStore>): Pr
     createdAt: new Date().toISOString(),
     deadlineAt: new Date(Date.now() + 600_000).toISOString(),
     idempotencyKey: null,
-  });
-  return orderId;
+  };
+}
+
+/** A pending order written straight to the read model; its id. */
+async function placePendingOrder(store: ReturnType<typeof createOrderStore>): Promise<string> {
+  const order = pendingOrder();
+  await store.place(order);
+  return order.id;
 }
 
 describe('concurrency', () => {
@@ -193,7 +200,7 @@ describe('crash in the middle of a handler, then redelivery', () => {
       timeoutMs: 500,
       provider: { authorize: (req, signal) => (asked++, simulated.authorize(req, signal)) },
     });
-    const saga = createOrderSaga({ store, pubsub, logger: sys.logger, metrics: createServiceMetrics('orders-test'), payments: { answerWithin: payments.answerWithin, waitMs: 100 } });
+    const saga = createOrderSaga({ store, pubsub, logger: sys.logger, metrics: createServiceMetrics('orders-test'), payments: { ...payments, waitMs: 100 } });
     const orderId = await placePendingOrder(store);
     const reserved = createEvent('StockReserved', { orderId, lines: [{ productId: 'prd_crash', quantity: 1 }] }, { key: orderId, correlationId: 'crash-test' });
     // The process dies after the script stored the changes and before the batch reached Kafka:
@@ -215,7 +222,7 @@ describe('crash in the middle of a handler, then redelivery', () => {
     const store = createOrderStore(sys.redis);
     const pubsub = createChannelPubSub({ publisher: new Redis(sys.redisUrl), subscriber: new Redis(sys.redisUrl) });
     const payments = createPaymentWorker({ redis: sys.redis, store, logger: sys.logger, timeoutMs: 500, provider: createSimulatedPaymentProvider() });
-    const saga = createOrderSaga({ store, pubsub, logger: sys.logger, metrics: createServiceMetrics('orders-test'), payments: { answerWithin: payments.answerWithin, waitMs: 100 } });
+    const saga = createOrderSaga({ store, pubsub, logger: sys.logger, metrics: createServiceMetrics('orders-test'), payments: { ...payments, waitMs: 100 } });
     const orderId = await placePendingOrder(store);
     // A replica handling an earlier delivery of the same reservation got a decline and kept it, then died.
     expect(await store.keepPaymentAnswer(orderId, JSON.stringify({ approved: false, reason: 'declined to the other replica' }))).toBeNull();
@@ -226,6 +233,53 @@ describe('crash in the middle of a handler, then redelivery', () => {
     expect(history.map((h) => h.status)).toEqual(['PENDING', 'INVENTORY_RESERVED', 'CANCELLED']);
     expect(history[2]!.reason).toBe('payment declined: declined to the other replica');
     expect(d.emitted.map((e) => e.type)).toEqual(['OrderStatusChanged', 'OrderStatusChanged']);
+    await pubsub.close();
+  });
+
+  it('orders: a reservation redelivered after the order went on never asks the provider again', async () => {
+    const store = createOrderStore(sys.redis);
+    const pubsub = createChannelPubSub({ publisher: new Redis(sys.redisUrl), subscriber: new Redis(sys.redisUrl) });
+    let asked = 0;
+    const simulated = createSimulatedPaymentProvider();
+    const provider = { authorize: (req: Parameters<typeof simulated.authorize>[0], signal?: AbortSignal) => (asked++, simulated.authorize(req, signal)) };
+    const payments = createPaymentWorker({ redis: sys.redis, store, logger: sys.logger, timeoutMs: 500, provider });
+    const metrics = createServiceMetrics('orders-test');
+    const orderId = await placePendingOrder(store);
+    const meta = { key: orderId, correlationId: 'went-on-test' };
+    const reserved = createEvent('StockReserved', { orderId, lines: [{ productId: 'prd_crash', quantity: 1 }] }, meta);
+    // Reserved through a saga that leaves payments to the worker, then cancelled before the worker ran.
+    await createOrderSaga({ store, pubsub, logger: sys.logger, metrics }).handle(reserved, delivery());
+    const saga = createOrderSaga({ store, pubsub, logger: sys.logger, metrics, payments: { ...payments, waitMs: 100 } });
+    await saga.handle(createEvent('OrderCancellationRequested', { orderId, requestedBy: 'erin', reason: 'changed my mind' }, meta), delivery());
+    const redelivered = delivery();
+    expect(await saga.handle(reserved, redelivered)).toBe('ok');
+    expect(asked).toBe(0);
+    expect(await store.paymentAnswer(orderId)).toBeNull();
+    expect(redelivered.emitted.map((e) => e.type)).toEqual(['OrderStatusChanged', 'PaymentAuthorizationRequested']);
+    expect((await store.history(orderId)).map((h) => h.status)).toEqual(['PENDING', 'INVENTORY_RESERVED', 'CANCELLED']);
+    await pubsub.close();
+  });
+
+  it('orders: a replica deciding on a state it remembers from placeOrder still publishes every change again after another replica\'s crash', async () => {
+    const store = createOrderStore(sys.redis);
+    const pubsub = createChannelPubSub({ publisher: new Redis(sys.redisUrl), subscriber: new Redis(sys.redisUrl) });
+    const metrics = createServiceMetrics('orders-test');
+    const order = pendingOrder();
+    await store.place(order);
+    // Replica b placed the order and remembers it PENDING; replica a ran the step, kept the answer and died before publishing.
+    const remembered = new OrderStateCache();
+    remembered.set(placedState(order));
+    const fast = createPaymentWorker({ redis: sys.redis, store, logger: sys.logger, timeoutMs: 500, provider: createSimulatedPaymentProvider() });
+    const reserved = createEvent('StockReserved', { orderId: order.id, lines: [{ productId: 'prd_crash', quantity: 1 }] }, { key: order.id, correlationId: 'stale-memory-test' });
+    const lost = delivery();
+    await createOrderSaga({ store, pubsub, logger: sys.logger, metrics, payments: { ...fast, waitMs: 100 } }).handle(reserved, lost);
+    // b's provider does not answer in time: its decision on PENDING is refused, and it decides again on what a stored.
+    const silent = createPaymentWorker({ redis: sys.redis, store, logger: sys.logger, timeoutMs: 500, provider: { authorize: () => new Promise(() => undefined) } });
+    const b = createOrderSaga({ store, pubsub, logger: sys.logger, metrics, states: remembered, payments: { ...silent, waitMs: 50 } });
+    const redelivered = delivery();
+    expect(await b.handle(reserved, redelivered)).toBe('ok');
+    expect(redelivered.emitted.map((e) => e.id)).toEqual([2, 3, 4].map((n) => statusChangedEventId(order.id, n)));
+    expect(redelivered.emitted).toEqual(lost.emitted);
     await pubsub.close();
   });
 

@@ -17,10 +17,8 @@ export interface OrderState {
 
 /** The events the saga reacts to (its consumer skips the others unparsed). */
 export const SAGA_EVENT_TYPES = ['StockReserved', 'StockReservationRejected', 'PaymentAuthorized', 'PaymentDeclined', 'OrderCancellationRequested'] as const;
-/** Inventory's answers to the saga's orders (on shop.inventory). */
-export const RESERVATION_ANSWER_EVENT_TYPES = ['StockReserved', 'StockReservationRejected'] as const satisfies readonly (typeof SAGA_EVENT_TYPES)[number][];
-/** The payment worker's answers (on shop.payments). */
-export const PAYMENT_ANSWER_EVENT_TYPES = ['PaymentAuthorized', 'PaymentDeclined'] as const satisfies readonly (typeof SAGA_EVENT_TYPES)[number][];
+/** The saga's events that answer its own steps (on shop.inventory and shop.payments). */
+export const SAGA_ANSWER_EVENT_TYPES = ['StockReserved', 'StockReservationRejected', 'PaymentAuthorized', 'PaymentDeclined'] as const satisfies readonly (typeof SAGA_EVENT_TYPES)[number][];
 /** The saga's events that ask to stop an order (on shop.orders). */
 export const CANCELLATION_EVENT_TYPES = ['OrderCancellationRequested'] as const satisfies readonly (typeof SAGA_EVENT_TYPES)[number][];
 export type SagaEvent = Extract<AnyEvent, { type: (typeof SAGA_EVENT_TYPES)[number] }>;

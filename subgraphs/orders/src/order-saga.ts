@@ -38,7 +38,7 @@ export interface OrderSagaDeps {
    * Payments asked while deciding a reservation, waiting at most `waitMs` for the provider; without it (or when
    * the wait runs out) the payment request is published for the payment worker.
    */
-  readonly payments?: { readonly answerWithin: PaymentWorker['answerWithin']; readonly waitMs: number };
+  readonly payments?: Pick<PaymentWorker, 'answerWithin' | 'keptAnswer'> & { readonly waitMs: number };
 }
 
 /** What the saga needs of the consumer's context: where its events and pushes go. */
@@ -78,12 +78,22 @@ export function createOrderSaga(deps: OrderSagaDeps) {
       }
       const request = payments && paymentRequestOf(decision);
       let answerToKeep: string | undefined;
-      if (payments && request) {
-        // A reservation already stored (a redelivery) may have had its answer kept too: looked up first.
-        const redelivered = decision.kind === 'decided' && decision.changes.length === 0;
-        if (answer === undefined) answer = await payments.answerWithin(request, payments.waitMs, redelivered || answerKeptElsewhere);
-        const withAnswer = answer ? decideWithAnswer(state!, decision, answer.event, at) : decision;
-        if (withAnswer !== decision) answerToKeep = answer?.unkept ?? undefined;
+      if (payments && request && decision.kind === 'decided') {
+        // The provider is asked only while the order waits for its answer at INVENTORY_RESERVED. A redelivered
+        // reservation of an order that went on (paid, declined, cancelled) never asks again: the answer kept for
+        // it, if any, only derives again the changes it caused, to publish them again.
+        const owed = (decision.changes.at(-1)?.status ?? state!.status) === 'INVENTORY_RESERVED';
+        let found: InlineAnswer | null;
+        if (owed) {
+          // A reservation already stored (a redelivery) may have had its answer kept too: looked up first.
+          const redelivered = decision.changes.length === 0;
+          if (answer === undefined) answer = await payments.answerWithin(request, payments.waitMs, redelivered || answerKeptElsewhere);
+          found = answer;
+        } else {
+          found = await payments.keptAnswer(request);
+        }
+        const withAnswer = found ? decideWithAnswer(state!, decision, found.event, at) : decision;
+        if (withAnswer !== decision) answerToKeep = found?.unkept ?? undefined;
         decision = withAnswer;
       }
       switch (decision.kind) {

@@ -61,14 +61,22 @@ export function createPaymentWorker(deps: PaymentWorkerDeps) {
     }
   }
 
+  /** The answer kept for `request`'s order, if any: how a redelivery publishes again what an answer caused. */
+  async function keptAnswer(request: PaymentRequest): Promise<InlineAnswer | null> {
+    const kept = await deps.store.paymentAnswer(request.payload.orderId);
+    return kept ? { event: answerEvent(request, JSON.parse(kept) as PaymentResult), unkept: null } : null;
+  }
+
   /**
    * The answer to `request` if the provider gives it within `waitMs`, else null (the saga then publishes the
    * request for `handle`). Not kept here: the saga keeps it in the script that stores what it decided on it.
    * `lookUp`: an earlier attempt may have kept one (a redelivery, or a replica that was first), taken first.
+   * The provider is asked with the order id, which a real provider's adapter passes on as the idempotency key:
+   * an attempt that died before keeping its answer asks again, and must get the same authorization.
    */
   async function answerWithin(request: PaymentRequest, waitMs: number, lookUp: boolean): Promise<InlineAnswer | null> {
-    const kept = lookUp ? await deps.store.paymentAnswer(request.payload.orderId) : null;
-    if (kept) return { event: answerEvent(request, JSON.parse(kept) as PaymentResult), unkept: null };
+    const kept = lookUp ? await keptAnswer(request) : null;
+    if (kept) return kept;
     const result = await authorizeBounded(request.payload, waitMs);
     return result && { event: answerEvent(request, result), unkept: JSON.stringify(result) };
   }
@@ -94,7 +102,7 @@ export function createPaymentWorker(deps: PaymentWorkerDeps) {
     return 'ok';
   }
 
-  return { handle, answerWithin };
+  return { handle, answerWithin, keptAnswer };
 }
 
 export type PaymentWorker = ReturnType<typeof createPaymentWorker>;

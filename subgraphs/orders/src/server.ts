@@ -8,7 +8,7 @@ import { instrumentHandler } from '@shop/service-kit';
 import { startSubgraphService, type SubgraphService } from '@shop/service-kit/subgraph';
 import type { OrdersConfig } from './config.js';
 import { createOrderLoaders } from './loaders.js';
-import { CANCELLATION_EVENT_TYPES, PAYMENT_ANSWER_EVENT_TYPES, RESERVATION_ANSWER_EVENT_TYPES } from './order-decider.js';
+import { CANCELLATION_EVENT_TYPES, SAGA_ANSWER_EVENT_TYPES } from './order-decider.js';
 import { createOrderSaga } from './order-saga.js';
 import { OrderStateCache } from './order-state-cache.js';
 import { createPaymentWorker, PAYMENT_WORKER_TYPES } from './payment-worker.js';
@@ -20,27 +20,25 @@ import { startSagaDeadlines } from './saga-deadline.js';
 
 /**
  * Consumer groups of the orders service, each reading only the topics it acts on. A group fetching at once is
- * woken by every record of its topics, and a wake-up costs more than the handling of a skipped record: the saga
- * waits at once only for inventory's answers (it asks the payment provider itself while deciding a reservation),
- * while shop.orders (four records an order, none of which the saga needs at once) and the payment worker's
- * answers (published only when the provider was slow) are read every 100 ms, by one group for everything done
- * there, as every record a group reads is fetched and decoded once per group.
+ * woken by every record of its topics, and a wake-up costs more than the handling of a skipped record: the saga's
+ * answers come from shop.inventory and shop.payments (which carries only the payments the provider did not answer
+ * within the saga's own step), while shop.orders (four records an order, none of which the saga needs at once) is
+ * read every 100 ms, by one group for everything done there, as every record a group reads is fetched and decoded
+ * once per group.
  */
 export const ORDERS_GROUPS = {
   /**
    * Every 100 ms: the read model and catalog projection, and the order state machine on cancellation requests
-   * (customers' and saga deadlines') and on the payment worker's answers.
+   * (customers' and saga deadlines').
    */
   projector: 'orders-projector',
-  /** The order state machine, on inventory's answers. */
+  /** The order state machine, on inventory's answers and the payment worker's. */
   saga: 'orders-saga',
   /** The payment worker: payments the provider did not answer within the saga's step. */
   payments: 'orders-payments',
 } as const;
 
-/** What the projector's group hands to the saga: cancellation requests and the payment worker's answers. */
-const SAGA_LATE_EVENT_TYPES = [...CANCELLATION_EVENT_TYPES, ...PAYMENT_ANSWER_EVENT_TYPES] as const;
-const isForSaga = (e: AnyEvent) => (SAGA_LATE_EVENT_TYPES as readonly string[]).includes(e.type);
+const isCancellation = (e: AnyEvent) => (CANCELLATION_EVENT_TYPES as readonly string[]).includes(e.type);
 
 export const ordersTypeDefs = gql(readFileSync(new URL('./schema.graphql', import.meta.url), 'utf8'));
 
@@ -76,26 +74,25 @@ export function startOrdersService(config: OrdersConfig, opts: StartOrdersOption
         logger,
         metrics,
         states: sagaStates,
-        payments: config.paymentInlineWaitMs > 0 ? { answerWithin: payments.answerWithin, waitMs: config.paymentInlineWaitMs } : undefined,
+        payments: config.paymentInlineWaitMs > 0 ? { answerWithin: payments.answerWithin, keptAnswer: payments.keptAnswer, waitMs: config.paymentInlineWaitMs } : undefined,
       });
 
       const consumers: ConsumerRunner[] = await Promise.all([
         startConsumer({
           ...consumerOptions,
           groupId: ORDERS_GROUPS.projector,
-          topics: [TOPICS.orders, TOPICS.inventory, TOPICS.payments],
-          eventTypes: [...ORDERS_PROJECTED_TYPES, ...SAGA_LATE_EVENT_TYPES],
+          topics: [TOPICS.orders, TOPICS.inventory],
+          eventTypes: [...ORDERS_PROJECTED_TYPES, ...CANCELLATION_EVENT_TYPES],
           // placeOrder and the saga write the read model themselves; the projector only catches up behind them.
-          // A cancellation or a slow provider's answer waits up to 100 ms more; the saga is spared a wake-up per
-          // record of shop.orders and shop.payments.
+          // A cancellation waits up to 100 ms more; the saga is spared a wake-up per record of shop.orders.
           ...PROJECTION_FETCH,
-          handle: instrumentHandler(metrics, ORDERS_GROUPS.projector, (e, ctx) => (isForSaga(e) ? saga.handle(e, ctx) : projector.project(e))),
+          handle: instrumentHandler(metrics, ORDERS_GROUPS.projector, (e, ctx) => (isCancellation(e) ? saga.handle(e, ctx) : projector.project(e))),
         }),
         startConsumer({
           ...consumerOptions,
           groupId: ORDERS_GROUPS.saga,
-          topics: [TOPICS.inventory],
-          eventTypes: RESERVATION_ANSWER_EVENT_TYPES,
+          topics: [TOPICS.inventory, TOPICS.payments],
+          eventTypes: SAGA_ANSWER_EVENT_TYPES,
           handle: instrumentHandler(metrics, ORDERS_GROUPS.saga, (e, ctx) => saga.handle(e, ctx)),
         }),
         startConsumer({
