@@ -33,7 +33,8 @@ export interface Membership {
 
 /** Where one subscriber's events go. Both calls must not throw. */
 export interface Subscriber {
-  deliver(event: ResolvedEvent): void;
+  /** `shared`: the same event goes to other subscribers in the same pass (each socket gets one message of it). */
+  deliver(event: ResolvedEvent, shared?: boolean): void;
   /** No more events (after the last `deliver`). */
   end(): void;
 }
@@ -111,9 +112,10 @@ export class FanOutGroup {
     }
     const started = process.hrtime.bigint();
     const targets = [...this.#subscribers];
+    const shared = targets.length > 1;
     for (let i = 0; i < targets.length; i++) {
       const subscriber = targets[i]!;
-      if (this.#subscribers.has(subscriber)) subscriber.deliver(event);
+      if (this.#subscribers.has(subscriber)) subscriber.deliver(event, shared);
       if ((i + 1) % PUBLISH_SLICE === 0 && i + 1 < targets.length) await new Promise<void>((resolve) => setImmediate(resolve));
     }
     this.#onPublished?.(targets.length, Number(process.hrtime.bigint() - started) / 1e9);

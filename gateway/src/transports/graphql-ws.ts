@@ -100,9 +100,9 @@ class WsSubscription implements Subscriber, AsyncIterableIterator<never> {
     if (this.#ended) this.#membership.leave();
   }
 
-  deliver(event: ResolvedEvent): void {
+  deliver(event: ResolvedEvent, shared = false): void {
     const { op } = this;
-    if (writeNextMessage(op.socket, op.id, event) !== 'slow-consumer') return;
+    if (writeNextMessage(op.socket, op.id, event, !shared) !== 'slow-consumer') return;
     this.shared.metrics.refusals.inc({ reason: 'slow_consumer' });
     op.gateway.logger.warn({ id: op.id }, 'closing a WebSocket that stopped reading');
   }

@@ -90,6 +90,9 @@ describe('writeNextMessage', () => {
     writeNextMessage(socket, 'o-1', new ResolvedEvent({ data: { status: 'late' } }));
     await new Promise((resolve) => process.nextTick(resolve));
     expect(writes.map((w) => w.length)).toEqual([3, 1]);
+    // One of an event shared with many sockets is written at once.
+    writeNextMessage(socket, 'o-1', new ResolvedEvent({ data: { status: 'shared' } }), false);
+    expect(writes.map((w) => w.length)).toEqual([3, 1, 1]);
   });
 
   it('drops a socket with too much unsent data instead of buffering more', () => {

@@ -161,9 +161,12 @@ export type NextWrite = 'written' | 'not-open' | 'slow-consumer';
  * graphql-ws's server writes it (`{"id":<id>,"type":"next","payload":<result>}`), from the event's
  * once-serialized result: graphql-ws still runs the operation, only the per-event path skips its
  * per-subscriber serialization. A socket that has stopped reading is terminated instead
- * (`slow-consumer`): buffering more for it would only grow the gateway's memory.
+ * (`slow-consumer`): buffering more for it would only grow the gateway's memory. `coalesce`: held back with
+ * the socket's other messages of the tick (below); an event going to many sockets at once gives each one
+ * message, so it is written at once instead (holding 10,000 sockets back only added the buffering: fan-out p99
+ * 232-236 ms written at once against 244-256 held back, three interleaved runs each).
  */
-export function writeNextMessage(socket: WebSocket, id: string, event: ResolvedEvent): NextWrite {
+export function writeNextMessage(socket: WebSocket, id: string, event: ResolvedEvent, coalesce = true): NextWrite {
   if (socket.readyState !== WebSocket.OPEN) return 'not-open';
   const raw = rawSocketOf(socket);
   if (raw.writableLength > MAX_BUFFERED_BYTES) {
@@ -191,7 +194,8 @@ export function writeNextMessage(socket: WebSocket, id: string, event: ResolvedE
   frame.write(head, offset);
   json.copy(frame, offset + headBytes);
   frame[frame.length - 1] = 0x7d; // }
-  writeCoalesced(raw, frame);
+  if (coalesce) writeCoalesced(raw, frame);
+  else raw.write(frame);
   return 'written';
 }
 
