@@ -88,6 +88,9 @@ export async function rebuildReadModels(opts: { redis: Redis; kafka: Kafka; logg
   try {
     await consumer.subscribe({ topics: [...ALL_TOPICS], fromBeginning: true });
     await new Promise<void>((resolve, reject) => {
+      // kafkajs reports a failure after the start (a projection that keeps failing, a lost broker) only as an
+      // event: without this the replay would wait for ever on a consumer that stopped.
+      consumer.on(consumer.events.CRASH, ({ payload }) => reject(payload.error));
       consumer
         .run({
           autoCommit: false,
