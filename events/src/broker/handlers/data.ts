@@ -35,27 +35,49 @@ export function handleProduce(ctx: BrokerContext, req: ProduceRequest): ProduceR
   return syncs.length ? Promise.all(syncs).then(() => res) : res;
 }
 
-interface Collected {
-  res: FetchResponse;
+/** What a fetch would return now, measured from the logs' indexes without reading a byte. */
+interface Measured {
   bytes: number;
   hasError: boolean;
+  /** The requested partitions that exist: what a parked fetch waits on. */
   logs: PartitionLog[];
 }
 
-function collectFetch(ctx: BrokerContext, req: FetchRequest): Collected {
-  let total = 0;
+function measureFetch(ctx: BrokerContext, req: FetchRequest): Measured {
+  let bytes = 0;
   let hasError = false;
   const logs: PartitionLog[] = [];
-  const maxBytes = req.maxBytes > 0 ? req.maxBytes : Number.MAX_SAFE_INTEGER;
+  const maxBytes = fetchMaxBytes(req);
+  for (const t of req.topics) {
+    for (const p of t.partitions) {
+      const log = ctx.logs.get(t.topic, p.partition);
+      if (!log) {
+        hasError = true;
+        continue;
+      }
+      logs.push(log);
+      try {
+        bytes += log.readableBytes(p.fetchOffset, Math.max(Math.min(p.partitionMaxBytes, maxBytes - bytes), 0), bytes === 0);
+      } catch {
+        hasError = true;
+      }
+    }
+  }
+  return { bytes, hasError, logs };
+}
+
+function fetchMaxBytes(req: FetchRequest): number {
+  return req.maxBytes > 0 ? req.maxBytes : Number.MAX_SAFE_INTEGER;
+}
+
+function collectFetch(ctx: BrokerContext, req: FetchRequest): FetchResponse {
+  let total = 0;
+  const maxBytes = fetchMaxBytes(req);
   const topics = req.topics.map((t) => ({
     topic: t.topic,
     partitions: t.partitions.map((p): FetchPartitionResponse => {
       const log = ctx.logs.get(t.topic, p.partition);
-      if (!log) {
-        hasError = true;
-        return { partition: p.partition, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, highWatermark: -1, logStartOffset: -1, records: [] };
-      }
-      logs.push(log);
+      if (!log) return { partition: p.partition, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, highWatermark: -1, logStartOffset: -1, records: [] };
       const base = { partition: p.partition, errorCode: ErrorCode.NONE, highWatermark: log.highWatermark, logStartOffset: log.logStartOffset };
       try {
         const budget = Math.min(p.partitionMaxBytes, maxBytes - total);
@@ -64,27 +86,28 @@ function collectFetch(ctx: BrokerContext, req: FetchRequest): Collected {
         total += bytes;
         return { ...base, records };
       } catch (err) {
-        hasError = true;
         return { ...base, errorCode: codeOf(err), records: [] };
       }
     }),
   }));
-  return { res: { errorCode: ErrorCode.NONE, topics }, bytes: total, hasError, logs };
+  return { errorCode: ErrorCode.NONE, topics };
 }
 
 /**
  * Long poll: answers as soon as min_bytes are available (or there is an error), otherwise parks until
  * an append to any requested partition wakes it, max_wait_ms passes, the connection closes or the
  * broker stops. Waking is push-based (per-partition waiters), so latency is not bound to a poll tick.
+ * A parked fetch only measures what it would return (index arithmetic) at each wake-up, and reads the
+ * records once it answers: a consumer waiting for a large min_bytes costs no reads while the data grows.
  */
 export async function handleFetch(ctx: BrokerContext, req: FetchRequest, conn: ConnectionInfo): Promise<FetchResponse> {
   if (req.sessionId !== 0) return { errorCode: ErrorCode.FETCH_SESSION_ID_NOT_FOUND, topics: [] };
   const deadline = Date.now() + Math.max(req.maxWaitMs, 0);
   for (;;) {
     const stop = conn.isClosed() || ctx.isClosing();
-    const c = collectFetch(ctx, req);
+    const m = measureFetch(ctx, req);
     const remaining = deadline - Date.now();
-    if (c.bytes >= Math.max(req.minBytes, 1) || c.hasError || remaining <= 0 || stop || c.logs.length === 0) return c.res;
+    if (m.bytes >= Math.max(req.minBytes, 1) || m.hasError || remaining <= 0 || stop || m.logs.length === 0) return collectFetch(ctx, req);
     await new Promise<void>((resolve) => {
       const unregister: (() => void)[] = [];
       const wake = (): void => {
@@ -93,7 +116,7 @@ export async function handleFetch(ctx: BrokerContext, req: FetchRequest, conn: C
         resolve();
       };
       const timer = setTimeout(wake, remaining);
-      for (const log of c.logs) unregister.push(log.waitForAppend(wake));
+      for (const log of m.logs) unregister.push(log.waitForAppend(wake));
       unregister.push(conn.onClose(wake), ctx.onClosing(wake));
     });
   }

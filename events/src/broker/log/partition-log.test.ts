@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode, KafkaBrokerError } from '../protocol/errors.js';
 import { encodeRecordBatch, parseProducedBatches, splitBatches } from '../protocol/record-batch.js';
 import { PartitionLog, type LogConfig } from './partition-log.js';
+import { TAIL_BYTES } from './segment.js';
 
 const logger = pino({ level: 'silent' });
 const dirs: string[] = [];
@@ -41,6 +42,35 @@ describe('PartitionLog', () => {
       expect(() => log.read(6, 100, true)).toThrow(KafkaBrokerError);
       log.close();
     }
+  });
+
+  it('measures what a read returns without reading, with the same bounds and errors', () => {
+    for (const dir of [null, tmp()]) {
+      const log = PartitionLog.open('t', 0, cfg(dir, { segmentBytes: 300 }), logger);
+      for (let i = 0; i < 8; i++) log.append(batch(2));
+      for (const [offset, maxBytes, atLeastOne] of [[0, 1 << 20, true], [3, 1 << 20, true], [0, 1, true], [0, 1, false], [5, 250, false], [16, 100, true]] as const) {
+        expect(log.readableBytes(offset, maxBytes, atLeastOne)).toBe(log.read(offset, maxBytes, atLeastOne).bytes);
+      }
+      expect(() => log.readableBytes(17, 100, true)).toThrow(KafkaBrokerError);
+      log.close();
+    }
+  });
+
+  it('serves the tail of a file log from memory and older batches from the file, with the same bytes', () => {
+    const dir = tmp();
+    const log = PartitionLog.open('t', 0, cfg(dir, { segmentBytes: 1 << 30 }), logger);
+    const big = 'x'.repeat(4096);
+    const count = Math.ceil((2 * TAIL_BYTES) / big.length);
+    for (let i = 0; i < count; i++) log.append(parseProducedBatches(encodeRecordBatch([{ value: `${i}:${big}` }])));
+    const fromMemory = log.read(count - 1, 1 << 20, true);
+    const fromFile = log.read(0, 1 << 22, true);
+    log.close();
+    const reopened = PartitionLog.open('t', 0, cfg(dir, { segmentBytes: 1 << 30 }), logger);
+    // Reopened: nothing in memory, every batch from the file.
+    expect(Buffer.concat(reopened.read(0, 1 << 22, true).records)).toEqual(Buffer.concat(fromFile.records));
+    expect(Buffer.concat(reopened.read(count - 1, 1 << 20, true).records)).toEqual(Buffer.concat(fromMemory.records));
+    expect(splitBatches(Buffer.concat(fromFile.records))).toHaveLength(count);
+    reopened.close();
   });
 
   it('recovers the index on reopen and cuts a torn tail', () => {

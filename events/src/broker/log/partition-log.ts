@@ -122,6 +122,7 @@ export class PartitionLog {
   }
 
   private roll(): Segment {
+    this.segments[this.segments.length - 1]!.releaseTail();
     const seg = this.config.dir ? Segment.create(this.config.dir, this.nextOffset) : Segment.inMemory(this.nextOffset);
     this.segments.push(seg);
     return seg;
@@ -149,6 +150,22 @@ export class PartitionLog {
       offset = seg.lastOffset + 1;
     }
     return { records, bytes };
+  }
+
+  /** How many bytes `read` with the same arguments would return, without reading; throws as `read` does. */
+  readableBytes(offset: number, maxBytes: number, atLeastOne: boolean): number {
+    if (offset < this.logStartOffset || offset > this.nextOffset) throw new KafkaBrokerError('OFFSET_OUT_OF_RANGE');
+    let bytes = 0;
+    for (const seg of this.segments) {
+      if (seg.lastOffset < offset) continue;
+      const from = seg.findBatch(offset);
+      if (from < 0) continue;
+      const n = seg.readableBytes(from, maxBytes - bytes, atLeastOne && bytes === 0);
+      bytes += n;
+      if (n === 0 || bytes >= maxBytes) break;
+      offset = seg.lastOffset + 1;
+    }
+    return bytes;
   }
 
   /** First offset whose record timestamp is >= `ts` (and that record's timestamp), or null. */

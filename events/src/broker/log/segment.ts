@@ -6,10 +6,18 @@
  *
  * The index (batch offsets, file positions, timestamps) lives in memory and is rebuilt by scanning
  * the file on open; that scan is also where a torn tail from a crash is cut off.
+ *
+ * A file segment also keeps the batches it appended last in memory (up to `TAIL_BYTES`): consumers
+ * keeping up read only the log's tail, and serving it from memory spares every such fetch a read
+ * system call and a buffer to fill (Kafka leaves this to the page cache, which costs a system call
+ * per read all the same).
  */
 import { closeSync, fsyncSync, ftruncateSync, openSync, readFileSync, readSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkBatch, readBatchHeader, type BatchInfo } from '../protocol/record-batch.js';
+
+/** Bytes of recently appended batches a file segment keeps in memory. */
+export const TAIL_BYTES = 256 * 1024;
 
 export function segmentFileName(baseOffset: number): string {
   return `${String(baseOffset).padStart(20, '0')}.log`;
@@ -24,7 +32,12 @@ export class Segment {
   readonly positions: number[] = [];
   readonly sizes: number[] = [];
   readonly maxTimestamps: number[] = [];
+  /** In memory: every batch. In a file: null (see `tail`). */
   private readonly chunks: Buffer[] | null;
+  /** In a file: the last batches appended in this run, from batch index `tailFrom` on. */
+  private tail: Buffer[] = [];
+  private tailFrom = 0;
+  private tailBytes = 0;
   private dirty = false;
 
   private constructor(
@@ -112,9 +125,27 @@ export class Segment {
       this.dirty = true;
     }
     for (const b of batches) {
-      this.chunks?.push(b.bytes);
+      if (this.chunks) this.chunks.push(b.bytes);
+      else this.keepInTail(b.bytes);
       this.index(b.first, b.last, b.bytes.length, b.maxTimestamp);
     }
+  }
+
+  private keepInTail(bytes: Buffer): void {
+    if (this.tail.length === 0) this.tailFrom = this.firstOffsets.length;
+    this.tail.push(bytes);
+    this.tailBytes += bytes.length;
+    while (this.tailBytes > TAIL_BYTES && this.tail.length > 0) {
+      this.tailBytes -= this.tail.shift()!.length;
+      this.tailFrom++;
+    }
+  }
+
+  /** Drops the in-memory tail (the segment is no longer the one appended to). */
+  releaseTail(): void {
+    this.tail = [];
+    this.tailFrom = this.firstOffsets.length;
+    this.tailBytes = 0;
   }
 
   /** Index of the batch containing `offset` (or the first one after it), or -1 if none. */
@@ -132,8 +163,8 @@ export class Segment {
     return found;
   }
 
-  /** Batches from index `from` up to `maxBytes` total (at least one when `atLeastOne`). */
-  read(from: number, maxBytes: number, atLeastOne: boolean): Buffer[] {
+  /** Index after the last batch `read(from, maxBytes, atLeastOne)` returns. */
+  private spanEnd(from: number, maxBytes: number, atLeastOne: boolean): number {
     let to = from;
     let bytes = 0;
     while (to < this.sizes.length) {
@@ -142,12 +173,27 @@ export class Segment {
       bytes += s;
       to++;
     }
+    return to;
+  }
+
+  /** How many bytes `read` would return, without reading them (batches are contiguous). */
+  readableBytes(from: number, maxBytes: number, atLeastOne: boolean): number {
+    const to = this.spanEnd(from, maxBytes, atLeastOne);
+    return to === from ? 0 : this.positions[to - 1]! + this.sizes[to - 1]! - this.positions[from]!;
+  }
+
+  /** Batches from index `from` up to `maxBytes` total (at least one when `atLeastOne`). */
+  read(from: number, maxBytes: number, atLeastOne: boolean): Buffer[] {
+    const to = this.spanEnd(from, maxBytes, atLeastOne);
     if (to === from) return [];
     if (this.chunks) return this.chunks.slice(from, to);
+    if (from >= this.tailFrom && to - this.tailFrom <= this.tail.length) return this.tail.slice(from - this.tailFrom, to - this.tailFrom);
+    const start = this.positions[from]!;
+    const bytes = this.positions[to - 1]! + this.sizes[to - 1]! - start;
     const buf = Buffer.allocUnsafe(bytes);
     let got = 0;
     while (got < bytes) {
-      const n = readSync(this.fd!, buf, got, bytes - got, this.positions[from]! + got);
+      const n = readSync(this.fd!, buf, got, bytes - got, start + got);
       if (n === 0) break;
       got += n;
     }
