@@ -24,17 +24,24 @@ export interface ChannelPubSub {
    * topology changed, that proves the subscriptions are live on the masters that own the channels now.
    */
   confirmSubscriptions(): Promise<void>;
-  /** Closes the publisher and subscriber connections. */
+  /** Closes the subscriber connection, and the publisher unless it is shared. */
   close(): Promise<void>;
 }
 
 export interface ChannelPubSubOptions {
+  /**
+   * Where messages are published. A service passes its command connection (`sharedPublisher`): a publish then
+   * goes out in the same auto-pipelined write as the commands issued beside it (a consumer's batch ends with
+   * its checkpoint script and its pushes together), one write and one reply instead of one per connection.
+   */
   readonly publisher: Redis;
+  /** The publisher belongs to the caller, who closes it; default false (`close` quits it). */
+  readonly sharedPublisher?: boolean;
   /** A connection of its own (it enters subscriber mode); on a cluster made with `shardedSubscribers` (see `connectRedis`). */
   readonly subscriber: Redis;
 }
 
-export function createChannelPubSub({ publisher, subscriber }: ChannelPubSubOptions): ChannelPubSub {
+export function createChannelPubSub({ publisher, subscriber, sharedPublisher = false }: ChannelPubSubOptions): ChannelPubSub {
   const sharded = subscriber instanceof Cluster;
   const listeners = new Map<string, Map<number, (message: unknown) => void>>();
   const pending = new Map<string, Promise<unknown>>();
@@ -105,7 +112,7 @@ export function createChannelPubSub({ publisher, subscriber }: ChannelPubSubOpti
     async close() {
       listeners.clear();
       channelOf.clear();
-      await Promise.all([publisher.quit(), subscriber.quit()]);
+      await Promise.all([sharedPublisher ? undefined : publisher.quit(), subscriber.quit()]);
     },
   };
 }

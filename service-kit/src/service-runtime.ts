@@ -61,9 +61,8 @@ export async function startSubgraphService<TContext extends object>(opts: StartS
   try {
     const redis = await connectRedis(config, logger);
     closers.push(() => redis.quit());
-    const publisher = await connectRedis(config, logger);
     const subscriber = await connectSubscriber(config, logger);
-    const pubsub = createChannelPubSub({ publisher, subscriber });
+    const pubsub = createChannelPubSub({ publisher: redis, sharedPublisher: true, subscriber });
     closers.push(() => pubsub.close());
     const pubsubReconnects = watchPubSubReconnects(pubsub, logger);
     closers.push(async () => pubsubReconnects.close());

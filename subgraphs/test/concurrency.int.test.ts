@@ -13,6 +13,7 @@ import { createChannelPubSub, createServiceMetrics } from '@shop/service-kit';
 import { createInventoryProjector, createStockStore } from '@shop/subgraph-inventory';
 import { createOrderStore } from '@shop/subgraph-orders';
 import { createStockHandler } from '../inventory/src/stock-handler.js';
+import { orderKeys } from '../orders/src/keys.js';
 import { createOrderSaga, statusChangedEventId } from '../orders/src/order-saga.js';
 import { OrderStateCache } from '../orders/src/order-state-cache.js';
 import { createSimulatedPaymentProvider } from '../orders/src/payment-provider.js';
@@ -212,7 +213,11 @@ describe('crash in the middle of a handler, then redelivery', () => {
     expect((await store.history(orderId)).map((h) => h.status)).toEqual(['PENDING', 'INVENTORY_RESERVED', 'PAYMENT_AUTHORIZED', 'CONFIRMED']);
     expect(redelivered.emitted.map((e) => e.id)).toEqual([2, 3, 4].map((n) => statusChangedEventId(orderId, n)));
     expect(redelivered.emitted).toEqual(lost.emitted);
-    expect(redelivered.effects).toHaveLength(3);
+    // The three changes pushed again, and the confirmed order's deadline removed, once Kafka has them.
+    expect(redelivered.effects).toHaveLength(4);
+    expect(await sys.redis.zscore(orderKeys.deadlines(orderId), orderId)).not.toBeNull();
+    await Promise.all(redelivered.effects.map((effect) => effect()));
+    expect(await sys.redis.zscore(orderKeys.deadlines(orderId), orderId)).toBeNull();
     // The redelivery took the stored answer: the customer's card was asked once.
     expect(asked).toBe(1);
     await pubsub.close();

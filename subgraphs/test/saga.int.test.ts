@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { createEvent, deadLetterTopic, TOPICS } from '@shop/events';
 import { rebuildReadModels } from '../../scripts/rebuild-read-models.js';
+import { orderKeys } from '../orders/src/keys.js';
 import { createSimulatedPaymentProvider, type PaymentProvider } from '../orders/src/payment-provider.js';
 import {
   gql,
@@ -104,6 +105,8 @@ describe('saga', () => {
       [4, 'CONFIRMED', 'PAYMENT_AUTHORIZED'],
     ]);
     expect(order.updatedAt).toBe(order.history[3].at);
+    // A final order has no saga deadline left (the saga removes it beside its batch's last writes).
+    await waitFor('the deadline removed', async () => (await sys.redis.zscore(orderKeys.deadlines(placed.id), placed.id)) === null);
     // The provider answered within the saga's step: asked once, and the payment worker had nothing to do.
     expect(asked.get(placed.id)).toBe(1);
     expect(await workerAnswers()).toBe(answeredByWorker);

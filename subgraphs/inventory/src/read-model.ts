@@ -1,4 +1,4 @@
-import type { RedisClient as Redis } from '@shop/events';
+import { redisScript, type RedisClient as Redis } from '@shop/events';
 import { inventoryKeys } from './keys.js';
 
 export interface Money {
@@ -122,6 +122,12 @@ end
 return 'applied'
 `;
 
+const registerScript = redisScript<number>(REGISTER_LUA);
+const restockScript = redisScript<number>(RESTOCK_LUA);
+const reserveScript = redisScript<[ReservationStatus, string, string]>(RESERVE_LUA);
+const rejectScript = redisScript<number>(REJECT_LUA);
+const settleScript = redisScript<SettleOutcome>(SETTLE_LUA);
+
 function toProduct(h: Record<string, string>): ProductRecord | null {
   if (h.registered !== '1' || !h.id) return null;
   return {
@@ -145,54 +151,38 @@ export function createStockStore(redis: Redis) {
 
   return {
     async register(p: NewProduct): Promise<boolean> {
-      const r = await redis.eval(
-        REGISTER_LUA,
-        2,
-        inventoryKeys.product(p.productId),
-        inventoryKeys.products,
-        p.productId,
-        p.name,
-        p.description,
-        String(p.price.amount),
-        p.price.currency,
-        String(p.initialStock),
+      const r = await registerScript(
+        redis,
+        [inventoryKeys.product(p.productId), inventoryKeys.products],
+        [p.productId, p.name, p.description, String(p.price.amount), p.price.currency, String(p.initialStock)],
       );
       return r === 1;
     },
 
     /** The new available count, or null when this restock event was already applied. */
     async restock(eventId: string, productId: string, quantity: number): Promise<number | null> {
-      const r = (await redis.eval(RESTOCK_LUA, 2, inventoryKeys.product(productId), inventoryKeys.restocksApplied, eventId, String(quantity))) as number;
+      const r = await restockScript(redis, [inventoryKeys.product(productId), inventoryKeys.restocksApplied], [eventId, String(quantity)]);
       return r === -1 ? null : r;
     },
 
     /** `check: false` projects a StockReserved as it is (rebuild): the decision was made when it was published. */
     async reserve(orderId: string, lines: readonly StockLine[], check = true): Promise<ReserveOutcome> {
-      const [status, reason, productId] = (await redis.eval(
-        RESERVE_LUA,
-        1 + lines.length,
-        inventoryKeys.reservation(orderId),
-        ...lines.map((l) => inventoryKeys.product(l.productId)),
-        JSON.stringify(lines.map((l) => ({ productId: l.productId, quantity: l.quantity }))),
-        check ? '1' : '0',
-      )) as [ReservationStatus, string, string];
+      const [status, reason, productId] = await reserveScript(
+        redis,
+        [inventoryKeys.reservation(orderId), ...lines.map((l) => inventoryKeys.product(l.productId))],
+        [JSON.stringify(lines.map((l) => ({ productId: l.productId, quantity: l.quantity }))), check ? '1' : '0'],
+      );
       return { status, reason: reason || null, productId: productId || null };
     },
 
     async recordRejection(orderId: string, reason: string, productId: string | null): Promise<boolean> {
-      return (await redis.eval(REJECT_LUA, 1, inventoryKeys.reservation(orderId), reason, productId ?? '')) === 1;
+      return (await rejectScript(redis, [inventoryKeys.reservation(orderId)], [reason, productId ?? ''])) === 1;
     },
 
     /** Commit or release the order's reservation once; returns the outcome and the reservation's lines. */
     async settle(orderId: string, action: 'commit' | 'release'): Promise<{ outcome: SettleOutcome; lines: StockLine[] }> {
       const lines = (await reservationLines(orderId)) ?? [];
-      const outcome = (await redis.eval(
-        SETTLE_LUA,
-        1 + lines.length,
-        inventoryKeys.reservation(orderId),
-        ...lines.map((l) => inventoryKeys.product(l.productId)),
-        action,
-      )) as SettleOutcome;
+      const outcome = await settleScript(redis, [inventoryKeys.reservation(orderId), ...lines.map((l) => inventoryKeys.product(l.productId))], [action]);
       return { outcome, lines };
     },
 

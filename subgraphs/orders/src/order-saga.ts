@@ -131,6 +131,9 @@ export function createOrderSaga(deps: OrderSagaDeps) {
           ctx.emit(decision.events);
           for (const e of decision.events) {
             if (e.type !== 'OrderStatusChanged') continue;
+            // Once Kafka has the final change (a deadline left behind would only make the poller ask for a
+            // cancellation the saga ignores), and beside the batch's other writes: no round trip of its own.
+            if (isFinal(e.payload.status)) ctx.afterEmit(() => deps.store.removeDeadline(orderId));
             const { customerId: _customerId, ...change } = e.payload;
             const channel = orderChannels.orderStatus(change.orderId);
             // The push carries its trace context, so the gateway's push to the client joins the order's trace.

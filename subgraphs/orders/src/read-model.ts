@@ -269,9 +269,7 @@ export function createOrderStore(redis: Redis) {
           ...causes,
         ],
       );
-      // Not awaited: a deadline left behind (a crash, a failed ZREM) only makes the poller publish a cancellation
-      // request the saga ignores, and the final change need not wait for another round trip.
-      if (r === 1 && isFinal(last.status)) void redis.zrem(orderKeys.deadlines(orderId), orderId).catch(() => undefined);
+      // A final change's deadline is removed by the saga once Kafka has the change (`removeDeadline`).
       return r === 1 ? 'stored' : r === 0 ? 'conflict' : r === -2 ? 'other-answer' : 'missing';
     },
 
@@ -288,17 +286,13 @@ export function createOrderStore(redis: Redis) {
     /** 1 applied, 0 already there, -1 order unknown, -2 a gap (an earlier change is missing). */
     async projectChange(change: StatusChange, cause: string | null): Promise<number> {
       const keys = [orderKeys.order(change.orderId), orderKeys.history(change.orderId), orderKeys.causes(change.orderId)];
-      const r = await projectChangeScript(redis, keys, [
-        historyEntry(change),
-        String(change.sequence),
-        change.status,
-        change.at,
-        change.orderId,
-        '',
-        cause ?? '',
+      const [r] = await Promise.all([
+        projectChangeScript(redis, keys, [historyEntry(change), String(change.sequence), change.status, change.at, change.orderId, '', cause ?? '']),
+        // Issued with the script, whatever it answers (the same write): a final change in the log means the
+        // order is final, whether or not its history here has caught up. Repairs a saga that died before it
+        // removed the deadline itself.
+        isFinal(change.status) ? redis.zrem(orderKeys.deadlines(change.orderId), change.orderId) : undefined,
       ]);
-      // Also when already applied (0): repairs a crash between the script and this.
-      if (r >= 0 && isFinal(change.status)) await redis.zrem(orderKeys.deadlines(change.orderId), change.orderId);
       return r;
     },
 
@@ -351,6 +345,7 @@ export function createOrderStore(redis: Redis) {
       return perShard.flat();
     },
 
+    /** The order needs no deadline any more (it is final). */
     async removeDeadline(orderId: string): Promise<void> {
       await redis.zrem(orderKeys.deadlines(orderId), orderId);
     },

@@ -214,20 +214,51 @@ export function createOrdersResolvers(deps: OrdersResolverDeps) {
           assertOrderId(args.orderId, 'orderId');
           const after = args.after ?? null;
           if (after !== null && after < 0) throw badUserInput(`after must be 0 or more, got ${after}.`);
-          const order = visible(identity, await store.get(args.orderId));
-          if (!order) throw noSuchOrder(args.orderId);
+          // Live first (replay-then-live), then the order and its history in one round trip: the owner check
+          // and the first replay share it. Live changes wait in `early` until the stream takes them.
+          const early: StatusChange[] = [];
+          let pushLive: ((c: StatusChange) => void) | undefined;
+          const subId = await deps.pubsub.subscribe<StatusChange>(orderChannels.orderStatus(args.orderId), (c) => (pushLive ? pushLive(c) : early.push(c)));
+          let order: OrderRecord | null;
+          let firstHistory: StatusChange[] | undefined;
+          try {
+            const [found, history] = await Promise.all([store.get(args.orderId), store.history(args.orderId)]);
+            order = visible(identity, found);
+            firstHistory = history;
+          } catch (err) {
+            deps.pubsub.unsubscribe(subId);
+            throw err;
+          }
+          if (!order) {
+            deps.pubsub.unsubscribe(subId);
+            throw noSuchOrder(args.orderId);
+          }
+          const { trace } = order;
           // Replayed changes are pushed in the order's trace, like the live ones (which carry it themselves).
-          const inOrderTrace = (h: StatusChange): StatusChange => (order.trace ? ({ ...h, [TRACE_FIELD]: order.trace } as StatusChange) : h);
-          return replayThenLive<StatusChange>({
+          const inOrderTrace = (h: StatusChange): StatusChange => (trace ? ({ ...h, [TRACE_FIELD]: trace } as StatusChange) : h);
+          const stream = replayThenLive<StatusChange>({
             subscribe: async (push) => {
-              const subId = await deps.pubsub.subscribe<StatusChange>(orderChannels.orderStatus(args.orderId), push);
+              pushLive = push;
+              for (const c of early.splice(0)) push(c);
               return () => deps.pubsub.unsubscribe(subId);
             },
-            history: async () => (await store.history(args.orderId)).map(inOrderTrace),
+            history: async () => {
+              // The first replay was read with the order, after the subscription was live.
+              const history = firstHistory ?? (await store.history(args.orderId));
+              firstHistory = undefined;
+              return history.map(inOrderTrace);
+            },
             sequenceOf: (c) => c.sequence,
             after,
             onLiveResumed: (listener) => deps.pubsubReconnects.onResubscribed(listener),
           });
+          // The stream wires its sources on its first next(); one ended before that still lets the channel go.
+          const end = stream.return!.bind(stream);
+          stream.return = (value?: unknown) => {
+            deps.pubsub.unsubscribe(subId);
+            return end(value);
+          };
+          return stream;
         },
         resolve: (change: StatusChange) => change,
       },

@@ -25,8 +25,18 @@ const change: StatusChange = { orderId: ALICE_ORDER, sequence: 1, status: 'PENDI
 const changeOfMissing: StatusChange = { ...change, orderId: MISSING };
 
 const orders = new Map([[ALICE_ORDER, order]]);
-const store = { get: async (id: string) => orders.get(id) ?? null } as unknown as OrderStore;
-const resolvers = createOrdersResolvers({ store } as unknown as Parameters<typeof createOrdersResolvers>[0]);
+const store = { get: async (id: string) => orders.get(id) ?? null, history: async (id: string) => (orders.has(id) ? [change] : []) } as unknown as OrderStore;
+/** Live subscriptions the resolvers hold (orderStatusChanged subscribes before it reads the order). */
+const live = new Set<number>();
+let nextSubscription = 0;
+const pubsub = {
+  subscribe: async () => {
+    live.add(nextSubscription);
+    return nextSubscription++;
+  },
+  unsubscribe: (id: number) => void live.delete(id),
+};
+const resolvers = createOrdersResolvers({ store, pubsub } as unknown as Parameters<typeof createOrdersResolvers>[0]);
 
 function ctx(identity: Identity | null): OrdersContext {
   return {
@@ -71,6 +81,13 @@ describe("another customer's order looks exactly like a missing one", () => {
     const watch = (id: string) => answer(() => resolvers.Subscription.orderStatusChanged.subscribe(undefined, { orderId: id }, bob), id);
     expect(await watch(ALICE_ORDER)).toEqual({ code: 'NOT_FOUND', message: 'Order <id> does not exist.' });
     expect(await watch(ALICE_ORDER)).toEqual(await watch(MISSING));
+    // A refused subscription keeps no channel.
+    expect(live.size).toBe(0);
+    // The owner's is live until the stream ends, even one ended before its first item.
+    const own = (await resolvers.Subscription.orderStatusChanged.subscribe(undefined, { orderId: ALICE_ORDER }, alice)) as AsyncIterableIterator<StatusChange>;
+    expect(live.size).toBe(1);
+    await own.return!();
+    expect(live.size).toBe(0);
   });
 
   it('OrderStatusChange.order is owner-checked on its own', async () => {
