@@ -16,6 +16,9 @@ const closeReason = (err: unknown, production: boolean): string => {
   return production || Buffer.byteLength(message) > 123 ? 'Internal server error' : message;
 };
 
+/** Bytes a socket may have queued before its peer counts as one that stopped reading. */
+const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+
 /**
  * Returns a function to call before each send: the first send in a turn of the event loop corks the socket and
  * the turn's end uncorks it, so the frames of one turn (the pushes of one consumer batch, say, multiplexed on the
@@ -78,12 +81,20 @@ export function serveGraphQLWs<P extends Record<string, unknown> | undefined>(
     const closed = server.opened(
       {
         protocol: socket.protocol,
-        send: (data) =>
-          new Promise<void>((resolve, reject) => {
-            if (socket.readyState !== WebSocket.OPEN) return resolve();
-            beforeSend();
-            socket.send(data, (err) => (err ? reject(err) : resolve()));
-          }),
+        // Not awaited by graphql-ws: it waits for each send before it takes its next message, and a send
+        // corked until the end of the turn would then put every message of a turn (the changes one batch
+        // pushed) in a turn, and a write, of its own. A peer that stops reading is dropped instead of
+        // buffered for without bound; a failed write closes the socket, which ends its subscriptions.
+        send: (data) => {
+          if (socket.readyState !== WebSocket.OPEN) return;
+          if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
+            logger.warn({ bufferedBytes: socket.bufferedAmount }, 'websocket peer stopped reading; dropping it');
+            socket.terminate();
+            return;
+          }
+          beforeSend();
+          socket.send(data);
+        },
         close: (code, reason) => socket.close(code, reason),
         onMessage: (cb) =>
           socket.on('message', (data) => {
