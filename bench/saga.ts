@@ -30,7 +30,7 @@ import { createPool, runOpenLoop } from './lib/load.js';
 import { startKeyClassMonitor } from './lib/key-classes.js';
 import { isTimelineGroup, startSagaTimeline, STAGES, type SagaTimeline } from './lib/saga-timeline.js';
 import { createWorkCounters, workPerOrder, type WorkCounters, type WorkPerOrder } from './lib/work-counters.js';
-import { cpuMsPer, cpuSnapshot, deltaPer, startRssSampler, wakeSnapshot, type NamedPids } from './lib/process-usage.js';
+import { cpuMsPer, cpuSnapshot, deltaPer, startRssSampler, wakeSnapshot, writeSnapshot, type NamedPids } from './lib/process-usage.js';
 import {
   distribution,
   fmt,
@@ -108,6 +108,7 @@ interface RateFigures {
   readonly cpuMsPerOrderTotal: number;
   /** Voluntary context switches per order, by process: how many times each went to sleep and was woken. */
   readonly wakesPerOrder: Record<string, number>;
+  readonly writesPerOrder: Record<string, number>;
   readonly loadGeneratorCpuMsPerOrder: number;
   /** Cores busy with work other than the system and this process during the rate: how noisy the machine was. */
   readonly otherWorkCores: number;
@@ -234,6 +235,7 @@ async function runRate(rate: number, durationS: number, placer: OrderPlacer, lag
   const keyClasses = KEY_CLASSES ? await startKeyClassMonitor(counters.redisUrl) : undefined;
   const cpuBefore = cpuSnapshot(pids);
   const wakesBefore = wakeSnapshot(pids);
+  const writesBefore = writeSnapshot(pids);
   const selfBefore = process.cpuUsage();
   const busyBefore = machineBusySeconds();
   const wallBefore = Date.now();
@@ -280,6 +282,7 @@ async function runRate(rate: number, durationS: number, placer: OrderPlacer, lag
   const accepted = orders.filter((o) => o.orderId).length;
   const cpuAfter = cpuSnapshot(pids);
   const wakesPerOrder = Object.fromEntries(deltaPer(wakesBefore, wakeSnapshot(pids), accepted));
+  const writesPerOrder = Object.fromEntries(deltaPer(writesBefore, writeSnapshot(pids), accepted));
   const self = process.cpuUsage(selfBefore);
   const busy = machineBusySeconds() - busyBefore;
   const wall = (Date.now() - wallBefore) / 1000;
@@ -328,6 +331,7 @@ async function runRate(rate: number, durationS: number, placer: OrderPlacer, lag
     subscriptionsGaveUp: orders.filter((o) => o.subscriber?.gaveUp).length,
     cpuMsPerOrder,
     wakesPerOrder,
+    writesPerOrder,
     cpuMsPerOrderTotal: Object.values(cpuMsPerOrder).reduce((s, v) => s + v, 0),
     loadGeneratorCpuMsPerOrder: accepted > 0 ? (self.user + self.system) / 1000 / accepted : NaN,
     otherWorkCores: Math.max(0, (busy - ours) / wall),
@@ -392,6 +396,11 @@ function report(results: RateFigures[], stoppedBecause: string[], productCount: 
     title: 'Wake-ups per placed order, by process (voluntary context switches of all its threads, /proc/<pid>/task/*/status, same window as the CPU)',
     columns: ['orders/s asked', ...processNames, 'sum'],
     rows: results.map((r) => [r.rate, ...processNames.map((n) => fmt(r.wakesPerOrder[n] ?? NaN, 1)), fmt(Object.values(r.wakesPerOrder).reduce((s, v) => s + v, 0), 1)]),
+  };
+  const writes: ResultTable = {
+    title: 'Write system calls per placed order, by process (syscw of /proc/<pid>/io: writes to sockets and files, same window as the CPU)',
+    columns: ['orders/s asked', ...processNames, 'sum'],
+    rows: results.map((r) => [r.rate, ...processNames.map((n) => fmt(r.writesPerOrder[n] ?? NaN, 1)), fmt(Object.values(r.writesPerOrder).reduce((s, v) => s + v, 0), 1)]),
   };
   const stages: ResultTable = {
     title: 'Where a confirmed order\'s time goes: p50 ms of each stage (Kafka record timestamps, the client\'s send, answer and receipt; one machine, one clock)',
@@ -473,6 +482,7 @@ function report(results: RateFigures[], stoppedBecause: string[], productCount: 
   printTable(latency);
   printTable(cpu);
   printTable(wakes);
+  printTable(writes);
   printTable(stages);
   printTable(rss);
   printTable(work);
@@ -487,7 +497,7 @@ function report(results: RateFigures[], stoppedBecause: string[], productCount: 
     command: `node --conditions=@shop/source --import tsx bench/saga.ts --rates ${RATES.join(',')} --duration ${DURATION_S} --customers ${CUSTOMERS} --rss-limit-mb ${RSS_LIMIT_MB}${REPLICAS_ARG === undefined ? '' : ` --replicas ${REPLICAS}`}${KEY_CLASSES ? ' --key-classes' : ''}`,
     durationSeconds: Math.round((Date.now() - began) / 1000),
     notes,
-    tables: KEY_CLASSES ? [latency, cpu, wakes, stages, rss, work, keyClassTable] : [latency, cpu, wakes, stages, rss, work],
+    tables: KEY_CLASSES ? [latency, cpu, wakes, writes, stages, rss, work, keyClassTable] : [latency, cpu, wakes, writes, stages, rss, work],
     goals,
     raw: { knee: knee?.rate ?? null, rssLimitMb: RSS_LIMIT_MB, idleCpuMsPerSecond: idle.msPerSecond, rates: results },
   });

@@ -1,4 +1,4 @@
-import { cpuSeconds, rssBytes, voluntarySwitches } from './report.js';
+import { cpuSeconds, rssBytes, voluntarySwitches, writeCalls } from './report.js';
 
 /** Processes measured by name (`gateway-1`, `redis`, ...), each by the pid the launcher started. */
 export type NamedPids = ReadonlyMap<string, number>;
@@ -11,6 +11,11 @@ export function cpuSnapshot(pids: NamedPids): Map<string, number> {
 /** Voluntary context switches (sleeps, so wake-ups) of each process so far. */
 export function wakeSnapshot(pids: NamedPids): Map<string, number> {
   return new Map([...pids].map(([name, pid]) => [name, voluntarySwitches(pid)]));
+}
+
+/** Write system calls of each process so far. */
+export function writeSnapshot(pids: NamedPids): Map<string, number> {
+  return new Map([...pids].map(([name, pid]) => [name, writeCalls(pid)]));
 }
 
 /** Per-unit difference of two snapshots, e.g. wake-ups per order. */
