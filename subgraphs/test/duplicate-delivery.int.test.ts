@@ -83,7 +83,7 @@ describe('every record delivered twice', () => {
       async () => {
         for (const topic of [TOPICS.orders, TOPICS.inventory, TOPICS.payments]) {
           const high = new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, Number(p.high)]));
-          for (const groupId of ['orders-projector', 'orders-saga', 'orders-payments', 'inventory', 'inventory-settlement', 'inventory-catalog', 'notifications']) {
+          for (const groupId of ['orders-projector', 'orders-saga', 'orders-payments', 'inventory', 'inventory-catalog', 'notifications']) {
             const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] }).catch(() => []);
             if (!committed) continue;
             for (const p of committed.partitions) if (Number(p.offset) >= 0 && Number(p.offset) < high.get(p.partition)!) return false;

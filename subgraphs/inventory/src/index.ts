@@ -1,4 +1,4 @@
-export { startInventoryService, INVENTORY_GROUP, INVENTORY_SETTLEMENT_GROUP, INVENTORY_CATALOG_GROUP, type InventoryService, type StartInventoryOptions } from './server.js';
+export { startInventoryService, INVENTORY_GROUP, INVENTORY_CATALOG_GROUP, type InventoryService, type StartInventoryOptions } from './server.js';
 export { loadInventoryConfig, type InventoryConfig } from './config.js';
 export { createInventoryProjector } from './projector.js';
 export { createStockStore, type ProductRecord, type NewProduct } from './read-model.js';

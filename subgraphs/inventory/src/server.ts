@@ -12,18 +12,10 @@ import { createInventoryProjector } from './projector.js';
 import { createStockStore, type NewProduct } from './read-model.js';
 import { createInventoryResolvers, type InventoryContext } from './resolvers.js';
 import { SEED_CATALOG } from './seed.js';
-import { CATALOG_HANDLER_TYPES, createStockHandler, RESERVATION_HANDLER_TYPES, SETTLEMENT_HANDLER_TYPES, settlementAccepts } from './stock-handler.js';
+import { CATALOG_HANDLER_TYPES, createStockHandler, STOCK_HANDLER_TYPES, stockHandlerAccepts } from './stock-handler.js';
 
-/** The group that reserves stock for orders (OrderPlaced on shop.orders, fetched at once: an order waits on it). */
+/** The group that reserves and settles stock for orders (shop.orders, fetched at once: an order waits on it). */
 export const INVENTORY_GROUP = 'inventory';
-/**
- * The group that commits or releases an order's stock once it is final (CONFIRMED, CANCELLED on shop.orders),
- * fetched every 100 ms: nobody waits on it, so the settlements of many orders share one round of Redis writes
- * and one produce, and their StockCommitted / StockReleased wake the saga's group (which reads shop.inventory
- * for the reservations) once per batch instead of once per order. A cancellation settled before its order's
- * reservation leaves a tombstone the late reservation finds (`read-model.ts`).
- */
-export const INVENTORY_SETTLEMENT_GROUP = 'inventory-settlement';
 /**
  * The group that applies catalog changes and restocks from shop.inventory, fetched every 100 ms: the resolvers
  * and the seed apply their own at once, so it only catches up after a crash between publishing and applying,
@@ -58,17 +50,9 @@ export function startInventoryService(config: InventoryConfig, opts: StartInvent
           ...consumerOptions,
           groupId: INVENTORY_GROUP,
           topics: [TOPICS.orders],
-          eventTypes: RESERVATION_HANDLER_TYPES,
+          eventTypes: STOCK_HANDLER_TYPES,
+          accepts: stockHandlerAccepts,
           handle: instrumentHandler(metrics, INVENTORY_GROUP, (e, ctx) => handler.handle(e, ctx)),
-        }),
-        startConsumer({
-          ...consumerOptions,
-          groupId: INVENTORY_SETTLEMENT_GROUP,
-          topics: [TOPICS.orders],
-          eventTypes: SETTLEMENT_HANDLER_TYPES,
-          accepts: settlementAccepts,
-          ...PROJECTION_FETCH,
-          handle: instrumentHandler(metrics, INVENTORY_SETTLEMENT_GROUP, (e, ctx) => handler.handle(e, ctx)),
         }),
         startConsumer({
           ...consumerOptions,

@@ -20,10 +20,8 @@ export interface StockHandlerDeps {
  * deterministic event id, so a redelivery after a crash re-publishes the same events and changes
  * nothing. Inventory's own events are handed to the projector. Stock pushes go out once Kafka has the events.
  */
-/** What the reservation group reads: orders to reserve stock for. */
-export const RESERVATION_HANDLER_TYPES = ['OrderPlaced'] as const;
-/** What the settlement group reads: orders' final statuses, to commit or release their stock. */
-export const SETTLEMENT_HANDLER_TYPES = ['OrderStatusChanged'] as const;
+/** What the stock group reads: orders to reserve and settle for. */
+export const STOCK_HANDLER_TYPES = ['OrderPlaced', 'OrderStatusChanged'] as const;
 /**
  * What the catalog group reads: the catalog and restocks to project. Inventory's own reservation events
  * (StockReserved, …) are read by neither: the handler wrote their state before publishing them, and after a
@@ -35,9 +33,9 @@ export const CATALOG_HANDLER_TYPES = ['ProductRegistered', 'ProductRestocked'] a
 /** Statuses inventory settles stock on; the others are skipped without a Redis command. */
 const SETTLING_STATUSES: ReadonlySet<string> = new Set(['CONFIRMED', 'CANCELLED']);
 
-/** Whether the settlement group does anything for `event`, known from the event alone. */
-export function settlementAccepts(event: AnyEvent): boolean {
-  return event.type === 'OrderStatusChanged' && SETTLING_STATUSES.has(event.payload.status);
+/** Whether the handler does anything for `event`, known from the event alone. */
+export function stockHandlerAccepts(event: AnyEvent): boolean {
+  return event.type !== 'OrderStatusChanged' || SETTLING_STATUSES.has(event.payload.status);
 }
 
 export function createStockHandler(deps: StockHandlerDeps) {
