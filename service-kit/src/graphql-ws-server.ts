@@ -1,8 +1,8 @@
 import type { IncomingMessage } from 'node:http';
-import type { Socket } from 'node:net';
 import { CloseCode, handleProtocols, makeServer, type ServerOptions } from 'graphql-ws';
 import type { Logger } from 'pino';
 import { WebSocket, type WebSocketServer } from 'ws';
+import { writesPerTurn } from './writes-per-turn.js';
 
 /** What each connection context carries about its socket (as graphql-ws's own `useServer` has it). */
 export interface WsExtra {
@@ -18,26 +18,6 @@ const closeReason = (err: unknown, production: boolean): string => {
 
 /** Bytes a socket may have queued before its peer counts as one that stopped reading. */
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
-
-/**
- * Returns a function to call before each send: the first send in a turn of the event loop corks the socket and
- * the turn's end uncorks it, so the frames of one turn (the pushes of one consumer batch, say, multiplexed on the
- * gateway's one connection) leave in one write. On a virtualised host a write to a loopback socket, with the
- * wake-up it causes at the other end, costs more than building the frames.
- */
-function writesPerTurn(raw: Socket): () => void {
-  let corked = false;
-  const uncork = () => {
-    corked = false;
-    raw.uncork();
-  };
-  return () => {
-    if (corked || raw.destroyed) return;
-    corked = true;
-    raw.cork();
-    setImmediate(uncork);
-  };
-}
 
 /**
  * graphql-ws's protocol server (`makeServer`) on a `ws` server: what the library's `useServer`

@@ -17,4 +17,5 @@ export { serviceEnvFields, serviceEnvSchema, serviceConfigFrom, type ServiceEnv,
 export { runService, type StoppableService } from './run-service.js';
 export { DateTimeScalar } from './date-time-scalar.js';
 export { createPushStream, readForCatchUp, type PushStream } from './push-stream.js';
+export { writesPerTurn } from './writes-per-turn.js';
 export { startTracing, tracingSettings, type Tracing } from './tracing.js';

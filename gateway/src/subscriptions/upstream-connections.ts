@@ -1,5 +1,33 @@
+import type { IncomingMessage } from 'node:http';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
+import { writesPerTurn } from '@shop/service-kit';
+
+type SendData = Parameters<WebSocket['send']>[0];
+type SendOptions = { mask?: boolean; binary?: boolean; compress?: boolean; fin?: boolean };
+type SendCallback = (err?: Error) => void;
+
+/**
+ * ws's client socket with its sends corked per turn of the event loop (`writesPerTurn`): the subscribes and
+ * completes of many clients share one connection, and those of one turn leave in one write. The socket under
+ * it comes from the public 'upgrade' event (ws has no accessor for it).
+ */
+class UpstreamWebSocket extends WebSocket {
+  private beforeSend: (() => void) | undefined;
+
+  constructor(address: string | URL, protocols?: string | string[]) {
+    super(address, protocols);
+    this.once('upgrade', (response: IncomingMessage) => {
+      this.beforeSend = writesPerTurn(response.socket);
+    });
+  }
+
+  override send(data: SendData, optionsOrCb?: SendOptions | SendCallback, cb?: SendCallback): void {
+    this.beforeSend?.();
+    if (typeof optionsOrCb === 'function' || optionsOrCb === undefined) super.send(data, optionsOrCb);
+    else super.send(data, optionsOrCb, cb);
+  }
+}
 
 /**
  * One graphql-ws connection per subgraph, shared by every upstream subscription to it. The connection
@@ -45,7 +73,7 @@ export function createUpstreamConnections(opts: UpstreamConnectionsOptions) {
     };
     const client = createClient({
       url: wsUrl,
-      webSocketImpl: WebSocket,
+      webSocketImpl: UpstreamWebSocket,
       lazy: true,
       lazyCloseTimeout: opts.idleCloseMs ?? 30_000,
       retryAttempts: 0, // each subscription retries itself, to resubscribe with its resume cursor
