@@ -4,12 +4,11 @@
 import { createRequire } from 'node:module';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { pino } from 'pino';
-import { Registry } from 'prom-client';
 import WebSocket from 'ws';
 import { DEV_SECRETS } from '../src/defaults.js';
 import { IDENTITY_HEADER, signIdentity } from '../src/identity.js';
-import { startSubgraphServer, type RunningServer } from '../src/subgraph-server.js';
+import type { RunningServer } from '../src/subgraph-server.js';
+import { startOrdersLikeServer } from './orders-like-server.js';
 
 // graphql-js's CommonJS build, the one the server loads (vitest would pick the ESM one: two realms).
 const { buildSchema } = createRequire(import.meta.url)('graphql') as typeof import('graphql');
@@ -33,18 +32,7 @@ beforeAll(async () => {
       stream.ended = true;
     }
   };
-  server = await startSubgraphServer({
-    name: 'orders',
-    schema,
-    host: '127.0.0.1',
-    port: 0,
-    logger: pino({ level: 'silent' }),
-    identitySecret: DEV_SECRETS.identity,
-    context: (base) => base,
-    checks: {},
-    registry: new Registry(),
-    production: false,
-  });
+  server = await startOrdersLikeServer(schema);
 });
 afterAll(async () => {
   await server?.close();

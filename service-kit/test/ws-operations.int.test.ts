@@ -3,13 +3,12 @@
 import { createRequire } from 'node:module';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createClient, type Client } from 'graphql-ws';
-import { pino } from 'pino';
-import { Registry } from 'prom-client';
 import WebSocket from 'ws';
 import type { RequestIdentity } from '../src/auth.js';
 import { DEV_SECRETS } from '../src/defaults.js';
 import { IDENTITY_HEADER, signIdentity } from '../src/identity.js';
-import { startSubgraphServer, type RunningServer } from '../src/subgraph-server.js';
+import type { RunningServer } from '../src/subgraph-server.js';
+import { startOrdersLikeServer } from './orders-like-server.js';
 
 // graphql-js's CommonJS build, the one the server loads (vitest would pick the ESM one: two realms).
 const { buildSchema } = createRequire(import.meta.url)('graphql') as typeof import('graphql');
@@ -20,18 +19,7 @@ let connections = 0;
 beforeAll(async () => {
   const schema = buildSchema('type Query { whoami: String }');
   schema.getQueryType()!.getFields().whoami!.resolve = (_root, _args, ctx: RequestIdentity) => ctx.identity?.sub ?? 'anonymous';
-  server = await startSubgraphServer({
-    name: 'orders',
-    schema,
-    host: '127.0.0.1',
-    port: 0,
-    logger: pino({ level: 'silent' }),
-    identitySecret: DEV_SECRETS.identity,
-    context: (base) => base,
-    checks: {},
-    registry: new Registry(),
-    production: false,
-  });
+  server = await startOrdersLikeServer(schema);
   client = createClient({
     url: server.url.replace(/^http/, 'ws'),
     webSocketImpl: WebSocket,
