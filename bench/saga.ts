@@ -108,6 +108,7 @@ interface RateFigures {
   readonly cpuMsPerOrderTotal: number;
   /** Voluntary context switches per order, by process: how many times each went to sleep and was woken. */
   readonly wakesPerOrder: Record<string, number>;
+  /** Write system calls per order, by process: each write to a loopback socket can wake the reader. */
   readonly writesPerOrder: Record<string, number>;
   readonly loadGeneratorCpuMsPerOrder: number;
   /** Cores busy with work other than the system and this process during the rate: how noisy the machine was. */
@@ -392,16 +393,23 @@ function report(results: RateFigures[], stoppedBecause: string[], productCount: 
       fmt(r.otherWorkCores, 2),
     ]),
   };
-  const wakes: ResultTable = {
-    title: 'Wake-ups per placed order, by process (voluntary context switches of all its threads, /proc/<pid>/task/*/status, same window as the CPU)',
+  /** A count per placed order for every process, and their sum, one row per rate. */
+  const perProcess = (title: string, perOrder: (r: RateFigures) => Record<string, number>): ResultTable => ({
+    title,
     columns: ['orders/s asked', ...processNames, 'sum'],
-    rows: results.map((r) => [r.rate, ...processNames.map((n) => fmt(r.wakesPerOrder[n] ?? NaN, 1)), fmt(Object.values(r.wakesPerOrder).reduce((s, v) => s + v, 0), 1)]),
-  };
-  const writes: ResultTable = {
-    title: 'Write system calls per placed order, by process (syscw of /proc/<pid>/io: writes to sockets and files, same window as the CPU)',
-    columns: ['orders/s asked', ...processNames, 'sum'],
-    rows: results.map((r) => [r.rate, ...processNames.map((n) => fmt(r.writesPerOrder[n] ?? NaN, 1)), fmt(Object.values(r.writesPerOrder).reduce((s, v) => s + v, 0), 1)]),
-  };
+    rows: results.map((r) => {
+      const counts = perOrder(r);
+      return [r.rate, ...processNames.map((n) => fmt(counts[n] ?? NaN, 1)), fmt(Object.values(counts).reduce((s, v) => s + v, 0), 1)];
+    }),
+  });
+  const wakes = perProcess(
+    'Wake-ups per placed order, by process (voluntary context switches of all its threads, /proc/<pid>/task/*/status, same window as the CPU)',
+    (r) => r.wakesPerOrder,
+  );
+  const writes = perProcess(
+    'Write system calls per placed order, by process (syscw of /proc/<pid>/io: writes to sockets and files, same window as the CPU)',
+    (r) => r.writesPerOrder,
+  );
   const stages: ResultTable = {
     title: 'Where a confirmed order\'s time goes: p50 ms of each stage (Kafka record timestamps, the client\'s send, answer and receipt; one machine, one clock)',
     columns: ['orders/s asked', ...STAGES],
