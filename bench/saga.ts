@@ -9,7 +9,7 @@
  *
  *   node --conditions=@shop/source --import tsx bench/saga.ts [--rates 50,100,200,400,800] [--duration 10] [--customers 200]
  *        [--connections 64] [--settle 10] [--warmup 2] [--rss-limit-mb 512] [--max-unfinished 5000]
- *        [--hopeless-ms 10000] [--keep-going] [--replicas 1] [--key-classes]
+ *        [--hopeless-ms 10000] [--keep-going] [--replicas 1] [--key-classes] [--profile orders-1 [--profile-dir DIR]] [--name saga]
  *
  * `--replicas N` runs N replicas of each subgraph (one gateway, which spreads its HTTP and WebSocket traffic
  * over every replica; the Kafka consumer groups share the partitions among all of them). Per rate it
@@ -18,15 +18,23 @@
  * touch (which of them one hash slot holds, which spread over a cluster); it costs CPU, so its timings do not
  * count.
  *
- * Writes bench/results/saga.json (`saga-replicas-N.json` when --replicas is given). The load generator runs in this process on the same cores as
+ * `--profile NAME` records V8's CPU profile of one process (e.g. `orders-1`, `gateway-1`) during each rate's
+ * schedule, through its inspector, writes it as `saga-NAME-RATE.cpuprofile` under --profile-dir (the system's temp
+ * directory by default) and prints its busiest functions; the sampling costs CPU, so that run's timings do not count.
+ *
+ * Writes bench/results/saga.json (`saga-replicas-N.json` when --replicas is given, `NAME.json` with --name NAME). The load generator runs in this process on the same cores as
  * everything it measures; its own CPU per order is reported apart from the system's.
  */
+import { writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { WsPool } from '../test/chaos/harness.js';
 import { graphql } from '../test/support/clients.js';
 import { listProducts, RESTOCK } from '../test/support/shop.js';
 import { flagArg, numberArg, stringArg } from './lib/args.js';
 import { createLagProbe, type ConsumerLag, type LagProbe } from './lib/consumer-lag.js';
 import { createPool, runOpenLoop } from './lib/load.js';
+import { openInspector, topFunctions, type InspectorSession } from './lib/inspector.js';
 import { startKeyClassMonitor } from './lib/key-classes.js';
 import { isTimelineGroup, startSagaTimeline, STAGES, type SagaTimeline } from './lib/saga-timeline.js';
 import { createWorkCounters, workPerOrder, type WorkCounters, type WorkPerOrder } from './lib/work-counters.js';
@@ -62,7 +70,10 @@ const KEEP_GOING = flagArg('keep-going');
 const REPLICAS_ARG = stringArg('replicas', undefined);
 const REPLICAS = Math.round(numberArg('replicas', 1));
 const KEY_CLASSES = flagArg('key-classes');
-const RESULT_NAME = KEY_CLASSES ? 'saga-key-classes' : REPLICAS_ARG === undefined ? 'saga' : `saga-replicas-${REPLICAS}`;
+const PROFILE = stringArg('profile', undefined);
+const PROFILE_DIR = stringArg('profile-dir', tmpdir());
+const NAME_ARG = stringArg('name', undefined);
+const RESULT_NAME = NAME_ARG ?? (KEY_CLASSES ? 'saga-key-classes' : REPLICAS_ARG === undefined ? 'saga' : `saga-replicas-${REPLICAS}`);
 
 /** The issue's definitions and targets. */
 const KNEE_P99_MS = 250;
@@ -131,6 +142,13 @@ async function main() {
   const gatewayUrl = system.gatewayUrl;
   const pids: NamedPids = new Map([...system.processes.keys()].map((name) => [name, system.pidOf(name)]));
   console.log(`processes: ${[...pids].map(([n, p]) => `${n} (${p})`).join(', ')}`);
+  if (PROFILE) {
+    const proc = system.processes.get(PROFILE);
+    if (!proc) throw new Error(`--profile ${PROFILE}: no such process (${[...pids.keys()].join(', ')})`);
+    profiled = { name: PROFILE, session: await openInspector(proc) };
+    const session = profiled.session;
+    onCleanup(async () => session.close());
+  }
 
   const customers: Customer[] = [];
   for (let i = 0; i < CUSTOMERS; i += 20) {
@@ -225,6 +243,19 @@ async function main() {
   report(results, stoppedBecause, products.length, { note: idleNote, msPerSecond: Object.fromEntries(idleMsPerSecond) }, began);
 }
 
+/** The process --profile names, with its inspector session. */
+let profiled: { name: string; session: InspectorSession } | undefined;
+
+/** Runs `during` under the profiled process's CPU profiler, saves the profile and prints its busiest functions. */
+async function profileDuring<T>(target: { name: string; session: InspectorSession }, rate: number, during: () => Promise<T>): Promise<T> {
+  const { result, profile } = await target.session.profile(during);
+  const file = join(PROFILE_DIR, `saga-${target.name}-${rate}.cpuprofile`);
+  await writeFile(file, JSON.stringify(profile));
+  console.log(`  ${target.name}'s CPU profile: ${file}; busiest functions (self time):`);
+  for (const f of topFunctions(profile, 25)) console.log(`    ${(f.share * 100).toFixed(1).padStart(5)}%  ${f.name}  ${f.where}`);
+  return result;
+}
+
 /** One rate: the open-loop schedule, then the lag check, the settle wait, and the CPU and RSS of every process. */
 async function runRate(rate: number, durationS: number, placer: OrderPlacer, lag: LagProbe, counters: WorkCounters, pids: NamedPids, timeline: SagaTimeline): Promise<RateFigures> {
   const orders: WatchedOrder[] = [];
@@ -251,7 +282,7 @@ async function runRate(rate: number, durationS: number, placer: OrderPlacer, lag
     const age = oldest < orders.length ? now - orders[oldest]!.scheduledAt : 0;
     return age > HOPELESS_MS ? `an order still unfinished after ${fmtInt(age)} ms (limit ${fmtInt(HOPELESS_MS)} ms)` : undefined;
   };
-  const loop = await runOpenLoop({
+  const schedule = () => runOpenLoop({
     rate,
     durationMs: durationS * 1000,
     maxInFlight: MAX_HTTP_IN_FLIGHT,
@@ -263,6 +294,7 @@ async function runRate(rate: number, durationS: number, placer: OrderPlacer, lag
       else unfinished--;
     },
   });
+  const loop = profiled ? await profileDuring(profiled, rate, schedule) : await schedule();
 
   const firstReadAt = Date.now();
   const lagAtEnd = await lag.read();
@@ -502,7 +534,7 @@ function report(results: RateFigures[], stoppedBecause: string[], productCount: 
     title: `Saga throughput: placeOrder to the final status, open loop at fixed rates${REPLICAS_ARG === undefined ? '' : `, ${REPLICAS} replica(s) of each subgraph`}`,
     date: new Date().toISOString(),
     machine: m,
-    command: `node --conditions=@shop/source --import tsx bench/saga.ts --rates ${RATES.join(',')} --duration ${DURATION_S} --customers ${CUSTOMERS} --rss-limit-mb ${RSS_LIMIT_MB}${REPLICAS_ARG === undefined ? '' : ` --replicas ${REPLICAS}`}${KEY_CLASSES ? ' --key-classes' : ''}`,
+    command: `node --conditions=@shop/source --import tsx bench/saga.ts --rates ${RATES.join(',')} --duration ${DURATION_S} --customers ${CUSTOMERS} --rss-limit-mb ${RSS_LIMIT_MB}${REPLICAS_ARG === undefined ? '' : ` --replicas ${REPLICAS}`}${KEY_CLASSES ? ' --key-classes' : ''}${NAME_ARG ? ` --name ${NAME_ARG}` : ''}`,
     durationSeconds: Math.round((Date.now() - began) / 1000),
     notes,
     tables: KEY_CLASSES ? [latency, cpu, wakes, writes, stages, rss, work, keyClassTable] : [latency, cpu, wakes, writes, stages, rss, work],

@@ -2,10 +2,11 @@
 // other side by side on a small machine), each writing bench/results/<name>.json; then renders
 // every result into bench/RESULTS.md with the machine, the date, the command and the goals.
 //
-//   npm run bench                          # broker (when bench/broker.ts exists), gateway, fanout, saga, startup
+//   npm run bench                          # broker (when bench/broker.ts exists), gateway, fanout, saga, saga-memory, startup
 //   npm run bench -- --only gateway,fanout
 //   npm run bench -- --only startup        # start time and RSS of each service, compiled vs tsx
 //   npm run bench -- --only saga           # the saga alone (bench/saga.ts takes --rates, --duration, ... when run directly)
+//   npm run bench -- --only saga-memory    # the saga at 400 orders/s for 60 s: every process's peak RSS against its bound
 //   npm run bench -- --quick               # short smoke runs (e.g. 1,000 subscribers), not figures to quote
 //   npm run bench -- --report-only         # re-render bench/RESULTS.md from bench/results/*.json
 import { spawn } from 'node:child_process';
@@ -24,6 +25,8 @@ interface Bench {
   readonly optional?: boolean;
   /** The issue's goals, shown when the result does not carry its own checks. */
   readonly goals: readonly string[];
+  /** Arguments for a full run, when the file's defaults are not the run wanted. */
+  readonly args?: readonly string[];
   /** Arguments for `--quick`: a smoke run in about a minute each, not figures to quote. */
   readonly quickArgs: readonly string[];
 }
@@ -67,6 +70,15 @@ const BENCHES: readonly Bench[] = [
       'at most 5 ms CPU per order summed over all processes',
     ],
     quickArgs: ['--rates', '25,50', '--duration', '3', '--customers', '50', '--warmup', '1'],
+  },
+  {
+    name: 'saga-memory',
+    file: 'bench/saga.ts',
+    // One rate for 60 s, its settle and the system's start.
+    timeoutMs: 6 * 60_000,
+    goals: ["at 400 orders/s for 60 s, every process's RSS at most 512 MiB"],
+    args: ['--rates', '400', '--duration', '60', '--rss-limit-mb', '512', '--name', 'saga-memory'],
+    quickArgs: ['--rates', '100', '--duration', '5', '--customers', '50', '--warmup', '1', '--name', 'saga-memory'],
   },
   {
     name: 'startup',
@@ -129,7 +141,7 @@ function runOne(bench: Bench): Promise<Outcome> {
   console.log(`\n=== ${bench.name} (${bench.file}) ===`);
   return new Promise((resolve) => {
     // Raise the soft open-files limit to the hard one: the fan-out holds 10,000 sockets in one process.
-    const child = spawn('sh', ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"', 'sh', process.execPath, ...TSX_NODE_ARGS, file, ...(quick ? bench.quickArgs : [])], {
+    const child = spawn('sh', ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"', 'sh', process.execPath, ...TSX_NODE_ARGS, file, ...(quick ? bench.quickArgs : (bench.args ?? []))], {
       cwd: REPO_ROOT,
       stdio: 'inherit',
       env: process.env,

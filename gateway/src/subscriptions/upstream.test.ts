@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { prepareResumableOperation } from './upstream.js';
+import { prepareResumableOperation, upstreamShapeOf } from './upstream.js';
 
 const resume = { argument: 'after', cursorField: 'sequence' };
 
@@ -20,5 +20,25 @@ describe('prepareResumableOperation', () => {
   it('leaves a variable `after` alone (the variables carry the cursor)', () => {
     const { query } = prepareResumableOperation('subscription S($a:Int){orderStatusChanged(orderId:"o1", after:$a){sequence}}', resume, 4);
     expect(query).toContain('after: $a');
+  });
+});
+
+describe('upstreamShapeOf', () => {
+  const fields = new Map([['orderStatusChanged', resume]]);
+
+  it('reads the resumable field, its response key, its resume argument and the first query from the operation', () => {
+    const shape = upstreamShapeOf('subscription S($id:ID!,$a:Int){o: orderStatusChanged(orderId:$id, after:$a){status}}', fields);
+    expect(shape.resume).toEqual(resume);
+    expect(shape.responseKey).toBe('o');
+    expect(shape.resumeValue).toMatchObject({ kind: 'Variable', name: { value: 'a' } });
+    expect(shape.firstQuery).toMatch(/status\s+sequence/);
+  });
+
+  it('parses an operation once per set of resumable fields', () => {
+    const op = 'subscription{orderStatusChanged(orderId:"o1"){status}}';
+    expect(upstreamShapeOf(op, fields)).toBe(upstreamShapeOf(op, fields));
+    const plain = upstreamShapeOf(op, new Map());
+    expect(plain.resume).toBeUndefined();
+    expect(plain.firstQuery).toBe(op);
   });
 });

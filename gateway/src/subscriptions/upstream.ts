@@ -1,5 +1,5 @@
 import type { ExecutionResult } from 'graphql-ws';
-import type { DocumentNode, FieldNode, GraphQLFormattedError, OperationDefinitionNode } from 'graphql';
+import type { DocumentNode, FieldNode, GraphQLFormattedError, OperationDefinitionNode, ValueNode } from 'graphql';
 import { Kind, parse, print } from '../graphql.js';
 import type { UpstreamConnection } from './upstream-connections.js';
 import type { SharedEmitter, SharedSource } from './registry.js';
@@ -60,11 +60,47 @@ function rootField(doc: DocumentNode): { op: OperationDefinitionNode; field: Fie
   return op && field ? { op, field } : undefined;
 }
 
+/** What a subscription reads from its upstream operation's text, parsed once per operation (and set of resumable fields). */
+export interface UpstreamShape {
+  /** How the root field resumes, when it is resumable (by its name, not its alias). */
+  readonly resume: ResumableField | undefined;
+  /** The root field's key in each event's data. */
+  readonly responseKey: string;
+  /** The resume argument as the operation gives it (a variable or a literal), if it does. */
+  readonly resumeValue: ValueNode | undefined;
+  /** The operation as first sent: with the cursor field selected when resumable. */
+  readonly firstQuery: string;
+}
+
+const NO_RESUMABLE_FIELDS: ReadonlyMap<string, ResumableField> = new Map();
+/** Upstream operations come from cached query plans, so few are distinct; the bound is for clients that send many. */
+const SHAPES_KEPT = 1_000;
+const shapes = new WeakMap<ReadonlyMap<string, ResumableField>, Map<string, UpstreamShape>>();
+
+/** The operation's shape, from a cache: every subscription to the same field parses nothing. */
+export function upstreamShapeOf(operation: string, fields: ReadonlyMap<string, ResumableField> = NO_RESUMABLE_FIELDS): UpstreamShape {
+  let byOperation = shapes.get(fields);
+  if (!byOperation) shapes.set(fields, (byOperation = new Map()));
+  let shape = byOperation.get(operation);
+  if (!shape) {
+    const root = rootField(parse(operation));
+    const resume = root ? fields.get(root.field.name.value) : undefined;
+    shape = {
+      resume,
+      responseKey: root ? (root.field.alias?.value ?? root.field.name.value) : '',
+      resumeValue: resume ? root?.field.arguments?.find((a) => a.name.value === resume.argument)?.value : undefined,
+      firstQuery: resume ? prepareResumableOperation(operation, resume, undefined).query : operation,
+    };
+    if (byOperation.size >= SHAPES_KEPT) byOperation.clear();
+    byOperation.set(operation, shape);
+  }
+  return shape;
+}
+
 /** Whether the upstream operation's root field is resumable, by its name (not its alias); the one place that decides it. */
 export function resumableOf(operation: string, fields: ReadonlyMap<string, ResumableField>): { field: ResumableField; responseKey: string } | undefined {
-  const root = rootField(parse(operation));
-  const field = root ? fields.get(root.field.name.value) : undefined;
-  return root && field ? { field, responseKey: root.field.alias?.value ?? root.field.name.value } : undefined;
+  const { resume, responseKey } = upstreamShapeOf(operation, fields);
+  return resume ? { field: resume, responseKey } : undefined;
 }
 
 /** Makes sure the cursor field is selected and, when resuming, sets the resume argument to a literal. */
@@ -100,12 +136,7 @@ export function prepareResumableOperation(operation: string, resume: ResumableFi
  * When retries run out, or the subgraph answers with GraphQL errors, `emit.error` ends it.
  */
 export function startUpstreamSubscription(opts: UpstreamOptions, emit: SharedEmitter<UpstreamEvent>): SharedSource {
-  const doc = parse(opts.operation);
-  const root = rootField(doc);
-  const resume = root ? opts.resumable?.get(root.field.name.value) : undefined;
-  const responseKey = root ? (root.field.alias?.value ?? root.field.name.value) : '';
-  // Variables the resume argument might come from: drop it when resuming with a literal.
-  const resumeVar = resume && root?.field.arguments?.find((a) => a.name.value === resume.argument)?.value;
+  const { resume, responseKey, resumeValue: resumeVar, firstQuery } = upstreamShapeOf(opts.operation, opts.resumable);
   let cursor: number | undefined =
     resume && resumeVar?.kind === Kind.VARIABLE && typeof opts.variables[resumeVar.name.value] === 'number'
       ? (opts.variables[resumeVar.name.value] as number)
@@ -140,7 +171,9 @@ export function startUpstreamSubscription(opts: UpstreamOptions, emit: SharedEmi
     if (closed) return;
     use(connectionNow());
     const { client } = connection!;
-    const query = resume ? prepareResumableOperation(opts.operation, resume, resuming ? cursor : undefined).query : opts.operation;
+    // A variable cursor travels in the variables; only a literal one needs the operation rewritten.
+    const query =
+      resume && resuming && cursor !== undefined && resumeVar?.kind !== Kind.VARIABLE ? prepareResumableOperation(opts.operation, resume, cursor).query : firstQuery;
     const variables =
       resuming && cursor !== undefined && resumeVar?.kind === Kind.VARIABLE ? { ...opts.variables, [resumeVar.name.value]: cursor } : opts.variables;
     unsubscribe = client.subscribe<Record<string, unknown>>(
