@@ -25,7 +25,7 @@
  * Writes bench/results/saga.json (`saga-replicas-N.json` when --replicas is given, `NAME.json` with --name NAME). The load generator runs in this process on the same cores as
  * everything it measures; its own CPU per order is reported apart from the system's.
  */
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WsPool } from '../test/chaos/harness.js';
@@ -249,6 +249,7 @@ let profiled: { name: string; session: InspectorSession } | undefined;
 /** Runs `during` under the profiled process's CPU profiler, saves the profile and prints its busiest functions. */
 async function profileDuring<T>(target: { name: string; session: InspectorSession }, rate: number, during: () => Promise<T>): Promise<T> {
   const { result, profile } = await target.session.profile(during);
+  await mkdir(PROFILE_DIR, { recursive: true });
   const file = join(PROFILE_DIR, `saga-${target.name}-${rate}.cpuprofile`);
   await writeFile(file, JSON.stringify(profile));
   console.log(`  ${target.name}'s CPU profile: ${file}; busiest functions (self time):`);
