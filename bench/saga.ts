@@ -5,10 +5,12 @@
  * placed / final / lost, latency from the send to the final status seen by the client, the saga's
  * own time (PENDING `at` → final `at`), consumer lag at the end and whether it is back to 0 within
  * 2 s, CPU milliseconds per order and peak RSS of every process. Names the knee: the highest rate
- * with p99 ≤ 250 ms whose lag is back to 0 within 2 s of its end.
+ * with p99 ≤ 250 ms whose lag is back to 0 within 2 s of its end. Each rate first runs `--lead-in` seconds
+ * uncounted (its figures are reported beside the counted ones): the first seconds at a new load level
+ * measure V8 compiling for it, not the system's sustained rate.
  *
  *   node --conditions=@shop/source --import tsx bench/saga.ts [--rates 50,100,200,400,800] [--duration 10] [--customers 200]
- *        [--connections 64] [--settle 10] [--warmup 2] [--rss-limit-mb 512] [--max-unfinished 5000]
+ *        [--connections 64] [--settle 10] [--warmup 2] [--warmup-rate 20] [--lead-in 5] [--rss-limit-mb 512] [--max-unfinished 5000]
  *        [--hopeless-ms 10000] [--keep-going] [--replicas 1] [--key-classes] [--profile orders-1 [--profile-dir DIR]] [--name saga]
  *
  * `--replicas N` runs N replicas of each subgraph (one gateway, which spreads its HTTP and WebSocket traffic
@@ -61,7 +63,14 @@ const DURATION_S = numberArg('duration', 10);
 const CUSTOMERS = Math.round(numberArg('customers', 200));
 const CONNECTIONS = Math.round(numberArg('connections', 64));
 const SETTLE_S = numberArg('settle', 10);
-const WARMUP_S = numberArg('warmup', 2);
+const WARMUP_S = numberArg('warmup', 2, undefined, { zero: true });
+const WARMUP_RATE = numberArg('warmup-rate', 20);
+/**
+ * Seconds each rate first runs uncounted before its counted run (after a quiet wait): a freshly loaded
+ * process spends its first seconds at a new load level compiling (V8 optimises and deoptimises on the
+ * order of a hundred functions a second per process then), so without it a rate measures the step up.
+ */
+const LEAD_IN_S = numberArg('lead-in', 5, undefined, { zero: true });
 const RSS_LIMIT_MB = numberArg('rss-limit-mb', 512);
 const MAX_UNFINISHED = Math.round(numberArg('max-unfinished', 5_000));
 const HOPELESS_MS = numberArg('hopeless-ms', 10_000);
@@ -130,6 +139,9 @@ interface RateFigures {
   readonly work: WorkPerOrder;
   /** With --key-classes: Redis commands per placed order by key class. */
   readonly keyClassesPerOrder?: Record<string, number>;
+  /** The uncounted lead-in at the same rate before it: sent → final, and the orders it lost. */
+  readonly leadInMs?: Distribution;
+  readonly leadInLost?: number;
   /** Where a confirmed order's time went, stage by stage (record timestamps and the client's clock; one machine, one clock). */
   readonly stages: Record<string, Distribution>;
 }
@@ -158,7 +170,7 @@ async function main() {
 
   // Enough stock for every order of every rate, spread over the whole catalog, so none is rejected for want of it.
   const products = await listProducts(gatewayUrl);
-  const planned = RATES.reduce((s, r) => s + r * DURATION_S, 0) + 50 * WARMUP_S;
+  const planned = RATES.reduce((s, r) => s + r * DURATION_S, 0) + RATES.reduce((s, r) => s + r * LEAD_IN_S, 0) + WARMUP_RATE * WARMUP_S;
   const perProduct = Math.ceil((planned * 1.1) / products.length) + 20;
   const admin = await system.token('saga-bench-admin', ['admin']);
   for (const p of products) {
@@ -207,8 +219,8 @@ async function main() {
   const placer = new OrderPlacer(gatewayUrl, http, ws, customers, products.map((p) => p.id));
 
   if (WARMUP_S > 0) {
-    console.log(`warm-up: 20 orders/s for ${WARMUP_S} s (not counted)`);
-    await runRate(20, WARMUP_S, placer, lag, counters, pids, timeline);
+    console.log(`warm-up: ${WARMUP_RATE} orders/s for ${WARMUP_S} s (not counted)`);
+    await runRate(WARMUP_RATE, WARMUP_S, placer, lag, counters, pids, timeline);
   }
 
   // What the processes burn with no orders at all, to read the per-order figures against.
@@ -222,8 +234,14 @@ async function main() {
   const results: RateFigures[] = [];
   const stoppedBecause: string[] = [];
   for (const rate of RATES) {
+    let leadIn: RateFigures | undefined;
+    if (LEAD_IN_S > 0) {
+      console.log(`\n${rate} orders/s for ${LEAD_IN_S} s, the lead-in (not counted)`);
+      leadIn = await runRate(rate, LEAD_IN_S, placer, lag, counters, pids, timeline);
+      console.log(`  lead-in: sent ${leadIn.sent}, final ${leadIn.final}, lost ${leadIn.lost}; sent → final p50 ${fmt(leadIn.clientMs.p50, 1)} ms, p99 ${fmt(leadIn.clientMs.p99, 1)} ms`);
+    }
     console.log(`\n${rate} orders/s for ${DURATION_S} s`);
-    const r = await runRate(rate, DURATION_S, placer, lag, counters, pids, timeline);
+    const r: RateFigures = { ...(await runRate(rate, DURATION_S, placer, lag, counters, pids, timeline)), ...(leadIn ? { leadInMs: leadIn.clientMs, leadInLost: leadIn.lost } : {}) };
     results.push(r);
     console.log(
       `  sent ${fmt(r.sentPerSecond, 1)}/s (${r.sent}${r.skipped ? `, ${r.skipped} skipped` : ''}), accepted ${r.accepted}, final ${r.final}, lost ${r.lost}` +
@@ -297,6 +315,7 @@ async function runRate(rate: number, durationS: number, placer: OrderPlacer, lag
   });
   const loop = profiled ? await profileDuring(profiled, rate, schedule) : await schedule();
 
+  if (process.env.DUMP_ORDERS) (await import('node:fs')).writeFileSync(process.env.DUMP_ORDERS + '-' + rate + '.json', JSON.stringify(orders.map((o) => [o.scheduledAt, o.answeredAt, o.subscriber?.finalAt])));
   const firstReadAt = Date.now();
   const lagAtEnd = await lag.read();
   let lagZeroAfterMs = lagAtEnd.total === 0 ? firstReadAt - loop.endedAt : undefined;
@@ -387,8 +406,8 @@ function report(results: RateFigures[], stoppedBecause: string[], productCount: 
   const processNames = [...new Set(results.flatMap((r) => Object.keys(r.cpuMsPerOrder)))];
 
   const latency: ResultTable = {
-    title: `Open-loop placeOrder through the gateway, ${DURATION_S} s per rate, ${CUSTOMERS} customers (one graphql-ws connection each), each order watched on its own subscription`,
-    columns: ['orders/s asked', 'sent/s', 'placed', 'final', 'lost', 'p50 ms', 'p99 ms', 'max ms', 'saga p50 ms', 'placeOrder p50 ms', 'lag at end', 'lag 0 within 2 s', 'CPU ms/order', 'note'],
+    title: `Open-loop placeOrder through the gateway, ${DURATION_S} s per rate${LEAD_IN_S > 0 ? ` after a lead-in of ${LEAD_IN_S} s at the same rate` : ''}, ${CUSTOMERS} customers (one graphql-ws connection each), each order watched on its own subscription`,
+    columns: ['orders/s asked', 'sent/s', 'placed', 'final', 'lost', 'p50 ms', 'p99 ms', 'max ms', 'saga p50 ms', 'placeOrder p50 ms', 'lag at end', 'lag 0 within 2 s', 'CPU ms/order', 'lead-in p50 / p99 ms (not counted)', 'note'],
     rows: results.map((r) => [
       r.rate,
       fmt(r.sentPerSecond, 1),
@@ -403,6 +422,7 @@ function report(results: RateFigures[], stoppedBecause: string[], productCount: 
       fmtInt(r.lagAtEnd.total),
       r.lagZeroAfterMs !== undefined ? `yes (${fmtInt(r.lagZeroAfterMs)} ms)` : `no (${fmtInt(r.lagAfter2s)} left)`,
       fmt(r.cpuMsPerOrderTotal, 1),
+      r.leadInMs ? `${fmt(r.leadInMs.p50, 1)} / ${fmt(r.leadInMs.p99, 1)}${r.leadInLost ? ` (${r.leadInLost} lost)` : ''}` : '',
       [
         r === knee ? 'knee' : '',
         r.gaveUp ? `stopped: ${r.gaveUp}` : '',
@@ -510,6 +530,11 @@ function report(results: RateFigures[], stoppedBecause: string[], productCount: 
   const notes = [
     `${REPLICAS} replica(s) of each subgraph and one gateway, which spreads its HTTP and WebSocket traffic over every replica of each subgraph; the Kafka consumer groups spread the partitions over every replica.`,
     `Knee: the highest rate that ran its whole schedule with nothing lost or refused, p99 ≤ ${KNEE_P99_MS} ms and the consumer lag back to 0 within ${LAG_ZERO_WITHIN_MS / 1000} s of the rate's end: ${knee ? `${knee.rate} orders/s` : 'none'}.`,
+    ...(LEAD_IN_S > 0
+      ? [
+          `Lead-in: each rate first runs ${LEAD_IN_S} s uncounted, then the system goes quiet (lag 0), then the counted ${DURATION_S} s. A process meeting a higher load than before spends its first seconds compiling: with --trace-opt, V8 finished 70–220 optimisations a second in each of the gateway, orders and inventory during the first 8 s at 300 orders/s (and 30–40 deoptimisations a second in orders), and a backlog of 1–4 s built up; the same rate run again right after is that step's steady state. The lead-in's own p50 / p99 is in the table: it is what a cold step up to that rate costs.`,
+        ]
+      : []),
     `Open loop: each placeOrder is sent when the clock says (rate × duration sends at most, none after the duration, a due send skipped while ${MAX_HTTP_IN_FLIGHT} are unanswered); latency counts from the scheduled send, so time an order waited in the client counts too. One line of one unit of a product, round-robin over the ${productCount} products of the catalog (restocked first), paid with tok_visa.`,
     `Final = CONFIRMED, REJECTED or CANCELLED seen on the order's subscription (orderStatusChanged(orderId, after: 0) with the web demo's selection); lost = placed but not final ${SETTLE_S} s after the rate's end. Saga p50 = the final change's \`at\` minus the PENDING change's \`at\`, both stamped by the orders subgraph.`,
     'Consumer lag: sum over every consumer group (listGroups) and every partition of the topics its members subscribe to, of the high-water mark minus the committed offset (kafkajs admin fetchTopicOffsets / fetchOffsets); read right after the last send, then polled every 100 ms for 2 s.',
@@ -535,7 +560,7 @@ function report(results: RateFigures[], stoppedBecause: string[], productCount: 
     title: `Saga throughput: placeOrder to the final status, open loop at fixed rates${REPLICAS_ARG === undefined ? '' : `, ${REPLICAS} replica(s) of each subgraph`}`,
     date: new Date().toISOString(),
     machine: m,
-    command: `node --conditions=@shop/source --import tsx bench/saga.ts --rates ${RATES.join(',')} --duration ${DURATION_S} --customers ${CUSTOMERS} --rss-limit-mb ${RSS_LIMIT_MB}${REPLICAS_ARG === undefined ? '' : ` --replicas ${REPLICAS}`}${KEY_CLASSES ? ' --key-classes' : ''}${NAME_ARG ? ` --name ${NAME_ARG}` : ''}`,
+    command: `node --conditions=@shop/source --import tsx bench/saga.ts --rates ${RATES.join(',')} --duration ${DURATION_S} --customers ${CUSTOMERS} --rss-limit-mb ${RSS_LIMIT_MB} --lead-in ${LEAD_IN_S}${REPLICAS_ARG === undefined ? '' : ` --replicas ${REPLICAS}`}${KEY_CLASSES ? ' --key-classes' : ''}${NAME_ARG ? ` --name ${NAME_ARG}` : ''}`,
     durationSeconds: Math.round((Date.now() - began) / 1000),
     notes,
     tables: KEY_CLASSES ? [latency, cpu, wakes, writes, stages, rss, work, keyClassTable] : [latency, cpu, wakes, writes, stages, rss, work],

@@ -1,9 +1,9 @@
-/** `--name value` or `--name=value` from argv, as a number, with a default. */
-export function numberArg(name: string, fallback: number, argv = process.argv.slice(2)): number {
+/** `--name value` or `--name=value` from argv, as a positive number (0 too with `zero: true`), with a default. */
+export function numberArg(name: string, fallback: number, argv = process.argv.slice(2), { zero = false } = {}): number {
   const raw = stringArg(name, undefined, argv);
   if (raw === undefined) return fallback;
   const value = Number(raw);
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name} expects a positive number, got ${raw}`);
+  if (!Number.isFinite(value) || value < 0 || (value === 0 && !zero)) throw new Error(`--${name} expects a ${zero ? 'non-negative' : 'positive'} number, got ${raw}`);
   return value;
 }
 
