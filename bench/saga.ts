@@ -11,7 +11,7 @@
  *
  *   node --conditions=@shop/source --import tsx bench/saga.ts [--rates 50,100,200,400,800] [--duration 10] [--customers 200]
  *        [--connections 64] [--settle 10] [--warmup 2] [--warmup-rate 20] [--lead-in 5] [--rss-limit-mb 512] [--max-unfinished 5000]
- *        [--hopeless-ms 10000] [--keep-going] [--replicas 1] [--key-classes] [--profile orders-1 [--profile-dir DIR]] [--name saga]
+ *        [--hopeless-ms 10000] [--keep-going] [--replicas 1] [--key-classes] [--profile orders-1 [--profile-dir DIR]] [--name saga] [--per-second]
  *
  * `--replicas N` runs N replicas of each subgraph (one gateway, which spreads its HTTP and WebSocket traffic
  * over every replica; the Kafka consumer groups share the partitions among all of them). Per rate it
@@ -79,6 +79,8 @@ const KEEP_GOING = flagArg('keep-going');
 const REPLICAS_ARG = stringArg('replicas', undefined);
 const REPLICAS = Math.round(numberArg('replicas', 1));
 const KEY_CLASSES = flagArg('key-classes');
+/** Print each rate's latency second by second of its schedule (always in the JSON). */
+const PER_SECOND = flagArg('per-second');
 const PROFILE = stringArg('profile', undefined);
 const PROFILE_DIR = stringArg('profile-dir', tmpdir());
 const NAME_ARG = stringArg('name', undefined);
@@ -114,6 +116,8 @@ interface RateFigures {
   /** Why the schedule stopped early, when it did. */
   readonly gaveUp: string | undefined;
   readonly clientMs: Distribution;
+  /** Sent → final p50 / p99 of the orders due in each second of the schedule: how a backlog came and went. */
+  readonly bySecond: readonly { p50: number; p99: number }[];
   readonly sagaMs: Distribution;
   /** placeOrder sent → answered (the order is in Kafka by then). */
   readonly placeMs: Distribution;
@@ -243,6 +247,7 @@ async function main() {
     console.log(`\n${rate} orders/s for ${DURATION_S} s`);
     const r: RateFigures = { ...(await runRate(rate, DURATION_S, placer, lag, counters, pids, timeline)), ...(leadIn ? { leadInMs: leadIn.clientMs, leadInLost: leadIn.lost } : {}) };
     results.push(r);
+    if (PER_SECOND) console.log(`  sent → final p50/p99 ms by second of the schedule: ${r.bySecond.map((b, i) => `${i}: ${fmtInt(b.p50)}/${fmtInt(b.p99)}`).join(', ')}`);
     console.log(
       `  sent ${fmt(r.sentPerSecond, 1)}/s (${r.sent}${r.skipped ? `, ${r.skipped} skipped` : ''}), accepted ${r.accepted}, final ${r.final}, lost ${r.lost}` +
         `; sent → final p50 ${fmt(r.clientMs.p50, 1)} ms, p99 ${fmt(r.clientMs.p99, 1)} ms, max ${fmt(r.clientMs.max, 1)} ms; saga p50 ${fmt(r.sagaMs.p50, 1)} ms` +
@@ -259,6 +264,20 @@ async function main() {
   }
 
   report(results, stoppedBecause, products.length, { note: idleNote, msPerSecond: Object.fromEntries(idleMsPerSecond) }, began);
+}
+
+/** Sent → final of the orders due in each second of the schedule (unfinished ones count as the worst). */
+function bySecond(orders: readonly WatchedOrder[], startedAt: number): { p50: number; p99: number }[] {
+  const seconds: number[][] = [];
+  for (const o of orders) {
+    if (!o.orderId) continue;
+    const i = Math.max(0, Math.floor((o.scheduledAt - startedAt) / 1000));
+    (seconds[i] ??= []).push(clientMsOf(o) ?? Infinity);
+  }
+  return Array.from(seconds, (ms = []) => {
+    const d = distribution(ms);
+    return { p50: d.p50, p99: d.p99 };
+  });
 }
 
 /** The process --profile names, with its inspector session. */
@@ -315,7 +334,6 @@ async function runRate(rate: number, durationS: number, placer: OrderPlacer, lag
   });
   const loop = profiled ? await profileDuring(profiled, rate, schedule) : await schedule();
 
-  if (process.env.DUMP_ORDERS) (await import('node:fs')).writeFileSync(process.env.DUMP_ORDERS + '-' + rate + '.json', JSON.stringify(orders.map((o) => [o.scheduledAt, o.answeredAt, o.subscriber?.finalAt])));
   const firstReadAt = Date.now();
   const lagAtEnd = await lag.read();
   let lagZeroAfterMs = lagAtEnd.total === 0 ? firstReadAt - loop.endedAt : undefined;
@@ -375,6 +393,7 @@ async function runRate(rate: number, durationS: number, placer: OrderPlacer, lag
     lost: accepted - final,
     gaveUp: loop.gaveUp,
     clientMs: distribution(values(clientMsOf)),
+    bySecond: bySecond(orders, loop.startedAt),
     sagaMs: distribution(values(sagaMsOf)),
     placeMs: distribution(values((o) => (o.orderId && o.answeredAt !== undefined ? o.answeredAt - o.scheduledAt : undefined))),
     lagAtEnd,

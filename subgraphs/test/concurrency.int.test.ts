@@ -288,6 +288,32 @@ describe('crash in the middle of a handler, then redelivery', () => {
     await pubsub.close();
   });
 
+  it('orders: a replica deciding on a change another replica stored but had not published yet publishes that change first', async () => {
+    const store = createOrderStore(sys.redis);
+    const pubsub = createChannelPubSub({ publisher: new Redis(sys.redisUrl), subscriber: new Redis(sys.redisUrl) });
+    const metrics = createServiceMetrics('orders-test');
+    const [a, b] = [createOrderSaga({ store, pubsub, logger: sys.logger, metrics }), createOrderSaga({ store, pubsub, logger: sys.logger, metrics })];
+    const orderId = await placePendingOrder(store);
+    const meta = { key: orderId, correlationId: 'unpublished-test' };
+    // Replica a stores INVENTORY_RESERVED, then stalls before its batch reaches Kafka; b takes a cancellation
+    // from another partition meanwhile.
+    const stalled = delivery();
+    await a.handle(createEvent('StockReserved', { orderId, lines: [{ productId: 'prd_crash', quantity: 1 }] }, meta), stalled);
+    const cancelled = delivery();
+    expect(await b.handle(createEvent('OrderCancellationRequested', { orderId, requestedBy: 'erin', reason: 'changed my mind' }, meta), cancelled)).toBe('ok');
+    // b's batch carries change 2 (a's, same id) before its own change 3: the log never has 3 without 2 before it.
+    const changes = (d: ReturnType<typeof delivery>) => d.emitted.flatMap((e) => (e.type === 'OrderStatusChanged' ? [[e.id, e.payload.sequence, e.payload.status]] : []));
+    expect(changes(cancelled)).toEqual([
+      [statusChangedEventId(orderId, 2), 2, 'INVENTORY_RESERVED'],
+      [statusChangedEventId(orderId, 3), 3, 'CANCELLED'],
+    ]);
+    expect(changes(stalled)[0]).toEqual(changes(cancelled)[0]);
+    // Both changes are pushed, in order; subscribers drop a's late push of 2 by its sequence.
+    expect(cancelled.effects.length).toBeGreaterThanOrEqual(2);
+    expect((await store.history(orderId)).map((h) => h.status)).toEqual(['PENDING', 'INVENTORY_RESERVED', 'CANCELLED']);
+    await pubsub.close();
+  });
+
   it('orders: a state one replica remembers is never trusted past another replica\'s write', async () => {
     const store = createOrderStore(sys.redis);
     const pubsub = createChannelPubSub({ publisher: new Redis(sys.redisUrl), subscriber: new Redis(sys.redisUrl) });

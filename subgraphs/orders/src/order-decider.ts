@@ -84,8 +84,24 @@ export function evolve(state: OrderState, change: StatusChange): OrderState {
 /**
  * The saga's one decision: given the order as stored and an event, which changes to store and which events
  * to publish. Pure: `at` is the time the changes carry.
+ *
+ * The changes the event builds on that another event caused are published again first, with their own ids:
+ * the replica that decided them stores before it publishes, so another replica (a cancellation, a payment
+ * answer, on another partition) can decide on top of them before they are in Kafka; without the copies the
+ * log would then hold a change before the one it follows, and a rebuild from it would stop there. Consumers
+ * take the copy or the original, whichever comes first, by event id; the projector and subscribers by sequence.
  */
 export function decide(state: OrderState | null, event: AnyEvent, at: string): Decision {
+  const decision = decideSteps(state, event, at);
+  if (decision.kind !== 'decided' || !state) return decision;
+  const first = decision.events.find((e) => e.type === 'OrderStatusChanged');
+  const builtOn = first?.type === 'OrderStatusChanged' ? precedingChanges(state, first.payload.sequence) : [];
+  if (builtOn.length === 0) return decision;
+  return { ...decision, events: [...builtOn.map((b) => statusChangedEvent(state, b.change, { correlationId: event.correlationId, causationId: b.causedBy })), ...decision.events] };
+}
+
+/** `decide` without the copies of the changes it builds on: the steps `event` asks for and the events they cause. */
+function decideSteps(state: OrderState | null, event: AnyEvent, at: string): Decision {
   if (!isSagaEvent(event)) return { kind: 'ignore' };
   if (!state) return { kind: 'missing' };
   let current = state;
@@ -111,6 +127,23 @@ export function decide(state: OrderState | null, event: AnyEvent, at: string): D
   return { kind: 'decided', changes, causes, events: caused.flatMap((change) => eventsOf(state, change, event)) };
 }
 
+/**
+ * The changes right before change `sequence` that one other event caused together (its decision's changes), with
+ * that event's id; none before change 2 (change 1 is the order placed, published before it was stored).
+ */
+function precedingChanges(state: OrderState, sequence: number): { change: StatusChange; causedBy: string | null }[] {
+  const causedBy = new Map<number, string>();
+  for (const [cause, seq] of state.causes) causedBy.set(seq, cause.slice(0, cause.lastIndexOf(':')));
+  const out: { change: StatusChange; causedBy: string | null }[] = [];
+  const last = causedBy.get(sequence - 1);
+  for (let seq = sequence - 1; seq >= 2; seq--) {
+    const change = state.history[seq - 1];
+    if (!change || (out.length > 0 && (last === undefined || causedBy.get(seq) !== last))) break;
+    out.unshift({ change, causedBy: last ?? null });
+  }
+  return out;
+}
+
 /** The payment a decision asks for, if any. */
 export function paymentRequestOf(decision: Decision): PaymentRequest | undefined {
   if (decision.kind !== 'decided') return undefined;
@@ -129,7 +162,8 @@ export function decideWithAnswer(state: OrderState, first: Decision, answer: Pay
   const causes = new Map(state.causes);
   first.causes.forEach((cause, i) => causes.set(cause, first.changes[i]!.sequence));
   const after: OrderState = { ...first.changes.reduce(evolve, state), causes };
-  const then = decide(after, answer, at);
+  // The first decision's events already publish what the answer builds on.
+  const then = decideSteps(after, answer, at);
   if (then.kind !== 'decided') return first;
   return {
     kind: 'decided',
@@ -139,25 +173,28 @@ export function decideWithAnswer(state: OrderState, first: Decision, answer: Pay
   };
 }
 
+/** The event of one change; its id is the change's, so every publish of it (again, or a copy) is the same event. */
+function statusChangedEvent(state: OrderState, change: StatusChange, meta: { correlationId: string; causationId: string | null }): AnyEvent {
+  return createEvent(
+    'OrderStatusChanged',
+    {
+      orderId: state.id,
+      customerId: state.customerId,
+      sequence: change.sequence,
+      status: change.status,
+      previous: change.previous,
+      reason: change.reason,
+      at: change.at,
+    },
+    // occurredAt is the change's time, so a redelivery re-publishes byte-for-byte the same events.
+    { key: state.id, ...meta, occurredAt: change.at, id: statusChangedEventId(state.id, change.sequence) },
+  );
+}
+
 /** What one change publishes: the change itself, and the payment request when stock is reserved. */
 function eventsOf(state: OrderState, change: StatusChange, cause: SagaEvent): AnyEvent[] {
-  // occurredAt is the change's time, so a redelivery re-publishes byte-for-byte the same events.
   const meta = { key: state.id, correlationId: cause.correlationId, causationId: cause.id, occurredAt: change.at };
-  const events: AnyEvent[] = [
-    createEvent(
-      'OrderStatusChanged',
-      {
-        orderId: state.id,
-        customerId: state.customerId,
-        sequence: change.sequence,
-        status: change.status,
-        previous: change.previous,
-        reason: change.reason,
-        at: change.at,
-      },
-      { ...meta, id: statusChangedEventId(state.id, change.sequence) },
-    ),
-  ];
+  const events: AnyEvent[] = [statusChangedEvent(state, change, { correlationId: cause.correlationId, causationId: cause.id })];
   if (change.status === 'INVENTORY_RESERVED') {
     events.push(
       createEvent(

@@ -41,6 +41,7 @@ function given(...history: AnyEvent[]): OrderState {
 
 const statuses = (d: Decision) => (d.kind === 'decided' ? d.changes.map((c) => c.status) : d.kind);
 const eventTypes = (d: Decision) => (d.kind === 'decided' ? d.events.map((e) => e.type) : []);
+const sequencesPublished = (d: Decision) => (d.kind === 'decided' ? d.events.flatMap((e) => (e.type === 'OrderStatusChanged' ? [e.payload.sequence] : [])) : []);
 
 describe('order decider', () => {
   it('PENDING + StockReserved → INVENTORY_RESERVED, and the payment is requested', () => {
@@ -60,7 +61,44 @@ describe('order decider', () => {
       [3, 'INVENTORY_RESERVED'],
       [4, 'PAYMENT_AUTHORIZED'],
     ]);
-    expect(eventTypes(d)).toEqual(['OrderStatusChanged', 'OrderStatusChanged']);
+    // Change 2, which the reservation caused, is published again first (see the next test).
+    expect(sequencesPublished(d)).toEqual([2, 3, 4]);
+  });
+
+  describe('a decision on top of changes another event caused', () => {
+    it('publishes those changes again first, with their ids and causes, and stores only its own', () => {
+      const reserved = events.reserved();
+      const state = given(reserved);
+      const d = decide(state, events.cancel(), at);
+      expect(statuses(d)).toEqual(['CANCELLED']);
+      expect(sequencesPublished(d)).toEqual([2, 3]);
+      const copy = d.kind === 'decided' ? d.events[0]! : undefined;
+      expect(copy).toMatchObject({ id: statusChangedEventId(orderId, 2), causationId: reserved.id, payload: state.history[1] });
+      expect(eventTypes(d)).toEqual(['OrderStatusChanged', 'OrderStatusChanged']);
+    });
+
+    it('publishes only the change it builds on when the one before it came from yet another event, and the same on a redelivery', () => {
+      const cancel = events.cancel();
+      const authorizedHalf = given(events.reserved(), events.authorized());
+      // A cancellation cannot follow CONFIRMED; one that came in while the order was PAYMENT_AUTHORIZED can:
+      const paid: OrderState = {
+        ...authorizedHalf,
+        status: 'PAYMENT_AUTHORIZED',
+        sequence: 3,
+        history: authorizedHalf.history.slice(0, 3),
+        causes: new Map([...authorizedHalf.causes].filter(([, seq]) => seq <= 3)),
+      };
+      const d = decide(paid, cancel, at);
+      expect(statuses(d)).toEqual(['CANCELLED']);
+      expect(sequencesPublished(d)).toEqual([3, 4]);
+      const stored = { ...evolve(paid, d.kind === 'decided' ? d.changes[0]! : ({} as StatusChange)), causes: new Map([...paid.causes, [causeKey(cancel.id, 'CANCELLED'), 4]]) };
+      expect(sequencesPublished(decide(stored, cancel, at))).toEqual([3, 4]);
+    });
+
+    it('publishes nothing again when it builds on the order as placed, or on its own changes', () => {
+      expect(sequencesPublished(decide(given(), events.reserved(), at))).toEqual([2]);
+      expect(sequencesPublished(decideWithAnswer(given(), decide(given(), events.reserved(), at), events.authorized(), at))).toEqual([2, 3, 4]);
+    });
   });
 
   it.each<[string, () => AnyEvent[], () => AnyEvent, OrderStatus | 'rejected', string | null]>([
@@ -101,7 +139,8 @@ describe('order decider', () => {
     const half = { ...evolve(reserved, change), causes: new Map([...reserved.causes, [causeKey(authorized.id, 'PAYMENT_AUTHORIZED'), 3]]) };
     const d = decide(half, authorized, at);
     expect(statuses(d)).toEqual(['CONFIRMED']);
-    expect(d.kind === 'decided' && d.events.map((e) => (e.type === 'OrderStatusChanged' ? e.payload.sequence : 0))).toEqual([3, 4]);
+    // Change 2 (the reservation's) again first, then what this event caused: 3 again and 4.
+    expect(sequencesPublished(d)).toEqual([2, 3, 4]);
   });
 
   it('an order that is not stored is missing; events the saga does not handle are ignored', () => {
