@@ -64,6 +64,15 @@ async function placePendingOrder(store: ReturnType<typeof createOrderStore>): Pr
   return order.id;
 }
 
+/** Two replicas of the saga over one Redis, and a pending order for them; the caller closes `pubsub`. */
+async function twoReplicasAndAnOrder() {
+  const store = createOrderStore(sys.redis);
+  const pubsub = createChannelPubSub({ publisher: new Redis(sys.redisUrl), subscriber: new Redis(sys.redisUrl) });
+  const metrics = createServiceMetrics('orders-test');
+  const [a, b] = [createOrderSaga({ store, pubsub, logger: sys.logger, metrics }), createOrderSaga({ store, pubsub, logger: sys.logger, metrics })];
+  return { store, pubsub, a, b, orderId: await placePendingOrder(store) };
+}
+
 describe('concurrency', () => {
   it('200 concurrent orders for 5 units: exactly 5 CONFIRMED, stock never negative', async () => {
     await sys.registerProduct('prd_hot-item', 5, 4200);
@@ -289,11 +298,7 @@ describe('crash in the middle of a handler, then redelivery', () => {
   });
 
   it('orders: a replica deciding on a change another replica stored but had not published yet publishes that change first', async () => {
-    const store = createOrderStore(sys.redis);
-    const pubsub = createChannelPubSub({ publisher: new Redis(sys.redisUrl), subscriber: new Redis(sys.redisUrl) });
-    const metrics = createServiceMetrics('orders-test');
-    const [a, b] = [createOrderSaga({ store, pubsub, logger: sys.logger, metrics }), createOrderSaga({ store, pubsub, logger: sys.logger, metrics })];
-    const orderId = await placePendingOrder(store);
+    const { store, pubsub, a, b, orderId } = await twoReplicasAndAnOrder();
     const meta = { key: orderId, correlationId: 'unpublished-test' };
     // Replica a stores INVENTORY_RESERVED, then stalls before its batch reaches Kafka; b takes a cancellation
     // from another partition meanwhile.
@@ -315,11 +320,7 @@ describe('crash in the middle of a handler, then redelivery', () => {
   });
 
   it('orders: a state one replica remembers is never trusted past another replica\'s write', async () => {
-    const store = createOrderStore(sys.redis);
-    const pubsub = createChannelPubSub({ publisher: new Redis(sys.redisUrl), subscriber: new Redis(sys.redisUrl) });
-    const metrics = createServiceMetrics('orders-test');
-    const [a, b] = [createOrderSaga({ store, pubsub, logger: sys.logger, metrics }), createOrderSaga({ store, pubsub, logger: sys.logger, metrics })];
-    const orderId = await placePendingOrder(store);
+    const { store, pubsub, a, b, orderId } = await twoReplicasAndAnOrder();
     const meta = { key: orderId, correlationId: 'replicas-test' };
     // Replica a reserves (and remembers INVENTORY_RESERVED); replica b cancels behind its back.
     await a.handle(createEvent('StockReserved', { orderId, lines: [{ productId: 'prd_crash', quantity: 1 }] }, meta), delivery());
